@@ -1,0 +1,153 @@
+/**
+ * The one definition of the messages exchanged between the extension, the native shim
+ * (`macro-vpn native`), the CLI and the daemon. Native messaging (browser <-> shim) and the
+ * control socket (shim/CLI <-> daemon) carry the same JSON messages; each side validates what
+ * it receives with these schemas.
+ */
+import { z } from 'zod'
+
+export const PROTOCOL_VERSION = 1
+export const NATIVE_HOST_NAME = 'com.macrovpn.host'
+/** Chrome refuses native messages larger than 1 MiB towards the browser. */
+export const MAX_TO_BROWSER_BYTES = 1024 * 1024
+/** Chrome sends at most 64 MiB; we accept far less: no request of ours needs more. */
+export const MAX_FROM_BROWSER_BYTES = 1024 * 1024
+
+export const ConnState = z.enum(['off', 'connecting', 'connected', 'disconnecting', 'error'])
+export type ConnState = z.infer<typeof ConnState>
+
+export const HopRole = z.enum(['entry', 'relay', 'exit'])
+export const Hop = z.object({
+  role: HopRole,
+  region: z.string().max(16),
+  key: z.string().regex(/^[0-9a-f]{64}$/)
+})
+export type Hop = z.infer<typeof Hop>
+
+export const ProxyInfo = z.object({
+  http: z.string(), // "127.0.0.1:PORT"
+  socks: z.string(), // "127.0.0.1:PORT"
+  username: z.string(),
+  password: z.string()
+})
+export type ProxyInfo = z.infer<typeof ProxyInfo>
+
+export const ErrorInfo = z.object({ code: z.string().max(64), message: z.string().max(2000) })
+export type ErrorInfo = z.infer<typeof ErrorInfo>
+
+export const BypassRule = z.string().min(1).max(253)
+export const BypassRules = z.array(BypassRule).max(10000)
+
+export const Status = z.object({
+  state: ConnState,
+  /** Set when state is 'error': what went wrong and what to do next, in plain words. */
+  error: ErrorInfo.nullable(),
+  proxy: ProxyInfo.nullable(),
+  circuit: z.array(Hop),
+  /** Epoch ms when the tunnel came up, null unless connected. */
+  connectedAt: z.number().nullable(),
+  /** How long the last successful connect took, in ms. */
+  connectMs: z.number().nullable(),
+  /** Tunnel MTU in use, null unless connected. */
+  mtu: z.number().int().nullable(),
+  bytes: z.object({ rx: z.number(), tx: z.number() }),
+  bypass: BypassRules,
+  hostVersion: z.string()
+})
+export type Status = z.infer<typeof Status>
+
+const base = { v: z.literal(PROTOCOL_VERSION), id: z.number().int().nonnegative().max(2 ** 31) }
+
+export const HelloRequest = z.object({ ...base, type: z.literal('hello'), client: z.string().max(64), version: z.string().max(32) }).strict()
+export const StatusRequest = z.object({ ...base, type: z.literal('status') }).strict()
+export const ConnectRequest = z
+  .object({ ...base, type: z.literal('connect'), hops: z.number().int().min(1).max(3).optional(), region: z.string().min(1).max(16).optional() })
+  .strict()
+export const DisconnectRequest = z.object({ ...base, type: z.literal('disconnect') }).strict()
+export const SetBypassRequest = z.object({ ...base, type: z.literal('setBypass'), rules: BypassRules }).strict()
+
+export const Request = z.discriminatedUnion('type', [HelloRequest, StatusRequest, ConnectRequest, DisconnectRequest, SetBypassRequest])
+export type Request = z.infer<typeof Request>
+export type RequestType = Request['type']
+export const REQUEST_TYPES: readonly RequestType[] = ['hello', 'status', 'connect', 'disconnect', 'setBypass']
+
+export const HelloResult = z.object({ protocol: z.number().int(), hostVersion: z.string(), status: Status })
+export type HelloResult = z.infer<typeof HelloResult>
+
+export const OkResponse = z.object({ v: z.literal(PROTOCOL_VERSION), id: z.number().int().nonnegative(), type: z.literal('result'), ok: z.literal(true), result: z.unknown() }).strict()
+export const ErrorResponse = z
+  .object({ v: z.literal(PROTOCOL_VERSION), id: z.number().int().nonnegative().nullable(), type: z.literal('result'), ok: z.literal(false), error: ErrorInfo })
+  .strict()
+export const Response = z.union([OkResponse, ErrorResponse])
+export type Response = z.infer<typeof Response>
+
+export const StatusEvent = z.object({ v: z.literal(PROTOCOL_VERSION), type: z.literal('event'), event: z.literal('status'), status: Status }).strict()
+export type StatusEvent = z.infer<typeof StatusEvent>
+
+/** Anything the host sends towards a client. */
+export const HostMessage = z.union([OkResponse, ErrorResponse, StatusEvent])
+export type HostMessage = z.infer<typeof HostMessage>
+
+/** Stable error codes. Clients branch on these, never on message text. */
+export const ErrorCode = {
+  BAD_FRAME: 'BAD_FRAME', // native framing broken (length, truncation)
+  BAD_JSON: 'BAD_JSON',
+  BAD_MESSAGE: 'BAD_MESSAGE', // valid JSON, fields of wrong type / missing / extra
+  UNKNOWN_TYPE: 'UNKNOWN_TYPE',
+  UNSUPPORTED_VERSION: 'UNSUPPORTED_VERSION',
+  TOO_LARGE: 'TOO_LARGE',
+  DAEMON_UNAVAILABLE: 'DAEMON_UNAVAILABLE',
+  BUSY: 'BUSY',
+  NO_PROVIDERS: 'NO_PROVIDERS',
+  CONNECT_FAILED: 'CONNECT_FAILED',
+  TUNNEL_FAILED: 'TUNNEL_FAILED',
+  NOT_PERMITTED: 'NOT_PERMITTED',
+  INTERNAL: 'INTERNAL'
+} as const
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+/**
+ * Validate one decoded JSON value as a request. Returns the request, or the error to answer
+ * with (and the id to answer to, when one could be read).
+ */
+export function parseRequest(value: unknown): { ok: true; request: Request } | { ok: false; id: number | null; error: ErrorInfo } {
+  const id = readId(value)
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, id, error: { code: ErrorCode.BAD_MESSAGE, message: 'A message must be a JSON object.' } }
+  }
+  const v = (value as { v?: unknown }).v
+  if (v !== PROTOCOL_VERSION) {
+    return {
+      ok: false,
+      id,
+      error: { code: ErrorCode.UNSUPPORTED_VERSION, message: `Protocol version ${String(v)} is not supported; this host speaks version ${PROTOCOL_VERSION}. Update the extension and the host to matching versions.` }
+    }
+  }
+  const type = (value as { type?: unknown }).type
+  if (typeof type !== 'string' || !(REQUEST_TYPES as readonly string[]).includes(type)) {
+    return { ok: false, id, error: { code: ErrorCode.UNKNOWN_TYPE, message: `Unknown message type ${JSON.stringify(type)?.slice(0, 40)}.` } }
+  }
+  const parsed = Request.safeParse(value)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const where = issue ? issue.path.join('.') || '(message)' : '(message)'
+    return { ok: false, id, error: { code: ErrorCode.BAD_MESSAGE, message: `Invalid ${type} message: ${where}: ${issue?.message ?? 'invalid'}.` } }
+  }
+  return { ok: true, request: parsed.data }
+}
+
+function readId(value: unknown): number | null {
+  if (typeof value !== 'object' || value === null) return null
+  const id = (value as { id?: unknown }).id
+  return typeof id === 'number' && Number.isInteger(id) && id >= 0 && id <= 2 ** 31 ? id : null
+}
+
+export function okResponse(id: number, result: unknown): Response {
+  return { v: PROTOCOL_VERSION, id, type: 'result', ok: true, result }
+}
+export function errorResponse(id: number | null, code: string, message: string): Response {
+  return { v: PROTOCOL_VERSION, id, type: 'result', ok: false, error: { code, message } }
+}
+export function statusEvent(status: Status): StatusEvent {
+  return { v: PROTOCOL_VERSION, type: 'event', event: 'status', status }
+}
