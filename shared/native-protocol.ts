@@ -36,7 +36,13 @@ export const ErrorInfo = z.object({ code: z.string().max(64), message: z.string(
 export type ErrorInfo = z.infer<typeof ErrorInfo>
 
 export const BypassRule = z.string().min(1).max(253)
-export const BypassRules = z.array(BypassRule).max(10000)
+/** Bounded so that a Status carrying the whole list always fits one native message (1 MiB). */
+export const MAX_BYPASS_RULES = 2000
+export const MAX_BYPASS_TOTAL_CHARS = 256 * 1024
+export const BypassRules = z
+  .array(BypassRule)
+  .max(MAX_BYPASS_RULES)
+  .refine((rules) => rules.reduce((n, r) => n + r.length, 0) <= MAX_BYPASS_TOTAL_CHARS, { message: `the bypass list may hold at most ${MAX_BYPASS_TOTAL_CHARS} characters` })
 
 export const Status = z.object({
   state: ConnState,

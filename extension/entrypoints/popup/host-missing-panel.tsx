@@ -1,0 +1,19 @@
+import { HOST_INSTALL_COMMAND } from '../../popup-messages.ts'
+
+/** Shown while the native host cannot be reached: the cause and the next step. */
+export function HostMissingPanel({ error }: { error: string | null }) {
+  return (
+    <div class="panel panel-warn" data-testid="host-missing" role="alert">
+      <p class="panel-title">Macro VPN host not reachable</p>
+      {error ? (
+        <p class="muted" data-testid="host-error">
+          {error}
+        </p>
+      ) : null}
+      <p data-testid="host-install">
+        Install the host: run <code>{HOST_INSTALL_COMMAND}</code>, then reload the extension.
+      </p>
+      <p class="muted">The extension keeps retrying in the background.</p>
+    </div>
+  )
+}

@@ -1,0 +1,30 @@
+import type { Status } from '../../../shared/native-protocol.ts'
+import type { PendingAction } from '../../popup-messages.ts'
+
+/**
+ * The big on/off button. Its look follows the host-confirmed state only; while a request is
+ * pending (or the host is disconnecting) it is busy and disabled, never showing the target state.
+ */
+export function ToggleButton(props: { status: Status | null; pending: PendingAction | null; onConnect(): void; onDisconnect(): void }) {
+  const { status, pending } = props
+  const state = status?.state ?? null
+  const busy = pending !== null || state === 'disconnecting'
+  const on = state === 'connected' || state === 'connecting'
+  const disabled = busy || status === null
+  const label = busy ? 'Please wait…' : on ? 'Turn off' : 'Turn on'
+  return (
+    <button
+      type="button"
+      class={`toggle ${on ? 'toggle-on' : 'toggle-off'} ${busy ? 'toggle-busy' : ''}`}
+      data-testid="toggle"
+      data-busy={busy ? 'true' : 'false'}
+      aria-pressed={state === 'connected'}
+      aria-busy={busy}
+      disabled={disabled}
+      onClick={() => (on ? props.onDisconnect() : props.onConnect())}
+    >
+      <span class="toggle-knob" aria-hidden="true" />
+      <span class="toggle-label">{label}</span>
+    </button>
+  )
+}

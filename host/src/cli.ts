@@ -1,0 +1,224 @@
+/**
+ * `macro-vpn <command>`: the one entry point of the host. Each command lives in its own module;
+ * this file only parses arguments, prints, and maps errors to exit codes (no stack traces for
+ * expected failures: a message with the cause and the next step).
+ */
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { defaultControlPath, defaultStateDir, parseBootstrap } from './default-paths.ts'
+
+const USAGE = `macro-vpn <command> [options]
+
+Commands
+  daemon      --state DIR --control PATH --bootstrap HOST:PORT [--ifname NAME] [--mtu N]
+  connect     --control PATH [--hops N] [--region CODE]
+  disconnect  --control PATH
+  status      --control PATH [--json]
+  bypass      --control PATH [RULE ...]         (no rules: print the list; rules: replace it)
+  serve       --role exit --region CODE --state DIR --bootstrap HOST:PORT [--ifname NAME]
+  bootstrap   --host IP --port N [--nodes K]
+  native      (started by the browser; speaks native messaging on stdio)
+  install     [--browser chromium|chrome] [--profile DIR] [--control PATH] [--state DIR] [--bootstrap HOST:PORT]
+  uninstall   [--browser chromium|chrome] [--profile DIR]
+
+--bootstrap may be repeated; without it the public Hyperswarm bootstrap nodes are used.`
+
+const common = {
+  state: { type: 'string' },
+  control: { type: 'string' },
+  bootstrap: { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' }
+} as const satisfies ParseArgsConfig['options']
+
+const SPECS = {
+  daemon: { ...common, ifname: { type: 'string' }, mtu: { type: 'string' }, 'http-port': { type: 'string' }, 'socks-port': { type: 'string' } },
+  connect: { ...common, hops: { type: 'string' }, region: { type: 'string' } },
+  disconnect: common,
+  status: common,
+  bypass: common,
+  serve: { ...common, role: { type: 'string' }, region: { type: 'string' }, ifname: { type: 'string' }, mtu: { type: 'string' } },
+  bootstrap: { ...common, host: { type: 'string' }, port: { type: 'string' }, nodes: { type: 'string' } },
+  native: common,
+  install: { ...common, browser: { type: 'string', multiple: true }, profile: { type: 'string' } },
+  uninstall: { ...common, browser: { type: 'string', multiple: true }, profile: { type: 'string' } }
+} as const satisfies Record<string, ParseArgsConfig['options']>
+
+type Command = keyof typeof SPECS
+
+class UsageError extends Error {
+  code = 'USAGE'
+}
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+const BIN = path.join(ROOT, 'host', 'bin', 'macro-vpn')
+
+async function main(argv: string[]): Promise<number> {
+  const command = argv[0] as Command | undefined
+  if (!command || command === ('help' as Command) || command === ('--help' as Command) || !(command in SPECS)) {
+    if (command && !['help', '--help'].includes(command)) {
+      process.stderr.write(`Unknown command "${command}".\n\n`)
+      process.stderr.write(`${USAGE}\n`)
+      return 2
+    }
+    process.stdout.write(`${USAGE}\n`)
+    return 0
+  }
+  let parsed
+  try {
+    // Chrome passes the caller origin (and on some platforms a window handle) as arguments to native hosts.
+    parsed = parseArgs({ args: argv.slice(1), options: SPECS[command], allowPositionals: true, strict: true })
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\nRun "macro-vpn --help" for the options.`)
+  }
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>
+  const str = (name: string): string | undefined => values[name] as string | undefined
+  const stateDir = path.resolve(str('state') ?? defaultStateDir())
+  const controlPath = path.resolve(str('control') ?? defaultControlPath())
+  const bootstrapArgs = values.bootstrap as string[] | undefined
+  const int = (name: string, fallback?: number): number | undefined => {
+    const v = str(name)
+    if (v === undefined) return fallback
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number, got "${v}".`)
+    return n
+  }
+
+  switch (command) {
+    case 'daemon': {
+      const { Daemon } = await import('./daemon.ts')
+      const daemon = new Daemon({
+        stateDir,
+        controlPath,
+        bootstrap: parseBootstrap(bootstrapArgs),
+        ifname: str('ifname'),
+        mtu: int('mtu'),
+        httpPort: int('http-port'),
+        socksPort: int('socks-port')
+      } as ConstructorParameters<typeof Daemon>[0])
+      await daemon.open()
+      process.stdout.write(`ready ${controlPath}\n`)
+      await untilSignal(() => daemon.close())
+      return 0
+    }
+    case 'serve': {
+      const role = str('role') ?? 'exit'
+      if (role !== 'exit') throw new UsageError(`--role ${role} is not available yet: this version runs exits only (--role exit).`)
+      const region = str('region')
+      if (!region) throw new UsageError('serve needs --region CODE (e.g. --region eu), published in the descriptor.')
+      const { ExitProvider } = await import('./exit-provider.ts')
+      const provider = new ExitProvider({ stateDir, region, bootstrap: parseBootstrap(bootstrapArgs), ifname: str('ifname'), mtu: int('mtu') } as ConstructorParameters<typeof ExitProvider>[0])
+      await provider.open()
+      process.stdout.write(`ready ${provider.publicKey}\n`)
+      await untilSignal(() => provider.close())
+      return 0
+    }
+    case 'bootstrap': {
+      const host = str('host')
+      const port = int('port')
+      if (!host || port === undefined) throw new UsageError('bootstrap needs --host IP --port N.')
+      const { BootstrapNode } = await import('./bootstrap-node.ts')
+      const node = new BootstrapNode({ host, port, nodes: int('nodes', 10) })
+      await node.open()
+      process.stdout.write(`ready ${node.address.host}:${node.address.port}\n`)
+      await untilSignal(() => node.close())
+      return 0
+    }
+    case 'connect':
+    case 'disconnect':
+    case 'status':
+    case 'bypass':
+      return await controlCommand(command, controlPath, values, parsed.positionals, int)
+    case 'native': {
+      const { runNativeShim } = await import('./native-shim.ts')
+      return await runNativeShim({
+        controlPath,
+        stateDir,
+        bootstrap: bootstrapArgs ?? [],
+        origin: parsed.positionals[0],
+        daemonCommand: [BIN, 'daemon', '--state', stateDir, '--control', controlPath, ...(bootstrapArgs ?? []).flatMap((b) => ['--bootstrap', b])],
+        input: process.stdin,
+        output: process.stdout
+      })
+    }
+    case 'install':
+    case 'uninstall': {
+      const m = await import('./native-host-manifest.ts')
+      const browsers = values.browser as ('chromium' | 'chrome')[] | undefined
+      const profile = str('profile')
+      const paths =
+        command === 'install'
+          ? await m.installNativeHost({ profile, browsers, binPath: BIN, controlPath, stateDir, bootstrap: bootstrapArgs ?? [] } as Parameters<typeof m.installNativeHost>[0])
+          : await m.uninstallNativeHost({ profile, browsers } as Parameters<typeof m.uninstallNativeHost>[0])
+      for (const p of paths as string[]) process.stdout.write(`${command === 'install' ? 'wrote' : 'removed'} ${p}\n`)
+      return 0
+    }
+  }
+}
+
+async function controlCommand(
+  command: 'connect' | 'disconnect' | 'status' | 'bypass',
+  controlPath: string,
+  values: Record<string, unknown>,
+  positionals: string[],
+  int: (name: string, fallback?: number) => number | undefined
+): Promise<number> {
+  const { ControlClient } = await import('./control-client.ts')
+  const client = await ControlClient.connect(controlPath)
+  try {
+    if (command === 'status') {
+      const status = (await client.request({ type: 'status' })) as import('../../shared/native-protocol.ts').Status
+      if (values.json) process.stdout.write(`${JSON.stringify(status)}\n`)
+      else {
+        process.stdout.write(`state: ${status.state}${status.error ? ` (${status.error.message})` : ''}\n`)
+        for (const hop of status.circuit) process.stdout.write(`${hop.role}: ${hop.region} ${hop.key.slice(0, 16)}…\n`)
+        if (status.proxy) process.stdout.write(`http proxy: ${status.proxy.http}\nsocks proxy: ${status.proxy.socks}\nuser: ${status.proxy.username}\n`)
+      }
+      return 0
+    }
+    if (command === 'connect') {
+      const hops = int('hops', 1)
+      const region = values.region as string | undefined
+      const status = (await client.request({ type: 'connect', hops, ...(region ? { region } : {}) })) as import('../../shared/native-protocol.ts').Status
+      process.stdout.write(values.json ? `${JSON.stringify(status)}\n` : `connected via ${status.circuit.map((h) => `${h.role} ${h.region}`).join(' -> ')} in ${status.connectMs} ms\n`)
+      return 0
+    }
+    if (command === 'disconnect') {
+      await client.request({ type: 'disconnect' })
+      process.stdout.write('disconnected\n')
+      return 0
+    }
+    if (positionals.length > 0) await client.request({ type: 'setBypass', rules: positionals })
+    const status = (await client.request({ type: 'status' })) as import('../../shared/native-protocol.ts').Status
+    process.stdout.write(status.bypass.map((r) => `${r}\n`).join(''))
+    return 0
+  } finally {
+    client.close()
+  }
+}
+
+function untilSignal(close: () => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false
+    const stop = (): void => {
+      if (stopping) return
+      stopping = true
+      close().then(resolve, (err: Error) => {
+        process.stderr.write(`shutdown: ${err.message}\n`)
+        resolve()
+      })
+    }
+    process.on('SIGTERM', stop)
+    process.on('SIGINT', stop)
+    process.on('SIGHUP', stop)
+  })
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error & { code?: string }) => {
+    process.stderr.write(`macro-vpn: ${err.message}\n`)
+    process.exit(err instanceof UsageError ? 2 : 1)
+  }
+)

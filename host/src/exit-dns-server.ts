@@ -1,0 +1,200 @@
+/**
+ * The exit's resolver for its consumers, on the tunnel gateway address (UDP and TCP port 53).
+ * It answers A and AAAA questions with the exit host's own resolver (getaddrinfo through
+ * `dns.lookup`, so /etc/hosts counts): NXDOMAIN when the name does not resolve, NOERROR with no
+ * answers when it exists without an address of the asked family. Other types get REFUSED,
+ * other opcodes NOTIMP, undecodable queries FORMERR (or silence below a DNS header).
+ * It never logs names or client addresses.
+ */
+import dgram from 'node:dgram'
+import dns from 'node:dns'
+import net from 'node:net'
+import dnsPacket, { type Packet } from 'dns-packet'
+
+export interface ExitDnsServerOptions {
+  address: string
+  port?: number
+  /** Answer TTL in seconds, default 60. */
+  ttl?: number
+  /** Lookups in flight at most (the rest get SERVFAIL), default 64. */
+  maxInFlight?: number
+}
+
+const MAX_QUERY_BYTES = 1024
+const MAX_TCP_CONNECTIONS = 64
+const TCP_IDLE_MS = 10_000
+const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const
+const FLAG_RD = 1 << 8
+const FLAG_RA = 1 << 7
+const OPCODE_QUERY = 0
+
+type Rcode = (typeof RCODE)[keyof typeof RCODE]
+
+function dnsError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code })
+}
+
+/** A bare response header (no question) for queries we cannot decode. */
+function headerOnly(query: Buffer, rcode: Rcode): Buffer {
+  const out = Buffer.alloc(12)
+  query.copy(out, 0, 0, 2)
+  const flags = query.readUInt16BE(2)
+  out.writeUInt16BE(0x8000 | (flags & 0x7800) | (flags & FLAG_RD) | FLAG_RA | rcode, 2)
+  return out
+}
+
+export class ExitDnsServer {
+  readonly address: string
+  private readonly requestedPort: number
+  private readonly ttl: number
+  private readonly maxInFlight: number
+  private udp: dgram.Socket | null = null
+  private tcp: net.Server | null = null
+  private readonly tcpSockets = new Set<net.Socket>()
+  private inFlight = 0
+  private _port = 0
+  /** Aggregate counter only. */
+  queries = 0
+
+  constructor(opts: ExitDnsServerOptions) {
+    if (!net.isIPv4(opts.address)) throw dnsError('BAD_ARGUMENT', `Invalid DNS listen address ${JSON.stringify(opts.address)}`)
+    this.address = opts.address
+    this.requestedPort = opts.port ?? 53
+    this.ttl = opts.ttl ?? 60
+    this.maxInFlight = opts.maxInFlight ?? 64
+  }
+
+  get port(): number {
+    return this._port
+  }
+
+  async open(): Promise<void> {
+    if (this.udp) throw dnsError('ALREADY_OPEN', 'DNS server already open')
+    const udp = dgram.createSocket({ type: 'udp4' })
+    this.udp = udp
+    try {
+      await new Promise<void>((resolve, reject) => {
+        udp.once('error', reject)
+        udp.bind(this.requestedPort, this.address, () => { udp.off('error', reject); resolve() })
+      })
+      this._port = udp.address().port
+      udp.on('error', () => {})
+      udp.on('message', (msg, rinfo) => {
+        if (msg.length > MAX_QUERY_BYTES) return
+        void this.answer(msg).then((reply) => {
+          if (reply && this.udp === udp) udp.send(reply, rinfo.port, rinfo.address)
+        })
+      })
+      const tcp = net.createServer((socket) => this.onTcp(socket))
+      tcp.maxConnections = MAX_TCP_CONNECTIONS
+      this.tcp = tcp
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject)
+        tcp.listen(this._port, this.address, () => { tcp.off('error', reject); resolve() })
+      })
+      tcp.on('error', () => {})
+    } catch (err) {
+      await this.close()
+      throw dnsError('DNS_START_FAILED', `Could not open the exit DNS resolver on ${this.address}:${this.requestedPort}: ${(err as Error).message}`)
+    }
+  }
+
+  async close(): Promise<void> {
+    const udp = this.udp
+    const tcp = this.tcp
+    this.udp = null
+    this.tcp = null
+    for (const s of this.tcpSockets) s.destroy()
+    this.tcpSockets.clear()
+    if (udp) await new Promise<void>((resolve) => { try { udp.close(() => resolve()) } catch { resolve() } })
+    if (tcp) await new Promise<void>((resolve) => tcp.close(() => resolve()))
+  }
+
+  private onTcp(socket: net.Socket): void {
+    this.tcpSockets.add(socket)
+    socket.setTimeout(TCP_IDLE_MS, () => socket.destroy())
+    socket.on('error', () => {})
+    socket.on('close', () => this.tcpSockets.delete(socket))
+    let buffered = Buffer.alloc(0)
+    let busy = false
+    const pump = () => {
+      if (busy || buffered.length < 2) return
+      const len = buffered.readUInt16BE(0)
+      if (len > MAX_QUERY_BYTES) return socket.destroy()
+      if (buffered.length < 2 + len) return
+      const query = buffered.subarray(2, 2 + len)
+      buffered = buffered.subarray(2 + len)
+      busy = true
+      void this.answer(query).then((reply) => {
+        busy = false
+        if (!reply) return socket.destroy()
+        const frame = Buffer.alloc(2 + reply.length)
+        frame.writeUInt16BE(reply.length, 0)
+        reply.copy(frame, 2)
+        socket.write(frame)
+        pump()
+      })
+    }
+    socket.on('data', (chunk: Buffer) => {
+      if (buffered.length + chunk.length > 2 + MAX_QUERY_BYTES + 2) return socket.destroy()
+      buffered = Buffer.concat([buffered, chunk])
+      pump()
+    })
+  }
+
+  /** The reply to one query message, or null to stay silent. Never throws. */
+  async answer(query: Buffer): Promise<Buffer | null> {
+    this.queries++
+    if (query.length < 12 || query.length > MAX_QUERY_BYTES) return null
+    if (query.readUInt16BE(2) & 0x8000) return null // a response, not a query
+    let packet: Packet & { opcode?: string }
+    try {
+      packet = dnsPacket.decode(query) as Packet & { opcode?: string }
+    } catch {
+      return headerOnly(query, RCODE.FORMERR)
+    }
+    const flags = query.readUInt16BE(2)
+    const opcode = (flags >> 11) & 0xf
+    if (opcode !== OPCODE_QUERY) return headerOnly(query, RCODE.NOTIMP)
+    const questions = packet.questions ?? []
+    const question = questions[0]
+    if (questions.length !== 1 || !question || typeof question.name !== 'string') return headerOnly(query, RCODE.FORMERR)
+    const reply = (rcode: Rcode, answers: dnsPacket.Answer[] = []): Buffer | null => {
+      try {
+        return dnsPacket.encode({
+          id: packet.id ?? 0,
+          type: 'response',
+          flags: (flags & FLAG_RD) | FLAG_RA | rcode,
+          questions: [question],
+          answers
+        })
+      } catch {
+        return headerOnly(query, RCODE.SERVFAIL)
+      }
+    }
+    if (question.class !== 'IN' || (question.type !== 'A' && question.type !== 'AAAA')) return reply(RCODE.REFUSED)
+    const name = question.name
+    if (name.length === 0 || name.length > 253 || name.endsWith('.in-addr.arpa') || name.endsWith('.ip6.arpa')) return reply(RCODE.REFUSED)
+    if (this.inFlight >= this.maxInFlight) return reply(RCODE.SERVFAIL)
+    this.inFlight++
+    try {
+      const addresses = await new Promise<dns.LookupAddress[]>((resolve, reject) => {
+        dns.lookup(name, { all: true, family: 0 }, (err, list) => (err ? reject(err) : resolve(list)))
+      })
+      const family = question.type === 'A' ? 4 : 6
+      const seen = new Set<string>()
+      const answers: dnsPacket.Answer[] = []
+      for (const a of addresses) {
+        if (a.family !== family || seen.has(a.address)) continue
+        seen.add(a.address)
+        answers.push({ type: question.type, class: 'IN', name, ttl: this.ttl, data: a.address } as dnsPacket.Answer)
+      }
+      return reply(RCODE.NOERROR, answers)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      return reply(code === 'ENOTFOUND' || code === 'ENODATA' ? RCODE.NXDOMAIN : RCODE.SERVFAIL)
+    } finally {
+      this.inFlight--
+    }
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Finds providers: looks up the providers topic on the DHT and fetches each provider's signed
+ * descriptor (a mutable record under its own key; hyperdht checks the signature against the
+ * key that is then dialled). No connection is made to a candidate to learn about it.
+ */
+import type DHT from 'hyperdht'
+import { decodeDescriptor, type ProviderDescriptor } from './provider-descriptor.ts'
+import { PROVIDERS_TOPIC } from './provider-topic.ts'
+
+export interface ProviderInfo {
+  publicKey: Buffer
+  descriptor: ProviderDescriptor
+}
+
+export class ProviderDiscovery {
+  private readonly dht: DHT
+
+  constructor(dht: DHT) {
+    this.dht = dht
+  }
+
+  /** Providers announcing on the topic whose valid descriptor offers `role` (and `region`, when given). */
+  async find(opts: { role: 'exit' | 'relay'; region?: string; timeoutMs?: number }): Promise<ProviderInfo[]> {
+    const keys = await this.lookupKeys(opts.timeoutMs ?? 8000)
+    const found = await Promise.all([...keys.values()].map((key) => this.describe(key)))
+    return found.filter((p): p is ProviderInfo => p !== null && p.descriptor.roles.includes(opts.role) && (!opts.region || p.descriptor.region === opts.region))
+  }
+
+  private async lookupKeys(timeoutMs: number): Promise<Map<string, Buffer>> {
+    const keys = new Map<string, Buffer>()
+    const stream = this.dht.lookup(PROVIDERS_TOPIC)
+    const timer = setTimeout(() => stream.destroy(), timeoutMs)
+    try {
+      for await (const reply of stream as AsyncIterable<{ peers?: { publicKey: Buffer }[] }>) {
+        for (const peer of reply.peers ?? []) {
+          if (Buffer.isBuffer(peer.publicKey) && peer.publicKey.length === 32) keys.set(peer.publicKey.toString('hex'), peer.publicKey)
+        }
+      }
+    } catch {
+      // a destroyed (timed out) or failed query still leaves what it found
+    } finally {
+      clearTimeout(timer)
+    }
+    return keys
+  }
+
+  private async describe(publicKey: Buffer): Promise<ProviderInfo | null> {
+    try {
+      const record = await Promise.race([this.dht.mutableGet(publicKey, { latest: true }), new Promise<null>((r) => setTimeout(() => r(null), 5000).unref())])
+      if (!record) return null
+      return { publicKey, descriptor: decodeDescriptor(record.value) }
+    } catch {
+      return null // unreachable record or a descriptor that does not validate: not a candidate
+    }
+  }
+}
