@@ -67,6 +67,19 @@ function canConnect(socketPath: string): Promise<boolean> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+// wireguard-go processes we started and have not stopped yet: if this process exits without
+// close() (process.exit, an uncaught exception), stop them too rather than leave them orphaned.
+const running = new Set<ChildProcess>()
+let exitHookInstalled = false
+function track(child: ChildProcess): void {
+  running.add(child)
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.on('exit', () => {
+    for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM')
+  })
+}
+
 export class WireGuardDevice {
   readonly ifname: string
   readonly mtu: number
@@ -142,6 +155,7 @@ export class WireGuardDevice {
       stdio: ['ignore', 'pipe', 'pipe']
     })
     this.child = child
+    track(child)
     this.stderrTail = ''
     // wireguard-go logs to stdout and stderr; keep only a short tail of both for error messages.
     const keepTail = (s: string) => { this.stderrTail = (this.stderrTail + s).slice(-STDERR_TAIL) }
@@ -151,8 +165,8 @@ export class WireGuardDevice {
     child.stderr?.on('data', keepTail)
     let exitInfo: string | null = null
     this.exited = new Promise((resolve) => {
-      child.on('exit', (code, signal) => { exitInfo = signal ? `signal ${signal}` : `exit code ${code}`; resolve() })
-      child.on('error', (err) => { exitInfo = err.message; resolve() })
+      child.on('exit', (code, signal) => { exitInfo = signal ? `signal ${signal}` : `exit code ${code}`; running.delete(child); resolve() })
+      child.on('error', (err) => { exitInfo = err.message; running.delete(child); resolve() })
     })
     try {
       const deadline = Date.now() + this.startTimeoutMs

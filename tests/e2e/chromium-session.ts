@@ -41,7 +41,7 @@ export class ChromiumSession {
     })
     this.wrapper = path.join(this.userDataDir, '..', `chromium-in-${this.opts.namespace}.sh`)
     await fs.writeFile(this.wrapper, `#!/bin/sh\nexec ip netns exec ${this.opts.namespace} /usr/lib/chromium/chromium "$@"\n`, { mode: 0o755 })
-    const rules = [...Object.entries(this.opts.hostMap).map(([h, a]) => `MAP ${h} ${a}`), 'MAP * ~NOTFOUND'].join(', ')
+    const rules = [...Object.entries(this.opts.hostMap).map(([h, a]) => `MAP ${h} ${a}`), 'MAP * ~NOTFOUND', 'EXCLUDE 127.0.0.1'].join(', ')
     this.browser = await puppeteer.launch({
       executablePath: this.wrapper,
       headless: true,
