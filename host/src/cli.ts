@@ -97,9 +97,7 @@ async function main(argv: string[]): Promise<number> {
         httpPort: int('http-port'),
         socksPort: int('socks-port')
       } as ConstructorParameters<typeof Daemon>[0])
-      await daemon.open()
-      process.stdout.write(`ready ${controlPath}\n`)
-      await untilSignal(() => daemon.close())
+      await runUntilSignal(daemon, () => `ready ${controlPath}`)
       return 0
     }
     case 'serve': {
@@ -109,9 +107,7 @@ async function main(argv: string[]): Promise<number> {
       if (!region) throw new UsageError('serve needs --region CODE (e.g. --region eu), published in the descriptor.')
       const { ExitProvider } = await import('./exit-provider.ts')
       const provider = new ExitProvider({ stateDir, region, bootstrap: parseBootstrap(bootstrapArgs), ifname: str('ifname'), mtu: int('mtu') } as ConstructorParameters<typeof ExitProvider>[0])
-      await provider.open()
-      process.stdout.write(`ready ${provider.publicKey}\n`)
-      await untilSignal(() => provider.close())
+      await runUntilSignal(provider, () => `ready ${provider.publicKey}`)
       return 0
     }
     case 'bootstrap': {
@@ -120,9 +116,7 @@ async function main(argv: string[]): Promise<number> {
       if (!host || port === undefined) throw new UsageError('bootstrap needs --host IP --port N.')
       const { BootstrapNode } = await import('./bootstrap-node.ts')
       const node = new BootstrapNode({ host, port, nodes: int('nodes', 10) })
-      await node.open()
-      process.stdout.write(`ready ${node.address.host}:${node.address.port}\n`)
-      await untilSignal(() => node.close())
+      await runUntilSignal(node, () => `ready ${node.address.host}:${node.address.port}`)
       return 0
     }
     case 'connect':
@@ -198,13 +192,16 @@ async function controlCommand(
   }
 }
 
-function untilSignal(close: () => Promise<void>): Promise<void> {
-  return new Promise((resolve) => {
-    let stopping = false
+/**
+ * Open a long-lived service, print its ready line, and close it on SIGTERM/SIGINT/SIGHUP. The
+ * handlers are installed before open(): a signal during a slow open still tears down what was
+ * built (close() is safe to call mid-open) instead of killing node and orphaning wireguard-go.
+ */
+async function runUntilSignal(service: { open(): Promise<void>; close(): Promise<void> }, readyLine: () => string): Promise<void> {
+  let stopping: Promise<void> | null = null
+  const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
-      if (stopping) return
-      stopping = true
-      close().then(resolve, (err: Error) => {
+      stopping ??= service.close().then(resolve, (err: Error) => {
         process.stderr.write(`shutdown: ${err.message}\n`)
         resolve()
       })
@@ -213,6 +210,15 @@ function untilSignal(close: () => Promise<void>): Promise<void> {
     process.on('SIGINT', stop)
     process.on('SIGHUP', stop)
   })
+  try {
+    await service.open()
+  } catch (err) {
+    if (stopping) return await stopped
+    await service.close().catch(() => {})
+    throw err
+  }
+  if (!stopping) process.stdout.write(`${readyLine()}\n`)
+  await stopped
 }
 
 main(process.argv.slice(2)).then(

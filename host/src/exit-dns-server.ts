@@ -175,6 +175,8 @@ export class ExitDnsServer {
     if (question.class !== 'IN' || (question.type !== 'A' && question.type !== 'AAAA')) return reply(RCODE.REFUSED)
     const name = question.name
     if (name.length === 0 || name.length > 253 || name.endsWith('.in-addr.arpa') || name.endsWith('.ip6.arpa')) return reply(RCODE.REFUSED)
+    // RFC 6761: names under .invalid never exist; answer without asking anyone (consumers probe the tunnel with one).
+    if (name === 'invalid' || name.toLowerCase().endsWith('.invalid')) return reply(RCODE.NXDOMAIN)
     if (this.inFlight >= this.maxInFlight) return reply(RCODE.SERVFAIL)
     this.inFlight++
     try {

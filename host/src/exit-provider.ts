@@ -79,8 +79,9 @@ export class ExitProvider {
   private refreshTimer: NodeJS.Timeout | null = null
   private readonly sessions = new Set<Session>()
   private readonly keysInUse = new Set<string>()
-  private opened = false
+  private opening: Promise<void> | null = null
   private closing = false
+  private closed: Promise<void> | null = null
   private readonly counters: ExitProviderStats = { consumers: 0, sessionsTotal: 0, refusals: 0, bytesFromConsumers: 0, bytesToConsumers: 0 }
 
   constructor(opts: ExitProviderOptions) {
@@ -121,38 +122,54 @@ export class ExitProvider {
   }
 
   async open(): Promise<void> {
-    if (this.opened || this.closing) throw providerError('ALREADY_OPEN', 'exit provider already open')
-    this.opened = true
+    if (this.opening || this.closing) throw providerError('ALREADY_OPEN', 'exit provider already opened')
+    this.opening = this.openSteps()
+    await this.opening
+  }
+
+  private async openSteps(): Promise<void> {
+    // close() may run while we are still opening: check after every step and undo what exists.
+    const step = <T>(value: T): T => {
+      if (this.closing) throw providerError('CLOSED', 'exit provider closed while opening')
+      return value
+    }
     try {
-      const identity = await loadProviderIdentity(this.opts.stateDir)
+      const identity = step(await loadProviderIdentity(this.opts.stateDir))
       this.identity = identity
 
       const device = new WireGuardDevice({ ifname: this.opts.ifname, privateKey: identity.wgPrivateKey, listenPort: 0, mtu: this.opts.mtu })
       this.device = device
-      await device.open()
-      await device.addAddress(`${EXIT_GATEWAY}/16`)
+      step(await device.open())
+      step(await device.addAddress(`${EXIT_GATEWAY}/16`))
 
       const firewall = new ExitFirewall({ ifname: this.opts.ifname, subnet: EXIT_SUBNET, gateway: EXIT_GATEWAY, policy: DEFAULT_EXIT_POLICY, wgListenPort: device.listenPort })
       this.firewall = firewall
-      await firewall.open()
+      step(await firewall.open())
 
       const dns = new ExitDnsServer({ address: EXIT_GATEWAY, port: this.opts.dnsPort })
       this.dns = dns
-      await dns.open()
+      step(await dns.open())
 
       const dht = new DHT({ bootstrap: this.opts.bootstrap, ephemeral: true, keyPair: identity.keyPair })
       this.dht = dht
-      await dht.ready()
+      step(await dht.ready())
       const server = dht.createServer({}, (conn) => this.onConnection(conn))
       this.server = server
-      await server.listen(identity.keyPair)
-      await this.publish()
+      step(await server.listen(identity.keyPair))
+      try {
+        await this.publish()
+      } catch (err) {
+        step(null)
+        const where = this.opts.bootstrap.map((b) => `${b.host}:${b.port}`).join(', ')
+        throw Object.assign(providerError('ANNOUNCE_FAILED', `Could not announce this exit on the DHT (${(err as Error).message}). Check that the bootstrap node(s) ${where} are reachable, then retry.`), { cause: err })
+      }
+      step(null)
       this.refreshTimer = setInterval(() => {
         this.publish().catch(() => {}) // retried at the next interval
       }, this.opts.refreshIntervalMs)
       this.refreshTimer.unref()
     } catch (err) {
-      await this.close()
+      await this.teardown()
       throw err
     }
   }
@@ -307,10 +324,22 @@ export class ExitProvider {
     session.granted = false
   }
 
-  /** Unannounce, leave the DHT, and remove the resolver, firewall rules and interface. */
-  async close(): Promise<void> {
-    if (this.closing) return
+  /** Unannounce, leave the DHT, and remove the resolver, firewall rules and interface. Safe during open(). */
+  close(): Promise<void> {
+    if (this.closed) return this.closed
     this.closing = true
+    this.closed = (async () => {
+      if (this.opening) {
+        // Unblock a pending DHT step, then let open() notice and undo its part.
+        if (this.dht && !this.dht.destroyed) this.dht.destroy().catch(() => {})
+        await this.opening.catch(() => {})
+      }
+      await this.teardown()
+    })()
+    return this.closed
+  }
+
+  private async teardown(): Promise<void> {
     if (this.refreshTimer) clearInterval(this.refreshTimer)
     this.refreshTimer = null
     for (const session of [...this.sessions]) {

@@ -48,8 +48,9 @@ export class TunnelResolver {
     try {
       await this.resolver.resolve4('probe.macro-vpn.invalid')
     } catch (err) {
+      // Any DNS answer (NXDOMAIN, SERVFAIL, REFUSED…) came back through the tunnel; only silence fails.
       const code = (err as NodeJS.ErrnoException).code
-      if (code === 'ENOTFOUND' || code === 'ENODATA') return
+      if (code !== 'ETIMEOUT' && code !== 'ECONNREFUSED' && code !== 'ECANCELLED' && code !== 'ECONNRESET') return
       throw Object.assign(new Error('No answer from the exit through the tunnel.'), { code: 'TUNNEL_FAILED' })
     }
   }
