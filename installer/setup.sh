@@ -11,7 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # System tools: the tunnel (wireguard-go, wg), networking (ip, iptables), the browser for the demo and tests.
-PACKAGES=(wireguard-go wireguard-tools iproute2 iptables chromium procps ca-certificates)
+PACKAGES=(wireguard-go wireguard-tools iproute2 iptables chromium procps ca-certificates curl)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

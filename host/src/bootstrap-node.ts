@@ -1,3 +1,4 @@
+import dgram from 'node:dgram'
 import DHT from 'hyperdht'
 
 export interface BootstrapNodeOptions {
@@ -51,6 +52,8 @@ export class BootstrapNode {
     this.opened = true
     const bindHost = this.host === '127.0.0.1' ? '127.0.0.1' : '0.0.0.0'
     try {
+      // hyperdht leaks a native socket when its bind fails, keeping the process alive: probe first.
+      await probeUdpPort(bindHost, this.port)
       const first = DHT.bootstrapper(this.port, this.host, { host: bindHost })
       this.dhts.push(first)
       await first.fullyBootstrapped()
@@ -83,4 +86,15 @@ export class BootstrapNode {
     })()
     return this.closing
   }
+}
+
+function probeUdpPort(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket('udp4')
+    socket.once('error', (err) => {
+      socket.close()
+      reject(err)
+    })
+    socket.bind({ address: host, port, exclusive: true }, () => socket.close(() => resolve()))
+  })
 }

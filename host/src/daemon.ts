@@ -49,7 +49,8 @@ export class Daemon {
   private closing = false
 
   constructor(opts: DaemonOptions) {
-    this.opts = { ifname: 'mvpn0', mtu: DEFAULT_MTU, table: 51820, rulePriority: 5182, httpPort: 0, socksPort: 0, ...opts }
+    const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as DaemonOptions
+    this.opts = { ifname: 'mvpn0', mtu: DEFAULT_MTU, table: 51820, rulePriority: 5182, httpPort: 0, socksPort: 0, ...given }
     this.record = new NetworkStateRecord(opts.stateDir)
     this.configStore = new DaemonConfigStore(opts.stateDir)
   }

@@ -117,7 +117,7 @@ export class HttpProxyServer {
     this.track(upstream)
     const headers: http.OutgoingHttpHeaders = {}
     for (const [name, value] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(name) && value !== undefined) headers[name] = value
-    const out = http.request({ method: req.method, path: `${url.pathname}${url.search}`, headers, createConnection: () => upstream, agent: false })
+    const out = http.request({ method: req.method, path: `${url.pathname}${url.search}`, headers, createConnection: () => upstream })
     out.on('response', (upRes) => {
       const back: http.OutgoingHttpHeaders = {}
       for (const [name, value] of Object.entries(upRes.headers)) if (!HOP_BY_HOP.has(name) && value !== undefined) back[name] = value

@@ -1,0 +1,416 @@
+import { execFile, spawn as spawnChild, type ChildProcess } from 'node:child_process'
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { addBridge, attachToBridge, createNamespace, listNamespaces, namespacePidsSync, NETNS_ETC, removeNamespaceSync } from './namespace.ts'
+import { ProcessOutput } from './process-output.ts'
+
+/**
+ * The test network of DESIGN.md section 6, in network namespaces of this machine:
+ *
+ *   mv<id>-inet   bridge br0 198.18.0.1/24 (the "internet"; no uplink, nothing leaves)
+ *   mv<id>-boot   198.18.0.2   DHT bootstrap (`macro-vpn bootstrap`, UDP 49737)
+ *   mv<id>-web    198.18.0.5   web server (tests/net/web-server.ts, TCP 80) = web.test, bypass.test
+ *   mv<id>-exit   198.18.0.10  first exit; mv<id>-exit2 198.18.0.11, … (one per `exits` entry)
+ *   mv<id>-cons   198.18.0.20  consumer (daemon)
+ *   mv<id>-relay1 198.18.0.30, … (only with `relays: n`)
+ *
+ * Every namespace has eth0 on a flat /24 (no default route: anything else is unreachable at
+ * once), lo up, /etc/netns/<ns>/hosts naming web.test and bypass.test, and a resolv.conf
+ * pointing at 127.0.0.1 so no DNS query leaves. close() removes all of it and kills the
+ * processes of the run; so do process exit, SIGINT and SIGTERM (synchronously).
+ */
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+export const MACRO_VPN_BIN = path.join(ROOT, 'host', 'bin', 'macro-vpn')
+const TSX_IMPORT = pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs')).href
+const WEB_SERVER = path.join(ROOT, 'tests', 'net', 'web-server.ts')
+const WIREGUARD_RUN_DIR = '/var/run/wireguard'
+
+export const SUBNET = '198.18.0.0/24'
+export const BOOTSTRAP_PORT = 49737
+export const WEB_NAMES = ['web.test', 'bypass.test'] as const
+
+export interface ExitOptions { region: string }
+
+export interface TestnetOptions {
+  /** One exit namespace per entry (default: eu and us). */
+  exits?: ExitOptions[]
+  /** Number of relay namespaces (default 0). */
+  relays?: number
+  /** argv prefix that runs the CLI (default: [host/bin/macro-vpn]). */
+  macroVpn?: string[]
+  /** Keep the run directory (logs, state) after close() for debugging. Namespaces and processes always go. */
+  keepRunDir?: boolean
+  /** How long open() waits for the bootstrap and web server (default 30 s). */
+  startTimeoutMs?: number
+}
+
+export interface ExitInfo {
+  index: number
+  region: string
+  /** Role key in `namespaces`/`addresses`: 'exit', 'exit2', … */
+  role: string
+  ns: string
+  address: string
+  ifname: string
+  state: string
+}
+
+export interface SpawnOptions {
+  /** Log file / error label (default: derived from argv). */
+  name?: string
+  env?: NodeJS.ProcessEnv
+  cwd?: string
+  /** 'pipe' to write to the process's stdin (default 'ignore'). */
+  stdin?: 'pipe' | 'ignore'
+}
+
+export interface ExecOptions { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string }
+export interface ExecResult { stdout: string; stderr: string }
+
+export interface ServeHandle { key: string; process: ChildProcess; ns: string; address: string; state: string }
+export interface ExitHandle extends ServeHandle { region: string; ifname: string }
+export interface DaemonHandle { process: ChildProcess; control: string; state: string; ifname: string }
+
+const active = new Set<Testnet>()
+let handlersInstalled = false
+
+function installExitHandlers(): void {
+  if (handlersInstalled) return
+  handlersInstalled = true
+  process.on('exit', cleanupAllSync)
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    const onSignal = (): void => {
+      cleanupAllSync()
+      process.removeListener(signal, onSignal)
+      // Nobody else handles it: behave as if we had not been listening.
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
+    }
+    process.on(signal, onSignal)
+  }
+}
+
+function cleanupAllSync(): void {
+  for (const net of [...active]) net.closeSync()
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Running (a zombie waiting to be reaped counts as gone). */
+function isAlive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return false
+  }
+}
+
+function killPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal)
+  } catch {
+    // already gone
+  }
+}
+
+export class Testnet {
+  readonly id: string
+  /** Run directory: logs/, state dirs, control socket. */
+  readonly dir: string
+  /** role → namespace name (inet, boot, web, cons, exit, exit2, …, relay1, …). */
+  readonly namespaces: Record<string, string> = {}
+  /** role → IPv4 address (inet is the bridge, 198.18.0.1). */
+  readonly addresses: Record<string, string> = {}
+  /** `198.18.0.2:49737`, for --bootstrap. */
+  readonly bootstrap: string
+  readonly exits: ExitInfo[]
+  readonly relays: Array<{ index: number; role: string; ns: string; address: string; state: string }>
+  /** Consumer control socket and state dir used by startDaemon(). */
+  readonly control: string
+  readonly consumerState: string
+  readonly webUrl = 'http://198.18.0.5/'
+
+  private readonly macroVpnPrefix: string[]
+  private readonly keepRunDir: boolean
+  private readonly startTimeoutMs: number
+  private readonly outputs = new Map<ChildProcess, ProcessOutput>()
+  private readonly infrastructure: ChildProcess[] = []
+  private logCounter = 0
+  private opening: Promise<void> | null = null
+  private closing: Promise<void> | null = null
+  private created = false
+
+  constructor(opts: TestnetOptions = {}) {
+    const exits = opts.exits ?? [{ region: 'eu' }, { region: 'us' }]
+    const relays = opts.relays ?? 0
+    if (exits.length > 10) throw Object.assign(new Error('At most 10 exits (addresses 198.18.0.10-19).'), { code: 'BAD_ARGUMENT' })
+    if (!Number.isInteger(relays) || relays < 0 || relays > 20) throw Object.assign(new Error('relays must be 0..20.'), { code: 'BAD_ARGUMENT' })
+    this.id = Testnet.freshId()
+    this.dir = path.join(os.tmpdir(), `macro-vpn-testnet-${this.id}`)
+    this.macroVpnPrefix = opts.macroVpn ?? [MACRO_VPN_BIN]
+    this.keepRunDir = opts.keepRunDir ?? false
+    this.startTimeoutMs = opts.startTimeoutMs ?? 30_000
+
+    const add = (role: string, address: string): void => {
+      this.namespaces[role] = `mv${this.id}-${role}`
+      this.addresses[role] = address
+    }
+    add('inet', '198.18.0.1')
+    add('boot', '198.18.0.2')
+    add('web', '198.18.0.5')
+    this.exits = exits.map((e, index) => {
+      const role = index === 0 ? 'exit' : `exit${index + 1}`
+      add(role, `198.18.0.${10 + index}`)
+      return { index, region: e.region, role, ns: this.namespaces[role]!, address: this.addresses[role]!, ifname: `mv${this.id}x${index}`, state: path.join(this.dir, `exit${index}`) }
+    })
+    add('cons', '198.18.0.20')
+    this.relays = Array.from({ length: relays }, (_, i) => {
+      const role = `relay${i + 1}`
+      add(role, `198.18.0.${30 + i}`)
+      return { index: i, role, ns: this.namespaces[role]!, address: this.addresses[role]!, state: path.join(this.dir, role) }
+    })
+    this.bootstrap = `${this.addresses.boot}:${BOOTSTRAP_PORT}`
+    this.control = path.join(this.dir, 'cons.sock')
+    this.consumerState = path.join(this.dir, 'cons')
+  }
+
+  /**
+   * Remove what earlier runs left behind when they were SIGKILLed (no handler could run): only
+   * runs whose run dir names an owner PID that is no longer running. Returns the ids removed.
+   */
+  static removeStale(): string[] {
+    const removed: string[] = []
+    const byId = new Map<string, string[]>()
+    for (const ns of listNamespaces()) {
+      const m = /^mv([0-9a-f]{4})-[a-z0-9]+$/.exec(ns)
+      if (m) byId.set(m[1]!, [...(byId.get(m[1]!) ?? []), ns])
+    }
+    for (const [id, names] of byId) {
+      const dir = path.join(os.tmpdir(), `macro-vpn-testnet-${id}`)
+      let owner: number
+      try {
+        owner = Number(fs.readFileSync(path.join(dir, 'owner.pid'), 'utf8').trim())
+      } catch {
+        continue // not a run of this harness, or one still being set up: leave it alone
+      }
+      if (!Number.isInteger(owner) || owner <= 0 || isAlive(owner)) continue
+      const pids = names.flatMap(namespacePidsSync)
+      for (const pid of pids) killPid(pid, 'SIGKILL')
+      for (const ns of names.sort((a, b) => Number(a.endsWith('-inet')) - Number(b.endsWith('-inet')))) removeNamespaceSync(ns)
+      fs.rmSync(dir, { recursive: true, force: true })
+      removed.push(id)
+    }
+    return removed
+  }
+
+  private static freshId(): string {
+    const taken = new Set(listNamespaces())
+    for (let i = 0; i < 100; i++) {
+      const id = crypto.randomBytes(2).toString('hex')
+      const prefix = `mv${id}-`
+      if ([...taken].some((n) => n.startsWith(prefix))) continue
+      if (fs.existsSync(path.join(NETNS_ETC, `${prefix}inet`))) continue
+      if (fs.existsSync(path.join(os.tmpdir(), `macro-vpn-testnet-${id}`))) continue
+      return id
+    }
+    throw Object.assign(new Error('No free testnet id: remove stale mv????-* namespaces (ip netns list).'), { code: 'TESTNET_ID_EXHAUSTED' })
+  }
+
+  /** Create the namespaces, start the bootstrap and the web server. On failure everything is removed again. */
+  open(): Promise<void> {
+    if (!this.opening) this.opening = this.doOpen()
+    return this.opening
+  }
+
+  private async doOpen(): Promise<void> {
+    if (process.getuid?.() !== 0) throw Object.assign(new Error('The testnet needs root (network namespaces). Run the tests as root.'), { code: 'NEED_ROOT' })
+    installExitHandlers()
+    active.add(this)
+    this.created = true
+    try {
+      fs.mkdirSync(this.dir, { mode: 0o700 })
+      fs.mkdirSync(path.join(this.dir, 'logs'))
+      fs.writeFileSync(path.join(this.dir, 'owner.pid'), `${process.pid}\n`)
+      const hosts = WEB_NAMES.map((name) => [this.addresses.web!, name] as const)
+      const inet = this.namespaces.inet!
+      await createNamespace(inet, hosts)
+      await addBridge(inet, this.addresses.inet!)
+      await Promise.all(
+        Object.keys(this.namespaces)
+          .filter((role) => role !== 'inet')
+          .map(async (role) => {
+            await createNamespace(this.namespaces[role]!, hosts)
+            await attachToBridge(this.namespaces[role]!, this.addresses[role]!, inet, `v-${role}`)
+          })
+      )
+      const boot = this.spawn('boot', this.macroVpn('bootstrap', '--host', this.addresses.boot!, '--port', String(BOOTSTRAP_PORT)), { name: 'bootstrap' })
+      const web = this.spawn('web', [process.execPath, '--import', TSX_IMPORT, WEB_SERVER, '--host', this.addresses.web!, '--port', '80'], { name: 'web-server' })
+      this.infrastructure.push(boot, web)
+      await Promise.all([this.waitForLine(boot, /^ready \S+:\d+/, this.startTimeoutMs), this.waitForLine(web, /^ready /, this.startTimeoutMs)])
+    } catch (err) {
+      await this.teardown()
+      throw err
+    }
+  }
+
+  /** argv for the CLI: macroVpn('connect', '--control', net.control). */
+  macroVpn(...args: string[]): string[] {
+    return [...this.macroVpnPrefix, ...args]
+  }
+
+  /** Namespace name for a role ('cons') or a full name ('mv1a2b-cons'). */
+  ns(nsOrRole: string): string {
+    const byRole = this.namespaces[nsOrRole]
+    if (byRole) return byRole
+    if (Object.values(this.namespaces).includes(nsOrRole)) return nsOrRole
+    throw Object.assign(new Error(`Unknown namespace ${JSON.stringify(nsOrRole)}: use one of ${Object.keys(this.namespaces).join(', ')}.`), { code: 'UNKNOWN_NAMESPACE' })
+  }
+
+  /** Run argv inside a namespace; output goes to <dir>/logs/<name>-<n>.log. Killed by close(). */
+  spawn(nsOrRole: string, argv: readonly string[], opts: SpawnOptions = {}): ChildProcess {
+    if (this.closing) throw Object.assign(new Error('Testnet is closing.'), { code: 'TESTNET_CLOSED' })
+    if (argv.length === 0) throw Object.assign(new Error('spawn needs a command.'), { code: 'BAD_ARGUMENT' })
+    const ns = this.ns(nsOrRole)
+    const name = (opts.name ?? `${nsOrRole}-${path.basename(argv[0]!)}`).replace(/[^\w.-]/g, '_')
+    const logPath = path.join(this.dir, 'logs', `${name}-${++this.logCounter}.log`)
+    const proc = spawnChild('ip', ['netns', 'exec', ns, ...argv], {
+      cwd: opts.cwd ?? ROOT,
+      env: opts.env ?? process.env,
+      stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe']
+    })
+    this.outputs.set(proc, new ProcessOutput(proc, logPath, `${name} (pid ${proc.pid ?? '?'}, ns ${ns})`))
+    return proc
+  }
+
+  output(proc: ChildProcess): ProcessOutput {
+    const out = this.outputs.get(proc)
+    if (!out) throw Object.assign(new Error('Not a process of this testnet.'), { code: 'UNKNOWN_PROCESS' })
+    return out
+  }
+
+  /** Resolves with the first stdout/stderr line (already printed or future) matching regex; rejects on timeout or exit. */
+  waitForLine(proc: ChildProcess, regex: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
+    return this.output(proc).waitForLine(regex, timeoutMs)
+  }
+
+  /** PIDs of the live processes spawned by this testnet. */
+  get pids(): number[] {
+    return [...this.outputs.values()].filter((o) => !o.exited && o.proc.pid).map((o) => o.proc.pid!)
+  }
+
+  /** Run argv inside a namespace to completion; rejects (code EXEC_FAILED, with stdout/stderr/exitCode) on non-zero exit. */
+  exec(nsOrRole: string, argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const ns = this.ns(nsOrRole)
+    return new Promise((resolve, reject) => {
+      const child = execFile('ip', ['netns', 'exec', ns, ...argv], { cwd: ROOT, env: opts.env ?? process.env, encoding: 'utf8', timeout: opts.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+        if (!err) return resolve({ stdout, stderr })
+        const e = err as Error & { code?: unknown; killed?: boolean; signal?: string }
+        const exitCode = typeof e.code === 'number' ? e.code : null
+        const why = e.killed ? `killed after ${opts.timeoutMs ?? 30_000} ms` : exitCode !== null ? `exit code ${exitCode}` : String(e.code ?? e.signal ?? e.message)
+        reject(Object.assign(new Error(`${argv.join(' ')} in ${ns} failed (${why}): ${(stderr || stdout).trim().slice(-2000)}`), { code: 'EXEC_FAILED', exitCode, stdout, stderr }))
+      })
+      if (opts.input !== undefined) child.stdin?.end(opts.input)
+    })
+  }
+
+  /** SIGTERM, then SIGKILL after graceMs; resolves when the process has exited. */
+  async stop(proc: ChildProcess, graceMs = 3000): Promise<void> {
+    const out = this.output(proc)
+    if (out.exited) return
+    proc.kill('SIGTERM')
+    const exited = out.whenExited()
+    const timer = sleep(graceMs).then(() => 'timeout' as const)
+    if ((await Promise.race([exited, timer])) === 'timeout') {
+      proc.kill('SIGKILL')
+      await Promise.race([exited, sleep(2000)])
+    }
+  }
+
+  /** `macro-vpn serve --role exit` in exit namespace `index`; resolves when it prints `ready <hex key>`. */
+  async startExit(index: number, extraArgs: string[] = [], timeoutMs = 30_000): Promise<ExitHandle> {
+    const exit = this.exits[index]
+    if (!exit) throw Object.assign(new Error(`No exit ${index}: this testnet has ${this.exits.length}.`), { code: 'BAD_ARGUMENT' })
+    const proc = this.spawn(exit.role, this.macroVpn('serve', '--role', 'exit', '--region', exit.region, '--state', exit.state, '--bootstrap', this.bootstrap, '--ifname', exit.ifname, ...extraArgs), { name: `exit${index}` })
+    const m = await this.waitForLine(proc, /^ready ([0-9a-f]{64})\b/, timeoutMs)
+    return { key: m[1]!, process: proc, ns: exit.ns, address: exit.address, state: exit.state, region: exit.region, ifname: exit.ifname }
+  }
+
+  /** `macro-vpn serve --role relay` in relay namespace `index` (needs `relays` ≥ index + 1). */
+  async startRelay(index: number, extraArgs: string[] = [], timeoutMs = 30_000): Promise<ServeHandle> {
+    const relay = this.relays[index]
+    if (!relay) throw Object.assign(new Error(`No relay ${index}: this testnet has ${this.relays.length} (option relays).`), { code: 'BAD_ARGUMENT' })
+    const proc = this.spawn(relay.role, this.macroVpn('serve', '--role', 'relay', '--state', relay.state, '--bootstrap', this.bootstrap, ...extraArgs), { name: relay.role })
+    const m = await this.waitForLine(proc, /^ready ([0-9a-f]{64})\b/, timeoutMs)
+    return { key: m[1]!, process: proc, ns: relay.ns, address: relay.address, state: relay.state }
+  }
+
+  /** `macro-vpn daemon` in the consumer namespace; resolves when its control socket exists. */
+  async startDaemon(extraArgs: string[] = [], timeoutMs = 20_000): Promise<DaemonHandle> {
+    const ifname = `mv${this.id}c0`
+    const proc = this.spawn('cons', this.macroVpn('daemon', '--state', this.consumerState, '--control', this.control, '--bootstrap', this.bootstrap, '--ifname', ifname, ...extraArgs), { name: 'daemon' })
+    // The daemon prints `ready <control path>` once its control socket answers (a stale socket
+    // file left by a killed daemon does not count).
+    await this.waitForLine(proc, /^ready \//, timeoutMs)
+    return { process: proc, control: this.control, state: this.consumerState, ifname }
+  }
+
+  /** Stop every process of the run, remove namespaces, /etc/netns dirs, WireGuard sockets and (unless kept) the run dir. */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.doClose()
+    return this.closing
+  }
+
+  private async doClose(): Promise<void> {
+    await this.opening?.catch(() => {})
+    await this.teardown()
+  }
+
+  private async teardown(): Promise<void> {
+    if (!this.created) return
+    // Peers first, while the DHT they unannounce from is still up; then bootstrap and web server.
+    const infrastructure = new Set(this.infrastructure)
+    await Promise.all([...this.outputs.keys()].filter((p) => !infrastructure.has(p)).map((proc) => this.stop(proc)))
+    await Promise.all([...infrastructure].map((proc) => this.stop(proc)))
+    // Anything still inside our namespaces was started by this run (e.g. children of the CLI).
+    const nsNames = Object.values(this.namespaces)
+    let left = nsNames.flatMap(namespacePidsSync)
+    for (const pid of left) killPid(pid, 'SIGTERM')
+    for (let waited = 0; left.length > 0 && waited < 2000; waited += 50) {
+      await sleep(50)
+      left = left.filter(isAlive)
+    }
+    for (const pid of left) killPid(pid, 'SIGKILL')
+    this.removeAllSync()
+  }
+
+  /** Synchronous teardown for exit/signal handlers: SIGKILL our processes, remove everything. */
+  closeSync(): void {
+    if (!this.created) return
+    const pids = [...this.outputs.values()].filter((o) => !o.exited && o.proc.pid).map((o) => o.proc.pid!)
+    pids.push(...Object.values(this.namespaces).flatMap(namespacePidsSync))
+    for (const pid of pids) killPid(pid, 'SIGKILL')
+    // Give the kernel a moment to finish them (no event loop here: block briefly).
+    const pause = new Int32Array(new SharedArrayBuffer(4))
+    for (let waited = 0; waited < 1000 && pids.some(isAlive); waited += 10) Atomics.wait(pause, 0, 0, 10)
+    this.removeAllSync()
+  }
+
+  private removeAllSync(): void {
+    const inet = this.namespaces.inet!
+    for (const ns of Object.values(this.namespaces)) if (ns !== inet) removeNamespaceSync(ns)
+    removeNamespaceSync(inet)
+    try {
+      const prefix = `mv${this.id}`
+      for (const f of fs.readdirSync(WIREGUARD_RUN_DIR)) if (f.startsWith(prefix)) fs.rmSync(path.join(WIREGUARD_RUN_DIR, f), { force: true })
+    } catch {
+      // no wireguard run dir
+    }
+    if (!this.keepRunDir) fs.rmSync(this.dir, { recursive: true, force: true })
+    active.delete(this)
+    this.created = false
+  }
+}
