@@ -15,6 +15,7 @@ import { DaemonConfigStore } from './daemon-config.ts'
 import { HOST_VERSION } from './host-version.ts'
 import { NetworkStateRecord } from './network-state-record.ts'
 import { ProviderDiscovery } from './provider-discovery.ts'
+import { DEFAULT_TUNNEL_MTU } from './tunnel-mtu.ts'
 
 export interface DaemonOptions {
   stateDir: string
@@ -28,9 +29,6 @@ export interface DaemonOptions {
   httpPort?: number
   socksPort?: number
 }
-
-/** WireGuard MTU budget on a 1500-byte IPv4 path: IP 20 + UDP 8 + UDX 20 + secret-stream 24 + WireGuard 32, rounded down to 8. */
-export const DEFAULT_MTU = Math.floor((1500 - 20 - 8 - 20 - 24 - 32) / 8) * 8
 
 export class Daemon {
   readonly opts: Required<DaemonOptions>
@@ -50,7 +48,7 @@ export class Daemon {
 
   constructor(opts: DaemonOptions) {
     const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as DaemonOptions
-    this.opts = { ifname: 'mvpn0', mtu: DEFAULT_MTU, table: 51820, rulePriority: 5182, httpPort: 0, socksPort: 0, ...given }
+    this.opts = { ifname: 'mvpn0', mtu: DEFAULT_TUNNEL_MTU, table: 51820, rulePriority: 5182, httpPort: 0, socksPort: 0, ...given }
     this.record = new NetworkStateRecord(opts.stateDir)
     this.configStore = new DaemonConfigStore(opts.stateDir)
   }

@@ -22,6 +22,7 @@ import {
 } from './session-protocol.ts'
 import { TunnelAddressPool } from './tunnel-address-pool.ts'
 import { WireGuardDevice } from './wireguard-device.ts'
+import { DEFAULT_TUNNEL_MTU } from './tunnel-mtu.ts'
 
 export const EXIT_SUBNET = '10.77.0.0/16'
 export const EXIT_GATEWAY = '10.77.0.1'
@@ -87,7 +88,7 @@ export class ExitProvider {
   constructor(opts: ExitProviderOptions) {
     if (!/^[a-z0-9-]{1,16}$/.test(opts.region)) throw providerError('BAD_ARGUMENT', `Invalid --region ${JSON.stringify(opts.region)}: use 1-16 characters of a-z, 0-9 and -.`)
     if (!Array.isArray(opts.bootstrap) || opts.bootstrap.length === 0) throw providerError('BAD_ARGUMENT', 'An exit needs at least one --bootstrap HOST:PORT.')
-    const mtu = opts.mtu ?? 1392
+    const mtu = opts.mtu ?? DEFAULT_TUNNEL_MTU
     if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 1500) throw providerError('BAD_ARGUMENT', `Invalid --mtu ${mtu}: use 1280..1500 (1392 fits one hop on a 1500-byte path).`)
     const maxConsumers = opts.maxConsumers ?? 250
     if (!Number.isInteger(maxConsumers) || maxConsumers < 1 || maxConsumers > 65000) throw providerError('BAD_ARGUMENT', `Invalid maxConsumers ${maxConsumers}: use 1..65000.`)

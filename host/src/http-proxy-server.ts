@@ -6,6 +6,7 @@
 import http from 'node:http'
 import type net from 'node:net'
 import type { Duplex } from 'node:stream'
+import { LocalListener } from './local-listener.ts'
 import type { ProxyCredential } from './proxy-credential.ts'
 import { spliceSockets } from './socket-splice.ts'
 import type { TunnelDialer } from './tunnel-dialer.ts'
@@ -14,20 +15,16 @@ const HOP_BY_HOP = new Set(['proxy-authorization', 'proxy-connection', 'connecti
 
 export class HttpProxyServer {
   private readonly server: http.Server
-  private readonly sockets = new Set<Duplex>()
+  private readonly listener: LocalListener
   private readonly credential: ProxyCredential
   private readonly dialer: TunnelDialer
-  private readonly host: string
-  private readonly wantedPort: number
-  port = 0
 
   constructor(opts: { credential: ProxyCredential; dialer: TunnelDialer; host?: string; port?: number }) {
     this.credential = opts.credential
     this.dialer = opts.dialer
-    this.host = opts.host ?? '127.0.0.1'
-    this.wantedPort = opts.port ?? 0
     this.server = http.createServer({ requestTimeout: 0, headersTimeout: 30000 })
-    this.server.on('connection', (s: net.Socket) => this.track(s))
+    this.listener = new LocalListener(this.server, opts.host ?? '127.0.0.1', opts.port ?? 0)
+    this.server.on('connection', (s: net.Socket) => this.listener.track(s))
     this.server.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void this.onConnect(req, socket, head))
     this.server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => void this.onRequest(req, res))
     this.server.on('clientError', (_err, socket: Duplex) => {
@@ -36,28 +33,19 @@ export class HttpProxyServer {
   }
 
   get address(): string {
-    return `${this.host}:${this.port}`
+    return this.listener.address
   }
 
-  async open(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(this.wantedPort, this.host, () => {
-        this.server.off('error', reject)
-        resolve()
-      })
-    })
-    this.port = (this.server.address() as net.AddressInfo).port
+  get port(): number {
+    return this.listener.port
   }
 
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy()
-    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+  open(): Promise<void> {
+    return this.listener.open()
   }
 
-  private track(s: Duplex): void {
-    this.sockets.add(s)
-    s.once('close', () => this.sockets.delete(s))
+  close(): Promise<void> {
+    return this.listener.close()
   }
 
   private async onConnect(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -78,7 +66,7 @@ export class HttpProxyServer {
       socket.end(`HTTP/1.1 ${statusFor(err)}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nMacro VPN: ${(err as Error).message}\n`)
       return
     }
-    this.track(upstream)
+    this.listener.track(upstream)
     if (socket.destroyed) {
       upstream.destroy()
       return
@@ -114,7 +102,7 @@ export class HttpProxyServer {
       res.writeHead(Number(statusFor(err).slice(0, 3)), { 'Content-Type': 'text/plain' }).end(`Macro VPN: ${(err as Error).message}\n`)
       return
     }
-    this.track(upstream)
+    this.listener.track(upstream)
     const headers: http.OutgoingHttpHeaders = {}
     for (const [name, value] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(name) && value !== undefined) headers[name] = value
     const out = http.request({ method: req.method, path: `${url.pathname}${url.search}`, headers, createConnection: () => upstream })

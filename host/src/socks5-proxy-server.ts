@@ -3,6 +3,7 @@
  * clients other than the browser. CONNECT only; domain names are resolved through the tunnel.
  */
 import net from 'node:net'
+import { LocalListener } from './local-listener.ts'
 import type { ProxyCredential } from './proxy-credential.ts'
 import { spliceSockets } from './socket-splice.ts'
 import type { TunnelDialer } from './tunnel-dialer.ts'
@@ -13,49 +14,38 @@ const MAX_HANDSHAKE_BYTES = 1024
 const REP = { OK: 0, FAILURE: 1, NOT_ALLOWED: 2, NET_UNREACHABLE: 3, HOST_UNREACHABLE: 4, REFUSED: 5, CMD_UNSUPPORTED: 7, ATYP_UNSUPPORTED: 8 } as const
 
 export class Socks5ProxyServer {
-  private readonly server: net.Server
-  private readonly sockets = new Set<net.Socket>()
+  private readonly listener: LocalListener
   private readonly credential: ProxyCredential
   private readonly dialer: TunnelDialer
-  private readonly host: string
-  private readonly wantedPort: number
-  port = 0
 
   constructor(opts: { credential: ProxyCredential; dialer: TunnelDialer; host?: string; port?: number }) {
     this.credential = opts.credential
     this.dialer = opts.dialer
-    this.host = opts.host ?? '127.0.0.1'
-    this.wantedPort = opts.port ?? 0
-    this.server = net.createServer((socket) => this.onSocket(socket))
+    this.listener = new LocalListener(
+      net.createServer((socket) => this.onSocket(socket)),
+      opts.host ?? '127.0.0.1',
+      opts.port ?? 0
+    )
   }
 
   get address(): string {
-    return `${this.host}:${this.port}`
+    return this.listener.address
   }
 
-  async open(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(this.wantedPort, this.host, () => {
-        this.server.off('error', reject)
-        resolve()
-      })
-    })
-    this.port = (this.server.address() as net.AddressInfo).port
+  get port(): number {
+    return this.listener.port
   }
 
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy()
-    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+  open(): Promise<void> {
+    return this.listener.open()
   }
 
-  private track(s: net.Socket): void {
-    this.sockets.add(s)
-    s.once('close', () => this.sockets.delete(s))
+  close(): Promise<void> {
+    return this.listener.close()
   }
 
   private onSocket(socket: net.Socket): void {
-    this.track(socket)
+    this.listener.track(socket)
     socket.on('error', () => socket.destroy())
     socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => socket.destroy())
     let buffered = Buffer.alloc(0)
@@ -119,7 +109,7 @@ export class Socks5ProxyServer {
       reply(socket, code === 'DESTINATION_BLOCKED' ? REP.NOT_ALLOWED : code === 'DNS_NOT_FOUND' ? REP.HOST_UNREACHABLE : code === 'CONNECT_FAILED' ? REP.REFUSED : REP.FAILURE, true)
       return
     }
-    this.track(upstream)
+    this.listener.track(upstream)
     if (socket.destroyed) return void upstream.destroy()
     socket.setTimeout(0)
     reply(socket, REP.OK, false)
