@@ -1,6 +1,6 @@
 /**
  * Minimal HTTP/1.1 client on one kept-alive socket: send GET, read one response (Content-Length
- * bodies only, which is what the test web server sends), measure the time to the first byte and
+ * or chunked bodies without trailers, which is what the test web server sends), measure the time to the first byte and
  * to the end. Enough for latency probes; not a general client.
  */
 import type net from 'node:net'
@@ -13,7 +13,7 @@ export interface HttpTiming {
 }
 
 export class KeepaliveHttpClient {
-  private buffered = Buffer.alloc(0)
+  private buffered: Buffer = Buffer.alloc(0)
   private waiter: (() => void) | null = null
   private failure: Error | null = null
 
@@ -40,11 +40,30 @@ export class KeepaliveHttpClient {
     const head = this.buffered.subarray(0, headEnd).toString('latin1')
     const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0)
     const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? Number.NaN)
-    if (!Number.isSafeInteger(length)) throw new Error('response without Content-Length')
-    const total = headEnd + 4 + length
-    await this.until(() => this.buffered.length >= total)
-    this.buffered = this.buffered.subarray(total)
-    return { status, firstByteMs, totalMs: performance.now() - t0, bodyBytes: length }
+    let bodyBytes = 0
+    if (Number.isSafeInteger(length)) {
+      const total = headEnd + 4 + length
+      await this.until(() => this.buffered.length >= total)
+      this.buffered = this.buffered.subarray(total)
+      bodyBytes = length
+    } else if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
+      this.buffered = this.buffered.subarray(headEnd + 4)
+      for (;;) {
+        let lineEnd = -1
+        await this.until(() => (lineEnd = this.buffered.indexOf('\r\n')) !== -1)
+        const size = parseInt(this.buffered.subarray(0, lineEnd).toString('latin1'), 16)
+        if (!Number.isSafeInteger(size)) throw new Error('bad chunk size')
+        // chunk data + CRLF; the last chunk (0) is followed by an empty trailer line
+        const need = lineEnd + 2 + size + 2
+        await this.until(() => this.buffered.length >= need)
+        this.buffered = this.buffered.subarray(need)
+        bodyBytes += size
+        if (size === 0) break
+      }
+    } else {
+      throw new Error('response with neither Content-Length nor chunked encoding')
+    }
+    return { status, firstByteMs, totalMs: performance.now() - t0, bodyBytes }
   }
 
   close(): void {

@@ -39,7 +39,7 @@ export function openTcp(route: TcpRoute, host: string, port: number, timeoutMs =
       }
       const auth = Buffer.from(`${route.username}:${route.password}`).toString('base64')
       socket.write(`CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\nProxy-Authorization: Basic ${auth}\r\n\r\n`)
-      let head = Buffer.alloc(0)
+      let head: Buffer = Buffer.alloc(0)
       const onData = (chunk: Buffer): void => {
         head = Buffer.concat([head, chunk])
         const end = head.indexOf('\r\n\r\n')

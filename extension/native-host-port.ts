@@ -16,7 +16,7 @@ export const HOST_TIMEOUT = 'HOST_TIMEOUT'
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 16000, 30000]
 const MAX_ID = 2 ** 31
 /** connect may build a whole circuit; everything else is quick. */
-const TIMEOUT_MS: Record<RequestType, number> = { hello: 15000, status: 15000, connect: 90000, disconnect: 30000, setBypass: 15000 }
+const TIMEOUT_MS: Record<RequestType, number> = { hello: 15000, status: 15000, connect: 90000, disconnect: 30000, setBypass: 15000, regions: 20000 }
 
 type RequestFields<T extends RequestType> = Omit<Extract<Request, { type: T }>, 'v' | 'id' | 'type'>
 
@@ -139,7 +139,7 @@ export class NativeHostPort {
     }
     const message = parsed.data
     if (message.type === 'event') {
-      if (this.ready) this.events.onStatus(message.status)
+      if (message.event === 'status' && this.ready) this.events.onStatus(message.status)
       return
     }
     const request = message.id === null ? undefined : this.pending.get(message.id)

@@ -44,6 +44,14 @@ export const BypassRules = z
   .max(MAX_BYPASS_RULES)
   .refine((rules) => rules.reduce((n, r) => n + r.length, 0) <= MAX_BYPASS_TOTAL_CHARS, { message: `the bypass list may hold at most ${MAX_BYPASS_TOTAL_CHARS} characters` })
 
+/**
+ * The network the machine is on now, as the host sees it: an opaque id (a hash of the default
+ * gateway's address and hardware address) that the extension's "trusted networks" setting
+ * stores, and a label for display. Null when there is no default route.
+ */
+export const NetworkInfo = z.object({ id: z.string().regex(/^[0-9a-f]{16}$/), label: z.string().max(100) })
+export type NetworkInfo = z.infer<typeof NetworkInfo>
+
 export const Status = z.object({
   state: ConnState,
   /** Set when state is 'error': what went wrong and what to do next, in plain words. */
@@ -58,6 +66,7 @@ export const Status = z.object({
   mtu: z.number().int().nullable(),
   bytes: z.object({ rx: z.number(), tx: z.number() }),
   bypass: BypassRules,
+  network: NetworkInfo.nullable(),
   hostVersion: z.string()
 })
 export type Status = z.infer<typeof Status>
@@ -71,11 +80,15 @@ export const ConnectRequest = z
   .strict()
 export const DisconnectRequest = z.object({ ...base, type: z.literal('disconnect') }).strict()
 export const SetBypassRequest = z.object({ ...base, type: z.literal('setBypass'), rules: BypassRules }).strict()
+/** Which exit regions are online now (a DHT lookup; takes a few seconds). */
+export const RegionsRequest = z.object({ ...base, type: z.literal('regions') }).strict()
+export const RegionsResult = z.object({ regions: z.array(z.object({ region: z.string().max(16), exits: z.number().int().nonnegative() })) })
+export type RegionsResult = z.infer<typeof RegionsResult>
 
-export const Request = z.discriminatedUnion('type', [HelloRequest, StatusRequest, ConnectRequest, DisconnectRequest, SetBypassRequest])
+export const Request = z.discriminatedUnion('type', [HelloRequest, StatusRequest, ConnectRequest, DisconnectRequest, SetBypassRequest, RegionsRequest])
 export type Request = z.infer<typeof Request>
 export type RequestType = Request['type']
-export const REQUEST_TYPES: readonly RequestType[] = ['hello', 'status', 'connect', 'disconnect', 'setBypass']
+export const REQUEST_TYPES: readonly RequestType[] = ['hello', 'status', 'connect', 'disconnect', 'setBypass', 'regions']
 
 export const HelloResult = z.object({ protocol: z.number().int(), hostVersion: z.string(), status: Status })
 export type HelloResult = z.infer<typeof HelloResult>
@@ -90,8 +103,15 @@ export type Response = z.infer<typeof Response>
 export const StatusEvent = z.object({ v: z.literal(PROTOCOL_VERSION), type: z.literal('event'), event: z.literal('status'), status: Status }).strict()
 export type StatusEvent = z.infer<typeof StatusEvent>
 
+/**
+ * Sent by the native shim when it loses (or cannot reach) the daemon: the tunnel's state is
+ * unknown, so the extension must keep failing closed and tell the user.
+ */
+export const HostDownEvent = z.object({ v: z.literal(PROTOCOL_VERSION), type: z.literal('event'), event: z.literal('hostDown'), error: ErrorInfo }).strict()
+export type HostDownEvent = z.infer<typeof HostDownEvent>
+
 /** Anything the host sends towards a client. */
-export const HostMessage = z.union([OkResponse, ErrorResponse, StatusEvent])
+export const HostMessage = z.union([OkResponse, ErrorResponse, StatusEvent, HostDownEvent])
 export type HostMessage = z.infer<typeof HostMessage>
 
 /** Stable error codes. Clients branch on these, never on message text. */
@@ -156,4 +176,7 @@ export function errorResponse(id: number | null, code: string, message: string):
 }
 export function statusEvent(status: Status): StatusEvent {
   return { v: PROTOCOL_VERSION, type: 'event', event: 'status', status }
+}
+export function hostDownEvent(code: string, message: string): HostDownEvent {
+  return { v: PROTOCOL_VERSION, type: 'event', event: 'hostDown', error: { code, message } }
 }

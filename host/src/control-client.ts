@@ -140,7 +140,7 @@ export class ControlClient extends EventEmitter {
 
   private onMessage(message: HostMessage): void {
     if (message.type === 'event') {
-      this.emit('status', message.status satisfies Status)
+      if (message.event === 'status') this.emit('status', message.status satisfies Status)
       return
     }
     // An error with id null answers a line the daemon could not read; ours are always readable,

@@ -7,12 +7,13 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import DHT from 'hyperdht'
 import { parseBypassRules } from '../../shared/bypass-rules.ts'
-import { ErrorCode, statusEvent, type ConnState, type ErrorInfo, type Hop, type Request, type Status } from '../../shared/native-protocol.ts'
+import { ErrorCode, statusEvent, type ConnState, type ErrorInfo, type Hop, type RegionsResult, type Request, type Status } from '../../shared/native-protocol.ts'
 import type { BootstrapAddress } from './default-paths.ts'
 import { ConsumerTunnel } from './consumer-tunnel.ts'
 import { ControlServer } from './control-server.ts'
 import { DaemonConfigStore } from './daemon-config.ts'
 import { HOST_VERSION } from './host-version.ts'
+import { NetworkMonitor } from './network-monitor.ts'
 import { NetworkStateRecord } from './network-state-record.ts'
 import { ProviderDiscovery } from './provider-discovery.ts'
 import { DEFAULT_TUNNEL_MTU } from './tunnel-mtu.ts'
@@ -45,6 +46,7 @@ export class Daemon {
   private connecting: Promise<Status> | null = null
   private cancelConnect = false
   private closing = false
+  private readonly network = new NetworkMonitor({ onchange: () => this.broadcast() })
 
   constructor(opts: DaemonOptions) {
     const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as DaemonOptions
@@ -60,6 +62,7 @@ export class Daemon {
     await this.record.recover()
     this.control = new ControlServer({ path: this.opts.controlPath, handler: (req) => this.handle(req) })
     await this.control.open()
+    await this.network.open()
     await fs.writeFile(path.join(this.opts.stateDir, 'daemon.pid'), `${process.pid}\n`, { mode: 0o600 })
   }
 
@@ -69,6 +72,7 @@ export class Daemon {
     this.cancelConnect = true
     await this.connecting?.catch(() => {})
     await this.teardown()
+    this.network.close()
     await this.control?.close()
     await this.dht?.destroy({ force: true })
     await fs.rm(path.join(this.opts.stateDir, 'daemon.pid'), { force: true })
@@ -90,6 +94,7 @@ export class Daemon {
       mtu: connected ? t.mtu : null,
       bytes: t ? t.bytes : { rx: 0, tx: 0 },
       bypass: this.configStore.config.bypass,
+      network: this.network.current,
       hostVersion: HOST_VERSION
     }
   }
@@ -104,6 +109,8 @@ export class Daemon {
         return await this.connect({ hops: req.hops ?? 1, region: req.region })
       case 'disconnect':
         return await this.disconnect()
+      case 'regions':
+        return await this.regions()
       case 'setBypass': {
         const { errors } = parseBypassRules(req.rules)
         const first = errors[0]
@@ -115,6 +122,19 @@ export class Daemon {
         return this.status()
       }
     }
+  }
+
+  /** Exit regions online now, with how many exits each. */
+  async regions(): Promise<RegionsResult> {
+    const exits = await new ProviderDiscovery(this.ensureDht()).find({ role: 'exit', timeoutMs: 5000 })
+    const counts = new Map<string, number>()
+    for (const e of exits) counts.set(e.descriptor.region, (counts.get(e.descriptor.region) ?? 0) + 1)
+    return { regions: [...counts].map(([region, n]) => ({ region, exits: n })).sort((a, b) => a.region.localeCompare(b.region)) }
+  }
+
+  private ensureDht(): DHT {
+    this.dht ??= new DHT({ bootstrap: this.opts.bootstrap, ephemeral: true })
+    return this.dht
   }
 
   private setState(state: ConnState, error: ErrorInfo | null = null): void {
@@ -144,8 +164,8 @@ export class Daemon {
     const started = performance.now()
     this.setState('connecting')
     try {
-      this.dht ??= new DHT({ bootstrap: this.opts.bootstrap, ephemeral: true })
-      const providers = await new ProviderDiscovery(this.dht).find({ role: 'exit', region })
+      const dht = this.ensureDht()
+      const providers = await new ProviderDiscovery(dht).find({ role: 'exit', region })
       if (providers.length === 0) {
         throw Object.assign(
           new Error(region ? `No exit in region "${region}" is online right now. Choose another region, or try again in a minute.` : 'No exit is online right now. Check the network connection and try again in a minute.'),
@@ -157,7 +177,7 @@ export class Daemon {
       for (const provider of providers.slice(0, 3)) {
         if (this.cancelConnect) break
         const tunnel = new ConsumerTunnel({
-          dht: this.dht,
+          dht,
           provider,
           ifname: this.opts.ifname,
           mtu: this.opts.mtu,

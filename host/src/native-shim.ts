@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { ErrorCode, errorResponse, okResponse, parseRequest, statusEvent, type HostMessage, type Request, type Status } from '../../shared/native-protocol.ts'
+import { ErrorCode, errorResponse, HelloResult, hostDownEvent, okResponse, parseRequest, statusEvent, type HostMessage, type Request, type Status } from '../../shared/native-protocol.ts'
 import { ControlClient, daemonUnavailable, type RequestBody } from './control-client.ts'
 import { encodeFrame, FrameDecoder, type DecodedFrame } from './native-framing.ts'
 
@@ -38,6 +38,7 @@ export const SHIM_EXIT = { OK: 0, BAD_INPUT: 1, OUTPUT_CLOSED: 3 } as const
 const DRAIN_AFTER_EOF_MS = 2000
 const CONNECT_TIMEOUT_MS = 2000
 const RETRY_INTERVAL_MS = 100
+const DAEMON_WATCH_INTERVAL_MS = 1000
 
 export async function runNativeShim(opts: NativeShimOptions): Promise<number> {
   const shim = new NativeShim(opts)
@@ -53,6 +54,8 @@ class NativeShim {
   private readonly inFlight = new Set<Promise<void>>()
   private outputBroken = false
   private lastWrite: Promise<void> = Promise.resolve()
+  private ending = false
+  private watchTimer: NodeJS.Timeout | null = null
 
   constructor(private readonly opts: NativeShimOptions) {}
 
@@ -86,6 +89,8 @@ class NativeShim {
       // The input stream failed (e.g. EIO): the port is gone, as with EOF.
     }
     await this.drain()
+    this.ending = true
+    if (this.watchTimer) clearTimeout(this.watchTimer)
     this.client?.close()
     this.client = null
     await this.lastWrite
@@ -154,15 +159,44 @@ class NativeShim {
     client.on('status', (status: Status) => this.send(statusEvent(status)))
     client.on('close', () => {
       if (this.client === client) this.client = null
+      if (!this.ending && this.lastHello) this.onDaemonLost()
     })
     // After a reconnect (daemon restarted) say hello again so status events keep coming.
     if (this.lastHello) {
       try {
-        await client.request(this.lastHello)
+        const hello = HelloResult.safeParse(await client.request(this.lastHello))
+        // Tell the browser the daemon is back, and in which state (it may have restarted 'off').
+        if (hello.success) this.send(statusEvent(hello.data.status))
       } catch {}
     }
     this.client = client
     return client
+  }
+
+  /**
+   * The daemon went away while the browser holds the port: say so at once (the extension keeps
+   * failing closed and shows why), then watch for it to come back and resume its events.
+   */
+  private onDaemonLost(): void {
+    this.send(hostDownEvent(ErrorCode.DAEMON_UNAVAILABLE, 'The Macro VPN daemon stopped. Sites that are not bypassed stay blocked until it is back: restart the daemon, or turn the VPN off to browse directly.'))
+    const retry = (): void => {
+      this.watchTimer = null
+      if (this.ending || this.client) return
+      ControlClient.connect(this.opts.controlPath, { timeoutMs: CONNECT_TIMEOUT_MS }).then(
+        (client) => {
+          client.close()
+          if (!this.ending && !this.client) void this.connect().catch(() => this.scheduleWatch(retry))
+        },
+        () => this.scheduleWatch(retry)
+      )
+    }
+    this.scheduleWatch(retry)
+  }
+
+  private scheduleWatch(fn: () => void): void {
+    if (this.ending || this.watchTimer) return
+    this.watchTimer = setTimeout(fn, DAEMON_WATCH_INTERVAL_MS)
+    this.watchTimer.unref()
   }
 
   private mayStartDaemon(): boolean {

@@ -17,6 +17,7 @@ import { MAX_TO_BROWSER_BYTES, statusEvent, type Request, type Status } from '..
 const status = (bypass: string[] = []): Status => ({
   state: 'off',
   error: null,
+  network: null,
   proxy: null,
   circuit: [],
   connectedAt: null,
@@ -323,10 +324,14 @@ describe('runNativeShim (in-process)', () => {
     expect(two.map((m) => m.type).sort()).toEqual(['event', 'result'])
 
     await first.server.close()
+    // The shim reports the loss at once (the extension keeps failing closed and says why)…
+    expect(await s.next(1)).toMatchObject([{ type: 'event', event: 'hostDown', error: { code: 'DAEMON_UNAVAILABLE' } }])
     s.input.write(encodeFrame({ v: 1, id: 3, type: 'status' }))
     expect(await s.next(1)).toMatchObject([{ id: 3, ok: false, error: { code: 'DAEMON_UNAVAILABLE' } }])
 
+    // …and when the daemon is back it says hello again and reports the daemon's state.
     const second = await startServer()
+    expect(await s.next(1)).toMatchObject([{ type: 'event', event: 'status' }])
     s.input.write(encodeFrame({ v: 1, id: 4, type: 'setBypass', rules: ['b.test'] }))
     const four = (await s.next(2)) as { type: string; status?: Status }[]
     expect(four.find((m) => m.type === 'event')?.status?.bypass).toEqual(['b.test'])
