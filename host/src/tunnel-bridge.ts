@@ -1,8 +1,9 @@
 /**
  * The consumer's bridge between the local wireguard-go and the overlay connection.
  * WireGuard's peer endpoint is this UDP socket on 127.0.0.1; every datagram from wireguard-go
- * goes to the exit as one unordered secret-stream message (`conn.send`), and every message
- * from the exit goes back to wireguard-go. Hot path: no allocation, no JSON, no logging.
+ * goes to the exit as one unordered secret-stream message (`conn.trySend`: no promise per
+ * datagram), and every message from the exit goes back to wireguard-go. Hot path: no
+ * allocation of ours (secret-stream allocates the sealed envelope), no JSON, no logging.
  */
 import dgram from 'node:dgram'
 import type { NoiseSocket } from 'hyperdht'
@@ -64,7 +65,7 @@ export class TunnelBridge {
       return
     }
     this.txBytes += buf.byteLength
-    this.conn.send(buf)
+    this.conn.trySend(buf)
   }
 
   private readonly fromOverlay = (buf: Buffer): void => {
