@@ -8,7 +8,7 @@ import { PATH_LABELS, type PathId } from './bench-paths.ts'
 const PATHS: PathId[] = ['direct', 'plainWireguard', 'ours1hop']
 const COLOURS: Record<PathId, string> = { direct: '#9aa5b1', plainWireguard: '#3b82f6', ours1hop: '#f59e0b' }
 
-interface Bar { path: PathId; value: number; min?: number; max?: number }
+interface Bar { path: PathId; value: number; min?: number; max?: number; /** May exceed the scale (drawn cut off, labelled). */ mayClip?: boolean }
 interface Group { label: string; bars: Bar[] }
 
 const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`)
@@ -22,12 +22,13 @@ function niceMax(x: number): number {
 
 function panel(x0: number, y0: number, w: number, h: number, title: string, unit: string, groups: Group[], digits: number): string {
   const parts: string[] = []
-  const top = y0 + 34
+  const top = y0 + 46
   const bottom = y0 + h - 40
   const left = x0 + 56
   const right = x0 + w - 10
-  const max = niceMax(Math.max(...groups.flatMap((g) => g.bars.map((b) => b.max ?? b.value))))
-  const y = (v: number) => bottom - (Math.max(0, v) / max) * (bottom - top)
+  const scaled = groups.flatMap((g) => g.bars.filter((b) => !b.mayClip).map((b) => b.max ?? b.value))
+  const max = niceMax(Math.max(...(scaled.length > 0 ? scaled : groups.flatMap((g) => g.bars.map((b) => b.value)))) * 1.15)
+  const y = (v: number) => bottom - (Math.min(max, Math.max(0, v)) / max) * (bottom - top)
   parts.push(`<text x="${x0 + w / 2}" y="${y0 + 18}" text-anchor="middle" font-size="15" font-weight="600">${esc(title)}</text>`)
   for (let i = 0; i <= 4; i++) {
     const v = (max * i) / 4
@@ -43,6 +44,12 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, unit
       const bx = gx + bi * bw
       const by = y(b.value)
       parts.push(`<rect x="${bx + 3}" y="${by}" width="${bw - 6}" height="${Math.max(0, bottom - by)}" fill="${COLOURS[b.path]}"><title>${esc(`${PATH_LABELS[b.path]}: ${b.value.toFixed(digits)} ${unit}`)}</title></rect>`)
+      if (b.value > max) {
+        // Cut off: a white gap near the top says the bar continues.
+        parts.push(`<rect x="${bx + 1}" y="${top + 10}" width="${bw - 2}" height="5" fill="#fff"/>`)
+        parts.push(`<text x="${bx + bw / 2}" y="${top - 4}" text-anchor="middle" font-size="11">${esc(`${b.value.toFixed(digits)} (off scale)`)}</text>`)
+        return
+      }
       if (b.min !== undefined && b.max !== undefined && b.max > b.min) {
         const cx = bx + bw / 2
         parts.push(`<line x1="${cx}" x2="${cx}" y1="${y(b.max)}" y2="${y(b.min)}" stroke="#111" stroke-width="1.2"/>`)
@@ -67,7 +74,7 @@ export function renderSvg(r: BenchResults): string {
   const body: string[] = []
   const t = r.throughput
   if (isAvailable(t)) {
-    const g = (label: string, mode: 'single' | 'parallel'): Group => ({ label, bars: PATHS.map((p) => ({ path: p, value: t.mbps[p][mode].median, min: t.mbps[p][mode].min, max: t.mbps[p][mode].max })) })
+    const g = (label: string, mode: 'single' | 'parallel'): Group => ({ label, bars: PATHS.map((p) => ({ path: p, value: t.mbps[p][mode].median, min: t.mbps[p][mode].min, max: t.mbps[p][mode].max, mayClip: p === 'direct' })) })
     body.push(panel(0, 10, W / 2, H - 70, `Throughput (${r.options.sizeMB} MB, median of ${r.options.runs})`, 'Mbit/s', [g('one download', 'single'), g(`${t.parallel} parallel`, 'parallel')], 0))
   } else body.push(unavailable(0, 10, W / 2, H - 70, 'Throughput', 'not available'))
   const l = r.latency

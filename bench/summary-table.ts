@@ -51,7 +51,7 @@ export function summaryTable(r: BenchResults): string {
   }
   const im = r.idleMemory
   if (isAvailable(im)) {
-    out.push(`| daemon RSS with 0 / 1 / ${im.connections} idle proxied connections | ${f0(im.daemonRssMiB.idle0)} / ${f0(im.daemonRssMiB.idle1)} / ${f0(im.daemonRssMiB.idleN)} MiB (≈ ${f0(im.perConnectionKiB)} KiB per connection) |`)
+    out.push(`| daemon RSS with 0 / 1 / ${im.connections} idle proxied connections | ${f0(im.daemonRssMiB.idle0)} / ${f0(im.daemonRssMiB.idle1)} / ${f0(im.daemonRssMiB.idleN)} MiB (${im.perConnectionKiB > 1 ? `≈ ${f0(im.perConnectionKiB)} KiB per connection` : 'no growth measurable above GC noise'}) |`)
   } else out.push(`| daemon memory with idle connections | ${na(im)} |`)
   const br = r.bypassRules
   if (isAvailable(br)) {
