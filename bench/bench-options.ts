@@ -23,7 +23,7 @@ export const BENCH_USAGE = `npm run bench -- [options]
   --size MB        bulk download size in MB (10^6 bytes; default 200)
   --out DIR        where latest.json and latest.svg go (default bench/results)
   --connects N     connects timed from the control socket (default 10)
-  --clicks N       popup toggle clicks in Chromium (default 3; 0 skips the browser)
+  --clicks N       popup toggle clicks in Chromium (default 10; 0 skips the browser)
   --idle N         idle connections held open through the proxy (default 200)
   --cpu-prof DIR   run the daemon and the exit under node --cpu-prof, profiles into DIR
   --smoke          tiny sizes, 1 run, 2 connects, no browser (for the test suite)`
@@ -70,7 +70,7 @@ export function parseBenchOptions(argv: string[], root: string): BenchOptions {
     latencyCount: smoke ? 10 : 50,
     connects: int('connects', values.connects, smoke ? 2 : 10, 1),
     cliConnects: smoke ? 1 : 3,
-    browserClicks: int('clicks', values.clicks, smoke ? 0 : 3, 0),
+    browserClicks: int('clicks', values.clicks, smoke ? 0 : 10, 0),
     idleConnections: int('idle', values.idle, smoke ? 50 : 200, 1),
     bypassRules: smoke ? 1000 : 10_000,
     cpuProfDir: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : null
