@@ -119,8 +119,8 @@ describe('bypass rules', () => {
     ['*.', /domain after the wildcard/],
     ['.example.com', /start with a dot/],
     ['a..b', /two dots/],
-    ['exa_mple.com', /letters a-z/],
-    ['bücher.example', /xn--/],
+    ['exa$mple.com', /letters, digits/],
+    ['bü cher.example', /spaces/],
     ['-bad.com', /hyphen/],
     ['bad-.com', /hyphen/],
     ['a'.repeat(64) + '.com', /at most 63/],
@@ -133,8 +133,8 @@ describe('bypass rules', () => {
     ['10.0.0.0/', /prefix/],
     ['10.0.0.0/08', /prefix/],
     ['10.0.0.1/8', /did you mean 10\.0\.0\.0\/8/],
-    ['::1', /IPv6/],
-    ['[2001:db8::1]', /IPv6/]
+    ['::1::', /not a valid IPv6/],
+    ['[2001:db8::1', /closing "\]" is missing/]
   ]
 
   it('rejects junk with a clear error per rule', () => {
