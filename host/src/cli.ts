@@ -19,8 +19,10 @@ Commands
   serve       --role exit --region CODE --state DIR --bootstrap HOST:PORT [--ifname NAME]
   bootstrap   --host IP --port N [--nodes K]
   native      (started by the browser; speaks native messaging on stdio)
-  install     [--browser chromium|chrome] [--profile DIR] [--control PATH] [--state DIR] [--bootstrap HOST:PORT]
-  uninstall   [--browser chromium|chrome] [--profile DIR]
+  install     [--browser NAME ...] [--profile DIR] [--control PATH] [--state DIR] [--bootstrap HOST:PORT]
+              [--service [--service-unit PATH]] [--os linux|macos|windows] [--home DIR] [--reg-file PATH]
+              (browsers: chrome chromium brave edge firefox; default: the installed ones)
+  uninstall   [--browser NAME ...] [--profile DIR] [--os linux|macos|windows] [--home DIR] [--reg-file PATH]
 
 --bootstrap may be repeated; without it the public Hyperswarm bootstrap nodes are used.`
 
@@ -32,6 +34,14 @@ const common = {
   help: { type: 'boolean', short: 'h' }
 } as const satisfies ParseArgsConfig['options']
 
+const installOptions = {
+  browser: { type: 'string', multiple: true },
+  profile: { type: 'string' },
+  os: { type: 'string' },
+  home: { type: 'string' },
+  'reg-file': { type: 'string' }
+} as const satisfies ParseArgsConfig['options']
+
 const SPECS = {
   daemon: { ...common, ifname: { type: 'string' }, mtu: { type: 'string' }, 'http-port': { type: 'string' }, 'socks-port': { type: 'string' } },
   connect: { ...common, hops: { type: 'string' }, region: { type: 'string' } },
@@ -41,8 +51,8 @@ const SPECS = {
   serve: { ...common, role: { type: 'string' }, region: { type: 'string' }, ifname: { type: 'string' }, mtu: { type: 'string' } },
   bootstrap: { ...common, host: { type: 'string' }, port: { type: 'string' }, nodes: { type: 'string' } },
   native: common,
-  install: { ...common, browser: { type: 'string', multiple: true }, profile: { type: 'string' } },
-  uninstall: { ...common, browser: { type: 'string', multiple: true }, profile: { type: 'string' } }
+  install: { ...common, ...installOptions, service: { type: 'boolean' }, 'service-unit': { type: 'string' } },
+  uninstall: { ...common, ...installOptions }
 } as const satisfies Record<string, ParseArgsConfig['options']>
 
 type Command = keyof typeof SPECS
@@ -138,15 +148,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'install':
     case 'uninstall': {
-      const m = await import('./native-host-manifest.ts')
-      const browsers = values.browser as ('chromium' | 'chrome')[] | undefined
-      const profile = str('profile')
-      const paths =
-        command === 'install'
-          ? await m.installNativeHost({ profile, browsers, binPath: BIN, controlPath, stateDir, bootstrap: bootstrapArgs ?? [] } as Parameters<typeof m.installNativeHost>[0])
-          : await m.uninstallNativeHost({ profile, browsers } as Parameters<typeof m.uninstallNativeHost>[0])
-      for (const p of paths as string[]) process.stdout.write(`${command === 'install' ? 'wrote' : 'removed'} ${p}\n`)
-      return 0
+      const { runInstallCommand } = await import('./install-command.ts')
+      return await runInstallCommand(command, { values, bin: BIN, stateDir: str('state'), controlPath: str('control'), bootstrap: bootstrapArgs ?? [] })
     }
   }
 }

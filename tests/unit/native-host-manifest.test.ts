@@ -82,7 +82,7 @@ describe('installNativeHost', () => {
     const written = await installNativeHost({ ...base(), browsers: ['chrome'] })
     expect(written[1]).toContain('google-chrome')
     expect(written).toHaveLength(2)
-    await expect(installNativeHost({ ...base(), browsers: ['edge' as 'chrome'] })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' })
+    await expect(installNativeHost({ ...base(), browsers: ['netscape' as 'chrome'] })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' })
   })
 
   it('install is idempotent; uninstall removes exactly what install wrote, and is idempotent', async () => {
