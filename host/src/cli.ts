@@ -11,7 +11,7 @@ import { defaultControlPath, defaultStateDir, parseBootstrap } from './default-p
 const USAGE = `macro-vpn <command> [options]
 
 Commands
-  daemon      --state DIR --control PATH --bootstrap HOST:PORT [--ifname NAME] [--mtu N]
+  daemon      --state DIR --control PATH --bootstrap HOST:PORT [--control-group GROUP] [--ifname NAME] [--mtu N]
   connect     --control PATH [--hops N] [--region CODE]
   disconnect  --control PATH
   status      --control PATH [--json]
@@ -20,7 +20,7 @@ Commands
   bootstrap   --host IP --port N [--nodes K]
   native      (started by the browser; speaks native messaging on stdio)
   install     [--browser NAME ...] [--profile DIR] [--control PATH] [--state DIR] [--bootstrap HOST:PORT]
-              [--service [--service-unit PATH]] [--os linux|macos|windows] [--home DIR] [--reg-file PATH]
+              [--service [--service-unit PATH] [--control-group GROUP]] [--os linux|macos|windows] [--home DIR] [--reg-file PATH]
               (browsers: chrome chromium brave edge firefox; default: the installed ones)
   uninstall   [--browser NAME ...] [--profile DIR] [--os linux|macos|windows] [--home DIR] [--reg-file PATH]
 
@@ -43,7 +43,7 @@ const installOptions = {
 } as const satisfies ParseArgsConfig['options']
 
 const SPECS = {
-  daemon: { ...common, ifname: { type: 'string' }, mtu: { type: 'string' }, 'http-port': { type: 'string' }, 'socks-port': { type: 'string' } },
+  daemon: { ...common, 'control-group': { type: 'string' }, ifname: { type: 'string' }, mtu: { type: 'string' }, 'http-port': { type: 'string' }, 'socks-port': { type: 'string' } },
   connect: { ...common, hops: { type: 'string' }, region: { type: 'string' } },
   disconnect: common,
   status: common,
@@ -51,7 +51,7 @@ const SPECS = {
   serve: { ...common, role: { type: 'string' }, region: { type: 'string' }, ifname: { type: 'string' }, mtu: { type: 'string' } },
   bootstrap: { ...common, host: { type: 'string' }, port: { type: 'string' }, nodes: { type: 'string' } },
   native: common,
-  install: { ...common, ...installOptions, service: { type: 'boolean' }, 'service-unit': { type: 'string' } },
+  install: { ...common, ...installOptions, service: { type: 'boolean' }, 'service-unit': { type: 'string' }, 'control-group': { type: 'string' } },
   uninstall: { ...common, ...installOptions }
 } as const satisfies Record<string, ParseArgsConfig['options']>
 
@@ -98,12 +98,14 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'daemon': {
       const { Daemon } = await import('./daemon.ts')
+      const { groupId } = await import('./group-id.ts')
       const daemon = new Daemon({
         stateDir,
         controlPath,
         bootstrap: parseBootstrap(bootstrapArgs),
         ifname: str('ifname'),
         mtu: int('mtu'),
+        controlGid: str('control-group') === undefined ? undefined : await groupId(str('control-group')!),
         httpPort: int('http-port'),
         socksPort: int('socks-port')
       } as ConstructorParameters<typeof Daemon>[0])

@@ -90,8 +90,10 @@ export type ControlHandler = (request: Request, client: ControlClientHandle) => 
 
 export interface ControlServerOptions {
   path: string
-  /** File mode of the socket (default 0600: only the daemon's user may connect). */
+  /** File mode of the socket (default 0600: only the daemon's user may connect; 0660 with `gid`). */
   mode?: number
+  /** Group allowed to connect (the installer's choice, e.g. the group of the browser's users). */
+  gid?: number
   handler: ControlHandler
   maxLineBytes?: number
   /** Called with errors the handler threw without a code (answered as INTERNAL). Must not log private data. */
@@ -139,6 +141,7 @@ class Connection implements ControlClientHandle {
 export class ControlServer {
   readonly path: string
   readonly mode: number
+  readonly gid: number | null
   private readonly handler: ControlHandler
   private readonly maxLineBytes: number
   private readonly onInternalError: ((err: unknown, request: Request) => void) | undefined
@@ -149,7 +152,8 @@ export class ControlServer {
 
   constructor(opts: ControlServerOptions) {
     this.path = opts.path
-    this.mode = opts.mode ?? 0o600
+    this.gid = opts.gid ?? null
+    this.mode = opts.mode ?? (this.gid === null ? 0o600 : 0o660)
     this.handler = opts.handler
     this.maxLineBytes = opts.maxLineBytes ?? MAX_CONTROL_LINE_BYTES
     this.onInternalError = opts.onInternalError
@@ -164,6 +168,11 @@ export class ControlServer {
     if (this.server) return
     const dir = path.dirname(this.path)
     await fs.mkdir(dir, { recursive: true, mode: 0o700 })
+    if (this.gid !== null) {
+      // The group must be able to reach the socket through its folder, and only the group.
+      await fs.chown(dir, -1, this.gid)
+      await fs.chmod(dir, 0o750)
+    }
     await this.removeStaleSocket()
 
     const server = net.createServer((socket) => this.accept(socket))
@@ -185,6 +194,7 @@ export class ControlServer {
     server.on('error', () => {})
     this.server = server
     try {
+      if (this.gid !== null) await fs.chown(this.path, -1, this.gid)
       await fs.chmod(this.path, this.mode)
       this.socketIno = (await fs.lstat(this.path)).ino
     } catch (err) {

@@ -36,6 +36,8 @@ export interface DaemonUnitOptions {
   stateDir?: string
   controlPath?: string
   bootstrap?: string[]
+  /** Group whose members (the browsers' users) may use the control socket (daemon --control-group). */
+  controlGroup?: string
   /** Run as this user and group instead of root (see the file comment for the trade-off). */
   user?: string
   /** Folder of the node binary, put first on the service's PATH (default: the running node's). */
@@ -62,7 +64,11 @@ export function systemdUnit(opts: DaemonUnitOptions): string {
   const controlPath = path.resolve(opts.controlPath ?? SERVICE_CONTROL_PATH)
   const nodeDir = opts.nodeDir ?? path.dirname(process.execPath)
   const docPath = opts.docPath ?? path.resolve(bin, '..', '..', '..', 'installer', 'README.md')
-  const exec = [bin, 'daemon', '--state', stateDir, '--control', controlPath, ...(opts.bootstrap ?? []).flatMap((b) => ['--bootstrap', b])]
+  const exec = [
+    bin, 'daemon', '--state', stateDir, '--control', controlPath,
+    ...(opts.controlGroup ? ['--control-group', opts.controlGroup] : []),
+    ...(opts.bootstrap ?? []).flatMap((b) => ['--bootstrap', b])
+  ]
 
   // State and runtime folders: let systemd create and own them when they are the usual ones,
   // else they must be listed as writable (ProtectSystem=strict makes everything else read-only).

@@ -26,6 +26,8 @@ export interface DaemonOptions {
   mtu?: number
   table?: number
   rulePriority?: number
+  /** Group (numeric id) allowed to use the control socket besides the daemon's user. */
+  controlGid?: number
   /** Fixed local proxy ports (0 = any free port). */
   httpPort?: number
   socksPort?: number
@@ -50,7 +52,7 @@ export class Daemon {
 
   constructor(opts: DaemonOptions) {
     const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as DaemonOptions
-    this.opts = { ifname: 'mvpn0', mtu: DEFAULT_TUNNEL_MTU, table: 51820, rulePriority: 5182, httpPort: 0, socksPort: 0, ...given }
+    this.opts = { ifname: 'mvpn0', mtu: DEFAULT_TUNNEL_MTU, table: 51820, rulePriority: 5182, httpPort: 0, socksPort: 0, controlGid: -1, ...given }
     this.record = new NetworkStateRecord(opts.stateDir)
     this.configStore = new DaemonConfigStore(opts.stateDir)
   }
@@ -60,7 +62,8 @@ export class Daemon {
     await fs.chmod(this.opts.stateDir, 0o700)
     await this.configStore.load()
     await this.record.recover()
-    this.control = new ControlServer({ path: this.opts.controlPath, handler: (req) => this.handle(req) })
+    const gid = this.opts.controlGid >= 0 ? this.opts.controlGid : undefined
+    this.control = new ControlServer({ path: this.opts.controlPath, gid, handler: (req) => this.handle(req) })
     await this.control.open()
     await this.network.open()
     await fs.writeFile(path.join(this.opts.stateDir, 'daemon.pid'), `${process.pid}\n`, { mode: 0o600 })

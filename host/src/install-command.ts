@@ -63,7 +63,7 @@ export async function runInstallCommand(command: 'install' | 'uninstall', input:
 
   const result = await installNativeHosts({ os: hostOs, home, profile, browsers, regFile, binPath: input.bin, controlPath, stateDir, bootstrap: input.bootstrap })
   const serviceResult = service
-    ? await installDaemonService({ binPath: input.bin, stateDir, controlPath, bootstrap: input.bootstrap, unitPath: v['service-unit'] as string | undefined, receiptPath: result.receiptPath })
+    ? await installDaemonService({ binPath: input.bin, stateDir, controlPath, bootstrap: input.bootstrap, controlGroup: v['control-group'] as string | undefined, unitPath: v['service-unit'] as string | undefined, receiptPath: result.receiptPath })
     : null
   const wireguard = hostOs === currentHostOs() ? checkWireguardGo({ os: hostOs }) : null
 

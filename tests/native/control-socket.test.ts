@@ -9,6 +9,7 @@ import path from 'node:path'
 import { PassThrough } from 'node:stream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ControlClient } from '../../host/src/control-client.ts'
+import { groupId } from '../../host/src/group-id.ts'
 import { ControlServer, MAX_CONTROL_LINE_BYTES, type ControlClientHandle } from '../../host/src/control-server.ts'
 import { encodeFrame, FrameDecoder } from '../../host/src/native-framing.ts'
 import { runNativeShim } from '../../host/src/native-shim.ts'
@@ -106,6 +107,20 @@ describe('ControlServer', () => {
     expect(fs.statSync(path.dirname(sock)).mode & 0o777).toBe(0o700)
     expect(fs.lstatSync(sock).isSocket()).toBe(true)
     expect(fs.lstatSync(sock).mode & 0o777).toBe(0o660)
+  })
+
+  it('with a group: socket 0660 and folder 0750, both owned by that group', async () => {
+    const gid = await groupId('nogroup')
+    const server = new ControlServer({ path: sock, gid, handler: async () => null })
+    await server.open()
+    try {
+      expect(fs.lstatSync(sock).mode & 0o777).toBe(0o660)
+      expect(fs.lstatSync(sock).gid).toBe(gid)
+      expect(fs.statSync(path.dirname(sock)).mode & 0o777).toBe(0o750)
+      expect(fs.statSync(path.dirname(sock)).gid).toBe(gid)
+    } finally {
+      await server.close()
+    }
   })
 
   it('default mode is 0600; close removes the socket', async () => {
