@@ -25,9 +25,17 @@ export interface NativeHostPortEvents {
   onReady(hello: HelloResult): void
   /** The host pushed a new status. */
   onStatus(status: Status): void
-  /** The port went down; `message` says why (chrome.runtime.lastError or the hello's error). */
-  onDown(message: string): void
+  /**
+   * The port went down; `message` says why (chrome.runtime.lastError or the hello's error) and
+   * `code` is the host's error code when it answered with one (e.g. UNSUPPORTED_VERSION).
+   */
+  onDown(message: string, code: string | null): void
+  /** The native shim lost the daemon: the tunnel's state is unknown until a status follows. */
+  onDaemonDown(error: { code: string; message: string }): void
 }
+
+/** The host speaks another protocol version than this extension. */
+export const HOST_INCOMPATIBLE = 'HOST_INCOMPATIBLE'
 
 interface PendingRequest {
   resolve(result: unknown): void
@@ -117,15 +125,20 @@ export class NativeHostPort {
         const hello = HelloResult.safeParse(result)
         if (!hello.success) {
           this.invalidMessages++
-          this.down(port, 'The host answered the hello with an invalid result. Update the host and the extension to matching versions.')
+          this.down(port, 'The host answered the hello with an invalid result. Update the host and the extension to matching versions.', HOST_INCOMPATIBLE)
+          return
+        }
+        if (hello.data.protocol !== PROTOCOL_VERSION) {
+          this.down(port, `The host speaks protocol version ${hello.data.protocol}; this extension speaks version ${PROTOCOL_VERSION}.`, HOST_INCOMPATIBLE)
           return
         }
         this.ready = true
         this.attempt = 0
         this.events.onReady(hello.data)
       },
-      (err: Error) => {
-        if (this.port === port) this.down(port, err.message)
+      (err: Error & { code?: unknown }) => {
+        const code = err.code === 'UNSUPPORTED_VERSION' ? HOST_INCOMPATIBLE : typeof err.code === 'string' ? err.code : null
+        if (this.port === port) this.down(port, err.message, code)
       }
     )
   }
@@ -139,7 +152,9 @@ export class NativeHostPort {
     }
     const message = parsed.data
     if (message.type === 'event') {
-      if (message.event === 'status' && this.ready) this.events.onStatus(message.status)
+      if (!this.ready) return
+      if (message.event === 'status') this.events.onStatus(message.status)
+      else this.events.onDaemonDown(message.error)
       return
     }
     const request = message.id === null ? undefined : this.pending.get(message.id)
@@ -154,7 +169,7 @@ export class NativeHostPort {
   }
 
   /** The port is gone or unusable: fail what is pending, tell the owner, retry with backoff. */
-  private down(port: chrome.runtime.Port | null, message: string): void {
+  private down(port: chrome.runtime.Port | null, message: string, code: string | null = null): void {
     if (port !== null && this.port !== port) return
     this.drop(port, message)
     try {
@@ -162,7 +177,7 @@ export class NativeHostPort {
     } catch {
       // already disconnected
     }
-    this.events.onDown(message)
+    this.events.onDown(message, code)
     if (!this.opened || this.retryTimer) return
     const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)]!
     this.attempt++

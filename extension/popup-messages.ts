@@ -3,7 +3,7 @@
  * chrome.runtime.connect({ name: POPUP_PORT_NAME }) port. Both directions are validated.
  */
 import { z } from 'zod'
-import { BypassRule, Status } from '../shared/native-protocol.ts'
+import { BypassRule, RegionsResult, Status } from '../shared/native-protocol.ts'
 
 export const POPUP_PORT_NAME = 'popup'
 
@@ -19,7 +19,22 @@ export const PopupView = z.object({
   pending: PendingAction.nullable(),
   /** The last failed request or browser API call, in plain words; cleared by the next success. */
   lastError: z.string().nullable(),
-  bypass: z.array(BypassRule)
+  /** The user's own rules (presets are listed apart). */
+  bypass: z.array(BypassRule),
+  /** Names of the bypass presets switched on. */
+  presetsOn: z.array(z.string().max(64)),
+  /** The user asked for the VPN on (kept across restarts; the kill switch follows it). */
+  wantedOn: z.boolean(),
+  /** Set while wanted on but the tunnel is not up: why non-bypassed traffic is blocked. */
+  blocked: z.string().nullable(),
+  /** Another extension or policy controls the browser's proxy: what is wrong and what to do. */
+  proxyConflict: z.string().nullable(),
+  /** The host speaks another protocol version: update instructions are shown. */
+  hostIncompatible: z.boolean(),
+  /** Exit regions online, once asked for (options page). */
+  regions: z
+    .object({ list: RegionsResult.shape.regions, error: z.string().nullable(), loading: z.boolean() })
+    .nullable()
 })
 export type PopupView = z.infer<typeof PopupView>
 
@@ -32,9 +47,16 @@ export const PopupCommand = z.discriminatedUnion('type', [
   z.object({ type: z.literal('connect') }).strict(),
   z.object({ type: z.literal('disconnect') }).strict(),
   z.object({ type: z.literal('addBypass'), rule: z.string().max(300) }).strict(),
-  z.object({ type: z.literal('removeBypass'), rule: z.string().max(300) }).strict()
+  z.object({ type: z.literal('removeBypass'), rule: z.string().max(300) }).strict(),
+  /** Bypass (or stop bypassing) the site of a page, e.g. the active tab. */
+  z.object({ type: z.literal('bypassSite'), url: z.string().max(4096), bypass: z.boolean() }).strict(),
+  /** Ask the host for a fresh status (bytes, network) while a page is open. */
+  z.object({ type: z.literal('refresh') }).strict(),
+  z.object({ type: z.literal('loadRegions') }).strict()
 ])
 export type PopupCommand = z.infer<typeof PopupCommand>
 
 /** The command named in the next step whenever the native host cannot be reached. */
 export const HOST_INSTALL_COMMAND = 'host/bin/macro-vpn install'
+/** The command named when host and extension speak different protocol versions. */
+export const HOST_UPDATE_COMMAND = 'git pull && host/bin/macro-vpn install'

@@ -12,7 +12,7 @@ describe('extension identity', () => {
   it('the Chrome manifest carries the key; the Firefox one the gecko id instead', () => {
     const chrome = extensionManifest('chrome')
     expect(chrome).toMatchObject({ name: 'Macro VPN', key: EXTENSION_PUBLIC_KEY })
-    expect(chrome.permissions).toEqual(['nativeMessaging', 'proxy', 'storage', 'webRequest', 'webRequestAuthProvider'])
+    expect(chrome.permissions).toEqual(['nativeMessaging', 'proxy', 'storage', 'webRequest', 'privacy', 'contextMenus', 'tabs', 'webRequestAuthProvider'])
     expect(chrome.host_permissions).toEqual(['<all_urls>'])
     const firefox = extensionManifest('firefox')
     expect(firefox).not.toHaveProperty('key')

@@ -7,7 +7,7 @@ import { POPUP_PORT_NAME, ViewMessage, type PopupCommand, type PopupView } from 
 
 const RECONNECT_MS = 500
 
-export function useBackgroundView(): { view: PopupView | null; send: (command: PopupCommand) => void } {
+export function useBackgroundView(options: { refreshMs?: number } = {}): { view: PopupView | null; send: (command: PopupCommand) => void } {
   const [view, setView] = useState<PopupView | null>(null)
   const portRef = useRef<chrome.runtime.Port | null>(null)
 
@@ -28,8 +28,11 @@ export function useBackgroundView(): { view: PopupView | null; send: (command: P
       })
     }
     connect()
+    // Ask for fresh counters (bytes) while the page is open.
+    const refresh = options.refreshMs ? setInterval(() => send({ type: 'refresh' }), options.refreshMs) : null
     return () => {
       closed = true
+      if (refresh) clearInterval(refresh)
       if (timer) clearTimeout(timer)
       portRef.current?.disconnect()
     }
