@@ -382,6 +382,12 @@ export class VpnController {
   private setStatus(status: Status, emit = true): void {
     this.status = status
     if (status.state === 'connected') this.reconnectAttempts = 0
+    // Someone turned the VPN off on purpose elsewhere (`macro-vpn disconnect`, another client):
+    // that is the user's choice too, so stop wanting it on instead of reconnecting.
+    if (status.state === 'off' && status.offReason === 'request' && this.intent.wantedOn && this.pending === null) {
+      this.setIntent({ ...this.intent, wantedOn: false })
+      this.clearProxy()
+    }
     this.applyProxy()
     this.onNetwork(status.network)
     this.maybeReconnect()

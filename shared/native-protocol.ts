@@ -58,6 +58,12 @@ export const Status = z.object({
   error: ErrorInfo.nullable(),
   proxy: ProxyInfo.nullable(),
   circuit: z.array(Hop),
+  /**
+   * Why the state is 'off': 'start' (the daemon has not connected since it started) or
+   * 'request' (a client asked to disconnect). Null in every other state. Lets a browser that
+   * wants the VPN on tell a daemon restart (reconnect) from a user's `macro-vpn disconnect` (respect it).
+   */
+  offReason: z.enum(['start', 'request']).nullable(),
   /** Epoch ms when the tunnel came up, null unless connected. */
   connectedAt: z.number().nullable(),
   /** How long the last successful connect took, in ms. */

@@ -42,6 +42,7 @@ export class Daemon {
   private tunnel: ConsumerTunnel | null = null
   private state: ConnState = 'off'
   private error: ErrorInfo | null = null
+  private offReason: 'start' | 'request' = 'start'
   private circuit: Hop[] = []
   private connectedAt: number | null = null
   private connectMs: number | null = null
@@ -91,6 +92,7 @@ export class Daemon {
         connected && t.credential && t.httpAddress && t.socksAddress
           ? { http: t.httpAddress, socks: t.socksAddress, username: t.credential.username, password: t.credential.password }
           : null,
+      offReason: this.state === 'off' ? this.offReason : null,
       circuit: connected ? this.circuit : [],
       connectedAt: connected ? this.connectedAt : null,
       connectMs: this.connectMs,
@@ -210,6 +212,7 @@ export class Daemon {
         return this.status()
       }
       if (this.cancelConnect) {
+        this.offReason = 'request'
         this.setState('off')
         throw Object.assign(new Error('The connection was cancelled.'), { code: ErrorCode.CONNECT_FAILED })
       }
@@ -236,6 +239,7 @@ export class Daemon {
       await this.connecting.catch(() => {})
     }
     if (this.state === 'off') return this.status()
+    this.offReason = 'request'
     this.setState('disconnecting')
     await this.teardown()
     this.setState('off')

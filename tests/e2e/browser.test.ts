@@ -72,4 +72,14 @@ describe('browser: popup toggle carries pages through the exit', () => {
     const status = JSON.parse((await net.exec('cons', net.macroVpn('status', '--json', '--control', net.control))).stdout)
     expect(status.state).toBe('off')
   }, 60_000)
+
+  it('a disconnect from the command line is the user choice too: the extension does not reconnect', async () => {
+    await popup.click('[data-testid="toggle"]')
+    await waitForState('connected')
+    await net.exec('cons', net.macroVpn('disconnect', '--control', net.control))
+    await waitForState('off')
+    await new Promise((r) => setTimeout(r, 3000))
+    expect(await popup.$eval('[data-testid="state"]', (el) => el.getAttribute('data-state'))).toBe('off')
+    expect(await pageAddress('web.test')).toBe(net.addresses.cons)
+  }, 60_000)
 })

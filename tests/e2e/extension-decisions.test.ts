@@ -47,6 +47,7 @@ describe('toolbar badge', () => {
   const status = (state: Status['state']): Status => ({
     state,
     error: state === 'error' ? { code: 'TUNNEL_FAILED', message: 'The tunnel failed.' } : null,
+    offReason: state === 'off' ? 'start' : null,
     proxy: null,
     circuit: state === 'connected' ? [{ role: 'exit', region: 'eu', key: 'a'.repeat(64) }] : [],
     connectedAt: null,

@@ -19,6 +19,7 @@ const status = (bypass: string[] = []): Status => ({
   state: 'off',
   error: null,
   network: null,
+  offReason: 'start',
   proxy: null,
   circuit: [],
   connectedAt: null,

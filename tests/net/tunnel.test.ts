@@ -30,6 +30,7 @@ describe('single-hop tunnel through an exit found on the DHT', () => {
   it('connects through the exit and reports the circuit and the proxy', async () => {
     const before = await status()
     expect(before.state).toBe('off')
+    expect(before.offReason).toBe('start')
     expect(before.proxy).toBeNull()
     const t0 = performance.now()
     await cli('connect', '--region', 'eu')
@@ -84,6 +85,7 @@ describe('single-hop tunnel through an exit found on the DHT', () => {
     expect((await tunnelFootprint(net, 'cons', daemon.ifname)).link).toBe(true)
     await cli('disconnect')
     expect((await status()).state).toBe('off')
+    expect((await status()).offReason).toBe('request')
     expect(await tunnelFootprint(net, 'cons', daemon.ifname)).toEqual(NO_FOOTPRINT)
   }, 60_000)
 
