@@ -16,6 +16,12 @@ export interface ChromiumSessionOptions {
   /** e.g. { 'web.test': '198.18.0.5' }: everything else fails to resolve (no real DNS). */
   hostMap: Record<string, string>
   userDataDir?: string
+  /**
+   * Install the extension with `--load-extension` when the browser starts, as for a user whose
+   * extension is installed (needed to see what happens before the first page after a restart),
+   * instead of adding it over CDP after launch.
+   */
+  loadAtStartup?: boolean
 }
 
 export class ChromiumSession {
@@ -39,14 +45,14 @@ export class ChromiumSession {
     await fs.access(path.join(EXTENSION_DIR, 'manifest.json')).catch(() => {
       throw new Error(`The extension is not built (${EXTENSION_DIR}); run "npx wxt build" first.`)
     })
-    this.wrapper = path.join(this.userDataDir, '..', `chromium-in-${this.opts.namespace}.sh`)
+    this.wrapper = path.join(this.userDataDir, '..', `chromium-in-${this.opts.namespace}-${process.pid}-${Date.now()}.sh`)
     await fs.writeFile(this.wrapper, `#!/bin/sh\nexec ip netns exec ${this.opts.namespace} /usr/lib/chromium/chromium "$@"\n`, { mode: 0o755 })
     const rules = [...Object.entries(this.opts.hostMap).map(([h, a]) => `MAP ${h} ${a}`), 'MAP * ~NOTFOUND', 'EXCLUDE 127.0.0.1'].join(', ')
     this.browser = await puppeteer.launch({
       executablePath: this.wrapper,
       headless: true,
       pipe: true,
-      enableExtensions: [EXTENSION_DIR],
+      enableExtensions: this.opts.loadAtStartup ? true : [EXTENSION_DIR],
       userDataDir: this.userDataDir,
       args: [
         '--no-sandbox',
@@ -56,6 +62,7 @@ export class ChromiumSession {
         '--disable-sync',
         '--no-first-run',
         '--disable-quic',
+        ...(this.opts.loadAtStartup ? ['--disable-features=DisableLoadExtensionCommandLineSwitch', `--load-extension=${EXTENSION_DIR}`] : []),
         `--host-resolver-rules=${rules}`
       ]
     })

@@ -5,7 +5,7 @@
  * popup shows Connected again without a click.
  *
  * The browser is started with the extension installed (--load-extension, see
- * chromium-profile-restart.ts), as for a user; an extension added over CDP after launch would
+ * chromium-session.ts, loadAtStartup), as for a user; an extension added over CDP after launch would
  * not exist yet when the first page loads. A request made before the service worker runs gets
  * no proxy credential and fails (ERR_INVALID_AUTH_CREDENTIALS) — closed, not direct.
  */
@@ -14,16 +14,16 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Testnet } from '../net/testnet.ts'
-import { ChromiumStartupSession } from './chromium-profile-restart.ts'
+import { ChromiumSession } from './chromium-session.ts'
 
 describe('extension: state restored after a browser restart', () => {
   const net = new Testnet({ exits: [{ region: 'eu' }] })
   const profile = path.join(os.tmpdir(), `mvpn-restart-profile-${process.pid}-${Date.now()}`)
-  const sessions: ChromiumStartupSession[] = []
+  const sessions: ChromiumSession[] = []
   let hostMap: Record<string, string>
 
-  const session = (): ChromiumStartupSession => {
-    const s = new ChromiumStartupSession({ namespace: net.ns('cons'), hostMap, userDataDir: profile })
+  const session = (): ChromiumSession => {
+    const s = new ChromiumSession({ namespace: net.ns('cons'), hostMap, userDataDir: profile, loadAtStartup: true })
     sessions.push(s)
     return s
   }
