@@ -10,45 +10,25 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ElementHandle, Page } from 'puppeteer-core'
 import { EXTENSION_ID } from '../../shared/extension-identity.ts'
-import { Testnet } from '../net/testnet.ts'
-import { ChromiumSession } from './chromium-session.ts'
+import { BrowserTestbed, eventually } from './browser-testbed.ts'
 
 describe('extension: options page', () => {
-  const net = new Testnet({ exits: [{ region: 'eu' }, { region: 'us' }] })
-  let chromium: ChromiumSession
-  let popup: Page
+  const bed = new BrowserTestbed({ regions: ['eu', 'us'] })
+  const { net } = bed
   let options: Page
   const ruleFile = path.join(os.tmpdir(), `mvpn-rules-${process.pid}.txt`)
 
-  const pageAddress = (host: string): Promise<string> => chromium.fetchText(`http://${host}/page`, '#addr')
-  const waitForState = (state: string, timeout = 30_000) => popup.waitForSelector(`[data-testid="state"][data-state="${state}"]`, { timeout })
-  const eventually = async (read: () => Promise<string>, want: string): Promise<string> => {
-    let seen = ''
-    for (let i = 0; i < 30 && seen !== want; i++) {
-      seen = await read()
-      if (seen !== want) await new Promise((r) => setTimeout(r, 200))
-    }
-    return seen
-  }
 
   beforeAll(async () => {
-    await net.open()
-    await Promise.all([net.startExit(0), net.startExit(1)])
-    await net.startDaemon()
-    chromium = new ChromiumSession({ namespace: net.ns('cons'), hostMap: { 'web.test': net.addresses.web!, 'bypass.test': net.addresses.web! } })
-    await chromium.prepare()
-    await net.exec('cons', net.macroVpn('install', '--profile', chromium.userDataDir, '--control', net.control, '--state', net.consumerState, '--bootstrap', net.bootstrap))
-    await chromium.open()
-    popup = await chromium.openPopup()
-    await waitForState('off')
-    options = await chromium.browser!.newPage()
+    await bed.open()
+    await bed.waitForState('off')
+    options = await bed.chromium.browser!.newPage()
     await options.goto(`chrome-extension://${EXTENSION_ID}/options.html`)
     await options.waitForSelector('[data-testid="mode-section"]')
   }, 120_000)
 
   afterAll(async () => {
-    await chromium?.close()
-    await net.close()
+    await bed.close()
     await fs.rm(ruleFile, { force: true })
   }, 60_000)
 
@@ -64,11 +44,11 @@ describe('extension: options page', () => {
     expect(values).toEqual(['', 'eu', 'us'])
     await options.select('[data-testid="region-select"]', 'us')
     await new Promise((r) => setTimeout(r, 300))
-    await popup.bringToFront()
-    await popup.click('[data-testid="toggle"]')
-    await waitForState('connected')
-    expect(await popup.$eval('[data-testid="exit-region"]', (el) => el.textContent)).toBe('US')
-    expect(await pageAddress('web.test')).toBe(net.exits[1]!.address)
+    await bed.popup.bringToFront()
+    await bed.popup.click('[data-testid="toggle"]')
+    await bed.waitForState('connected')
+    expect(await bed.popup.$eval('[data-testid="exit-region"]', (el) => el.textContent)).toBe('US')
+    expect(await bed.pageAddress('web.test')).toBe(net.exits[1]!.address)
   }, 60_000)
 
   it('an edited preset, switched on, sends its sites direct', async () => {
@@ -84,10 +64,10 @@ describe('extension: options page', () => {
     await save!.click()
     await preset.waitForSelector('.preset-editor', { hidden: true })
     await (await preset.$('input[type="checkbox"]'))!.click()
-    expect(await eventually(() => pageAddress('bypass.test'), net.addresses.cons!)).toBe(net.addresses.cons)
-    expect(await pageAddress('web.test')).toBe(net.exits[1]!.address)
-    await popup.bringToFront()
-    expect(await popup.$eval('[data-testid="presets-on"]', (el) => el.textContent)).toMatch(/Local network/)
+    expect(await eventually(() => bed.pageAddress('bypass.test'), net.addresses.cons!)).toBe(net.addresses.cons)
+    expect(await bed.pageAddress('web.test')).toBe(net.exits[1]!.address)
+    await bed.popup.bringToFront()
+    expect(await bed.popup.$eval('[data-testid="presets-on"]', (el) => el.textContent)).toMatch(/Local network/)
   }, 60_000)
 
   it('a rule file imports its valid rules and reports the invalid ones', async () => {
@@ -97,8 +77,8 @@ describe('extension: options page', () => {
     await input.uploadFile(ruleFile)
     await options.waitForSelector('[data-testid="rules-file-section"] .error')
     expect(await options.$eval('[data-testid="rules-file-section"] .error', (el) => el.textContent)).toMatch(/Imported 2 new rules\. Skipped 1 invalid/)
-    await popup.bringToFront()
-    await popup.waitForSelector('[data-testid="bypass-item"][data-rule="web.test"]')
-    expect(await eventually(() => pageAddress('web.test'), net.addresses.cons!)).toBe(net.addresses.cons)
+    await bed.popup.bringToFront()
+    await bed.popup.waitForSelector('[data-testid="bypass-item"][data-rule="web.test"]')
+    expect(await eventually(() => bed.pageAddress('web.test'), net.addresses.cons!)).toBe(net.addresses.cons)
   }, 60_000)
 })
