@@ -6,7 +6,8 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import DHT from 'hyperdht'
-import { parseBypassRules } from '../../shared/bypass-rules.ts'
+// The parser alone: the daemon has no use for the public-suffix list that siteRuleFor loads (~10 MiB).
+import { parseBypassRules } from '../../shared/bypass-rule-parser.ts'
 import { ErrorCode, statusEvent, type ConnState, type ErrorInfo, type Hop, type RegionsResult, type Request, type Status } from '../../shared/native-protocol.ts'
 import type { BootstrapAddress } from './default-paths.ts'
 import { ConsumerTunnel } from './consumer-tunnel.ts'
