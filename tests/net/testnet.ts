@@ -5,6 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { addBridge, attachToBridge, createNamespace, listNamespaces, namespacePidsSync, NETNS_ETC, removeNamespaceSync } from './namespace.ts'
+import { NAT_LAN_HOST, setUpNatRouter, type NatMode } from './nat-router.ts'
 import { ProcessOutput } from './process-output.ts'
 
 /**
@@ -16,6 +17,11 @@ import { ProcessOutput } from './process-output.ts'
  *   mv<id>-exit   198.18.0.10  first exit; mv<id>-exit2 198.18.0.11, … (one per `exits` entry)
  *   mv<id>-cons   198.18.0.20  consumer (daemon)
  *   mv<id>-relay1 198.18.0.30, … (only with `relays: n`)
+ *
+ * With `consumerNat`, the consumer is not on the bridge but behind a home router:
+ *   mv<id>-nat    198.18.0.21  NAT router (tests/net/nat-router.ts), LAN 192.168.77.1/24
+ *   mv<id>-cons   192.168.77.2 (addresses.consLan); addresses.cons is the router's 198.18.0.21,
+ *                 the address the web server sees for the consumer's direct traffic.
  *
  * Every namespace has eth0 on a flat /24 (no default route: anything else is unreachable at
  * once), lo up, /etc/netns/<ns>/hosts naming web.test and bypass.test, and a resolv.conf
@@ -40,6 +46,12 @@ export interface TestnetOptions {
   exits?: ExitOptions[]
   /** Number of relay namespaces (default 0). */
   relays?: number
+  /**
+   * Put the consumer behind a NAT router namespace (default: none, the consumer sits on the
+   * bridge). 'masquerade': iptables MASQUERADE; 'random': MASQUERADE --random-fully
+   * (port-randomizing). Either way the router drops unsolicited WAN input.
+   */
+  consumerNat?: NatMode
   /** argv prefix that runs the CLI (default: [host/bin/macro-vpn]). */
   macroVpn?: string[]
   /** Keep the run directory (logs, state) after close() for debugging. Namespaces and processes always go. */
@@ -121,9 +133,12 @@ export class Testnet {
   readonly id: string
   /** Run directory: logs/, state dirs, control socket. */
   readonly dir: string
-  /** role → namespace name (inet, boot, web, cons, exit, exit2, …, relay1, …). */
+  /** role → namespace name (inet, boot, web, cons, exit, exit2, …, relay1, …; nat with consumerNat). */
   readonly namespaces: Record<string, string> = {}
-  /** role → IPv4 address (inet is the bridge, 198.18.0.1). */
+  /**
+   * role → IPv4 address (inet is the bridge, 198.18.0.1). With `consumerNat`, `cons` is the
+   * router's WAN address and `consLan` the consumer's own (LAN) address.
+   */
   readonly addresses: Record<string, string> = {}
   /** `198.18.0.2:49737`, for --bootstrap. */
   readonly bootstrap: string
@@ -137,6 +152,8 @@ export class Testnet {
   private readonly macroVpnPrefix: string[]
   private readonly keepRunDir: boolean
   private readonly startTimeoutMs: number
+  /** NAT mode in front of the consumer, or null when it sits on the bridge. */
+  readonly consumerNat: NatMode | null
   private readonly outputs = new Map<ChildProcess, ProcessOutput>()
   private readonly infrastructure: ChildProcess[] = []
   private logCounter = 0
@@ -154,6 +171,10 @@ export class Testnet {
     this.macroVpnPrefix = opts.macroVpn ?? [MACRO_VPN_BIN]
     this.keepRunDir = opts.keepRunDir ?? false
     this.startTimeoutMs = opts.startTimeoutMs ?? 30_000
+    if (opts.consumerNat !== undefined && opts.consumerNat !== 'masquerade' && opts.consumerNat !== 'random') {
+      throw Object.assign(new Error(`consumerNat must be 'masquerade' or 'random', not ${JSON.stringify(opts.consumerNat)}.`), { code: 'BAD_ARGUMENT' })
+    }
+    this.consumerNat = opts.consumerNat ?? null
 
     const add = (role: string, address: string): void => {
       this.namespaces[role] = `mv${this.id}-${role}`
@@ -167,7 +188,13 @@ export class Testnet {
       add(role, `198.18.0.${10 + index}`)
       return { index, region: e.region, role, ns: this.namespaces[role]!, address: this.addresses[role]!, ifname: `mv${this.id}x${index}`, state: path.join(this.dir, `exit${index}`) }
     })
-    add('cons', '198.18.0.20')
+    if (this.consumerNat) {
+      add('nat', '198.18.0.21')
+      add('cons', '198.18.0.21') // what the world sees; the namespace itself has consLan
+      this.addresses.consLan = NAT_LAN_HOST
+    } else {
+      add('cons', '198.18.0.20')
+    }
     this.relays = Array.from({ length: relays }, (_, i) => {
       const role = `relay${i + 1}`
       add(role, `198.18.0.${30 + i}`)
@@ -244,9 +271,11 @@ export class Testnet {
           .filter((role) => role !== 'inet')
           .map(async (role) => {
             await createNamespace(this.namespaces[role]!, hosts)
+            if (role === 'cons' && this.consumerNat) return // behind the router, wired below
             await attachToBridge(this.namespaces[role]!, this.addresses[role]!, inet, `v-${role}`)
           })
       )
+      if (this.consumerNat) await setUpNatRouter({ router: this.namespaces.nat!, host: this.namespaces.cons!, mode: this.consumerNat })
       const boot = this.spawn('boot', this.macroVpn('bootstrap', '--host', this.addresses.boot!, '--port', String(BOOTSTRAP_PORT)), { name: 'bootstrap' })
       const web = this.spawn('web', [process.execPath, '--import', TSX_IMPORT, WEB_SERVER, '--host', this.addresses.web!, '--port', '80'], { name: 'web-server' })
       this.infrastructure.push(boot, web)
