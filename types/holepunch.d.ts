@@ -135,3 +135,47 @@ declare module 'sodium-native' {
   }
   export default sodium
 }
+
+// Appended for circuits (host/src/hop-handshake.ts, host/src/onion-layers.ts).
+declare module 'sodium-native' {
+  /** The AEAD functions used per onion layer; cast the default export to this type to call them. */
+  export interface SodiumAead {
+    crypto_aead_chacha20poly1305_ietf_ABYTES: number
+    crypto_aead_chacha20poly1305_ietf_KEYBYTES: number
+    crypto_aead_chacha20poly1305_ietf_NPUBBYTES: number
+    crypto_aead_chacha20poly1305_ietf_encrypt_detached(c: Uint8Array, mac: Uint8Array, m: Uint8Array, ad: Uint8Array | null, nsec: null, npub: Uint8Array, k: Uint8Array): number
+    /** Throws when the tag does not verify (and then zeroes m). */
+    crypto_aead_chacha20poly1305_ietf_decrypt_detached(m: Uint8Array, nsec: null, c: Uint8Array, mac: Uint8Array, ad: Uint8Array | null, npub: Uint8Array, k: Uint8Array): void
+    sodium_memzero(buf: Uint8Array): void
+  }
+}
+
+declare module 'noise-curve-ed' {
+  export interface CurveKeyPair { publicKey: Buffer; secretKey: Buffer }
+  const curve: {
+    DHLEN: number
+    PKLEN: number
+    SKLEN: number
+    ALG: string
+    generateKeyPair(privKey?: Buffer): CurveKeyPair
+    dh(publicKey: Buffer, keyPair: { secretKey: Buffer }): Buffer
+  }
+  export default curve
+}
+
+declare module 'noise-handshake' {
+  export interface NoiseKeyPair { publicKey: Buffer; secretKey: Buffer }
+  export default class NoiseState {
+    constructor(pattern: 'IK' | 'XX' | 'NN' | 'XK', initiator: boolean, staticKeypair?: NoiseKeyPair | null, opts?: { curve?: unknown; psk?: Buffer })
+    s: NoiseKeyPair
+    rs: Buffer | null
+    complete: boolean
+    /** Initiator: tx === responder's rx (the initiator's sending direction). */
+    tx: Buffer | null
+    rx: Buffer | null
+    hash: Buffer | null
+    initialise(prologue: Buffer, remoteStatic?: Buffer): void
+    send(payload?: Buffer): Buffer
+    recv(buf: Buffer): Buffer
+  }
+}
