@@ -5,6 +5,7 @@
  */
 import type { Page } from 'puppeteer-core'
 import type { Status } from '../../shared/native-protocol.ts'
+import { consumerCommands } from '../net/consumer-commands.ts'
 import { Testnet, type DaemonHandle } from '../net/testnet.ts'
 import { ChromiumSession } from './chromium-session.ts'
 
@@ -54,9 +55,8 @@ export class BrowserTestbed {
     await this.popup.waitForSelector(`[data-testid="state"][data-state="${state}"]`, { timeout })
   }
 
-  async hostStatus(): Promise<Status> {
-    const { net } = this
-    return JSON.parse((await net.exec('cons', net.macroVpn('status', '--json', '--control', net.control))).stdout) as Status
+  hostStatus(): Promise<Status> {
+    return consumerCommands(this.net).status()
   }
 
   async close(): Promise<void> {

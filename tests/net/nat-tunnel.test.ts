@@ -4,8 +4,8 @@
  * so hyperdht needs no relay; both sides behind randomizing NATs is issue 4's relayed path.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Status } from '../../shared/native-protocol.ts'
 import type { NatMode } from './nat-router.ts'
+import { consumerCommands } from './consumer-commands.ts'
 import { Testnet } from './testnet.ts'
 
 const UDP_PORT_SEEN = `const s = require('dgram').createSocket('udp4'); s.on('message', (m, r) => { console.log(String(r.port)); setTimeout(() => process.exit(0), 50) }); s.bind(7000, process.argv[1], () => console.log('ready')); setTimeout(() => process.exit(2), 8000)`
@@ -16,9 +16,7 @@ for (const mode of ['masquerade', 'random'] as const satisfies readonly NatMode[
     const net = new Testnet({ exits: [{ region: 'eu' }], consumerNat: mode })
     let exitKey = ''
 
-    const cli = (...args: string[]) => net.exec('cons', net.macroVpn(...args, '--control', net.control), { timeoutMs: 40_000 })
-    const status = async (): Promise<Status> => JSON.parse((await cli('status', '--json')).stdout) as Status
-    const curl = async (...args: string[]): Promise<string> => (await net.exec('cons', ['curl', '-sS', '--max-time', '15', ...args], { timeoutMs: 20_000 })).stdout
+    const { cli, status, curl } = consumerCommands(net)
 
     beforeAll(async () => {
       await net.open()

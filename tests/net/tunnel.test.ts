@@ -4,7 +4,7 @@
  * reports the source address it sees.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Status } from '../../shared/native-protocol.ts'
+import { consumerCommands } from './consumer-commands.ts'
 import { Testnet } from './testnet.ts'
 import { NO_FOOTPRINT, tunnelFootprint } from './tunnel-state.ts'
 
@@ -13,9 +13,7 @@ describe('single-hop tunnel through an exit found on the DHT', () => {
   let exitKey = ''
   let daemon: Awaited<ReturnType<Testnet['startDaemon']>>
 
-  const cli = (...args: string[]) => net.exec('cons', net.macroVpn(...args, '--control', net.control), { timeoutMs: 60_000 })
-  const status = async (): Promise<Status> => JSON.parse((await cli('status', '--json')).stdout) as Status
-  const curl = async (...args: string[]): Promise<string> => (await net.exec('cons', ['curl', '-sS', '--max-time', '20', ...args], { timeoutMs: 30_000 })).stdout
+  const { cli, status, curl } = consumerCommands(net)
 
   beforeAll(async () => {
     await net.open()
