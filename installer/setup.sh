@@ -10,8 +10,9 @@ if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else echo "setup: run as root (or install sudo)" >&2; exit 1; fi
 fi
 
-# System tools: the tunnel (wireguard-go, wg), networking (ip, iptables), the browser for the demo and tests.
-PACKAGES=(wireguard-go wireguard-tools iproute2 iptables chromium procps ca-certificates curl)
+# System tools: the tunnel (wireguard-go, wg), networking (ip, iptables), the browser for the demo and tests,
+# tcpdump for the tests' packet captures (tests/net/packet-capture.ts).
+PACKAGES=(wireguard-go wireguard-tools iproute2 iptables chromium procps ca-certificates curl tcpdump)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

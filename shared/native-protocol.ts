@@ -17,12 +17,48 @@ export const ConnState = z.enum(['off', 'connecting', 'connected', 'disconnectin
 export type ConnState = z.infer<typeof ConnState>
 
 export const HopRole = z.enum(['entry', 'relay', 'exit'])
+export const PeerKey = z.string().regex(/^[0-9a-f]{64}$/)
 export const Hop = z.object({
   role: HopRole,
   region: z.string().max(16),
-  key: z.string().regex(/^[0-9a-f]{64}$/)
+  key: PeerKey,
+  /** Round trip from the consumer to this hop, measured when the circuit was built (ms). */
+  rttMs: z.number().nonnegative().nullable()
 })
 export type Hop = z.infer<typeof Hop>
+
+/**
+ * The live circuit as the daemon measures it: when it was built, how often it was rebuilt
+ * (rotation or a failed hop), the end-to-end round trip of the latest probe, whether a standby
+ * circuit is ready, and a quality grade derived from round trip and probe loss.
+ */
+export const CircuitInfo = z.object({
+  hops: z.number().int().min(1).max(3),
+  builtAt: z.number(),
+  rebuilds: z.number().int().nonnegative(),
+  rttMs: z.number().nonnegative().nullable(),
+  /** Share of the last probes that got no answer, 0..1. */
+  probeLoss: z.number().min(0).max(1),
+  standby: z.boolean(),
+  quality: z.enum(['good', 'fair', 'poor'])
+})
+export type CircuitInfo = z.infer<typeof CircuitInfo>
+
+/** What the consumer knows about one provider: measured quality and any block on it. */
+export const PeerRecord = z.object({
+  key: PeerKey,
+  roles: z.array(z.enum(['relay', 'exit'])).max(2),
+  region: z.string().max(16),
+  rttMs: z.number().nonnegative().nullable(),
+  throughputMbps: z.number().nonnegative().nullable(),
+  successes: z.number().int().nonnegative(),
+  failures: z.number().int().nonnegative(),
+  score: z.number(),
+  blocked: z.object({ reason: z.string().max(200), until: z.number() }).nullable()
+})
+export type PeerRecord = z.infer<typeof PeerRecord>
+export const PeersResult = z.object({ peers: z.array(PeerRecord).max(5000) })
+export type PeersResult = z.infer<typeof PeersResult>
 
 export const ProxyInfo = z.object({
   http: z.string(), // "127.0.0.1:PORT"
@@ -58,6 +94,8 @@ export const Status = z.object({
   error: ErrorInfo.nullable(),
   proxy: ProxyInfo.nullable(),
   circuit: z.array(Hop),
+  /** Measurements of the live circuit; null unless connected. */
+  circuitInfo: CircuitInfo.nullable(),
   /**
    * Why the state is 'off': 'start' (the daemon has not connected since it started) or
    * 'request' (a client asked to disconnect). Null in every other state. Lets a browser that
@@ -91,10 +129,18 @@ export const RegionsRequest = z.object({ ...base, type: z.literal('regions') }).
 export const RegionsResult = z.object({ regions: z.array(z.object({ region: z.string().max(16), exits: z.number().int().nonnegative() })) })
 export type RegionsResult = z.infer<typeof RegionsResult>
 
-export const Request = z.discriminatedUnion('type', [HelloRequest, StatusRequest, ConnectRequest, DisconnectRequest, SetBypassRequest, RegionsRequest])
+/** The consumer's peer list: measured quality and the blacklist (answered with PeersResult). */
+export const PeersRequest = z.object({ ...base, type: z.literal('peers') }).strict()
+/** Block a peer: it is not chosen for any circuit until the block expires (default 24 h). */
+export const BlockPeerRequest = z
+  .object({ ...base, type: z.literal('blockPeer'), key: PeerKey, reason: z.string().min(1).max(200).optional(), durationMs: z.number().int().min(1000).max(365 * 24 * 3600 * 1000).optional() })
+  .strict()
+export const UnblockPeerRequest = z.object({ ...base, type: z.literal('unblockPeer'), key: PeerKey }).strict()
+
+export const Request = z.discriminatedUnion('type', [HelloRequest, StatusRequest, ConnectRequest, DisconnectRequest, SetBypassRequest, RegionsRequest, PeersRequest, BlockPeerRequest, UnblockPeerRequest])
 export type Request = z.infer<typeof Request>
 export type RequestType = Request['type']
-export const REQUEST_TYPES: readonly RequestType[] = ['hello', 'status', 'connect', 'disconnect', 'setBypass', 'regions']
+export const REQUEST_TYPES: readonly RequestType[] = ['hello', 'status', 'connect', 'disconnect', 'setBypass', 'regions', 'peers', 'blockPeer', 'unblockPeer']
 
 export const HelloResult = z.object({ protocol: z.number().int(), hostVersion: z.string(), status: Status })
 export type HelloResult = z.infer<typeof HelloResult>

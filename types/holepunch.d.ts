@@ -102,6 +102,8 @@ declare module 'hyperdht' {
     ephemeral: boolean
     firewalled: boolean
     destroyed: boolean
+    /** Our public IPv4 address as other nodes see it (null until NAT sampling settles). */
+    host: string | null
     ready(): Promise<void>
     fullyBootstrapped(): Promise<void>
     address(): { host: string; port: number }

@@ -12,11 +12,15 @@ const USAGE = `macro-vpn <command> [options]
 
 Commands
   daemon      --state DIR --control PATH --bootstrap HOST:PORT [--control-group GROUP] [--ifname NAME] [--mtu N]
-  connect     --control PATH [--hops N] [--region CODE]
+  connect     --control PATH [--hops 1|2|3] [--region CODE]
+              (1 = Speed: the exit alone; 2 = Balanced: relay + exit; 3 = Privacy: two relays + exit)
   disconnect  --control PATH
   status      --control PATH [--json]
   bypass      --control PATH [RULE ...]         (no rules: print the list; rules: replace it)
-  serve       --role exit --region CODE --state DIR --bootstrap HOST:PORT [--ifname NAME]
+  peers       --control PATH [--json]           (measured quality and the blacklist)
+  peers block KEY [--reason TEXT] [--for HOURS] / peers unblock KEY
+  serve       --role relay|exit|relay,exit --region CODE --state DIR --bootstrap HOST:PORT [--ifname NAME]
+              [--bandwidth MBITS] [--circuit-bandwidth MBITS] [--max-circuits N] [--price LAMPORTS_PER_MIB]
   bootstrap   --host IP --port N [--nodes K]
   native      (started by the browser; speaks native messaging on stdio)
   install     [--browser NAME ...] [--profile DIR] [--control PATH] [--state DIR] [--bootstrap HOST:PORT]
@@ -43,12 +47,13 @@ const installOptions = {
 } as const satisfies ParseArgsConfig['options']
 
 const SPECS = {
-  daemon: { ...common, 'control-group': { type: 'string' }, ifname: { type: 'string' }, mtu: { type: 'string' }, 'http-port': { type: 'string' }, 'socks-port': { type: 'string' } },
+  daemon: { ...common, 'control-group': { type: 'string' }, ifname: { type: 'string' }, mtu: { type: 'string' }, 'http-port': { type: 'string' }, 'socks-port': { type: 'string' }, 'circuit-lifetime': { type: 'string' } },
+  peers: { ...common, reason: { type: 'string' }, for: { type: 'string' } },
   connect: { ...common, hops: { type: 'string' }, region: { type: 'string' } },
   disconnect: common,
   status: common,
   bypass: common,
-  serve: { ...common, role: { type: 'string' }, region: { type: 'string' }, ifname: { type: 'string' }, mtu: { type: 'string' } },
+  serve: { ...common, role: { type: 'string' }, region: { type: 'string' }, ifname: { type: 'string' }, mtu: { type: 'string' }, bandwidth: { type: 'string' }, 'circuit-bandwidth': { type: 'string' }, 'max-circuits': { type: 'string' }, price: { type: 'string' } },
   bootstrap: { ...common, host: { type: 'string' }, port: { type: 'string' }, nodes: { type: 'string' } },
   native: common,
   install: { ...common, ...installOptions, service: { type: 'boolean' }, 'service-unit': { type: 'string' }, 'control-group': { type: 'string' } },
@@ -107,18 +112,37 @@ async function main(argv: string[]): Promise<number> {
         mtu: int('mtu'),
         controlGid: str('control-group') === undefined ? undefined : await groupId(str('control-group')!),
         httpPort: int('http-port'),
-        socksPort: int('socks-port')
+        socksPort: int('socks-port'),
+        circuitLifetimeMs: int('circuit-lifetime') === undefined ? undefined : int('circuit-lifetime')! * 1000
       } as ConstructorParameters<typeof Daemon>[0])
       await runUntilSignal(daemon, () => `ready ${controlPath}`)
       return 0
     }
     case 'serve': {
-      const role = str('role') ?? 'exit'
-      if (role !== 'exit') throw new UsageError(`--role ${role} is not available yet: this version runs exits only (--role exit).`)
+      const roles = (str('role') ?? 'exit').split(',').map((r) => r.trim())
+      if (roles.some((r) => r !== 'relay' && r !== 'exit')) throw new UsageError(`--role ${str('role')}: use relay, exit or relay,exit.`)
       const region = str('region')
       if (!region) throw new UsageError('serve needs --region CODE (e.g. --region eu), published in the descriptor.')
-      const { ExitProvider } = await import('./exit-provider.ts')
-      const provider = new ExitProvider({ stateDir, region, bootstrap: parseBootstrap(bootstrapArgs), ifname: str('ifname'), mtu: int('mtu') } as ConstructorParameters<typeof ExitProvider>[0])
+      const num = (name: string): number | undefined => {
+        const v = str(name)
+        if (v === undefined) return undefined
+        const n = Number(v)
+        if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} ${v}: use a number of 0 or more.`)
+        return n
+      }
+      const { ProviderNode } = await import('./provider-node.ts')
+      const provider = new ProviderNode({
+        stateDir,
+        roles: roles as Array<'relay' | 'exit'>,
+        region,
+        bootstrap: parseBootstrap(bootstrapArgs),
+        ifname: str('ifname'),
+        mtu: int('mtu'),
+        bandwidthMbps: num('bandwidth'),
+        circuitBandwidthMbps: num('circuit-bandwidth'),
+        maxCircuits: int('max-circuits'),
+        priceLamportsPerMiB: int('price')
+      } as ConstructorParameters<typeof ProviderNode>[0])
       await runUntilSignal(provider, () => `ready ${provider.publicKey}`)
       return 0
     }
@@ -135,6 +159,7 @@ async function main(argv: string[]): Promise<number> {
     case 'disconnect':
     case 'status':
     case 'bypass':
+    case 'peers':
       return await controlCommand(command, controlPath, values, parsed.positionals, int)
     case 'native': {
       const { runNativeShim } = await import('./native-shim.ts')
@@ -157,7 +182,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function controlCommand(
-  command: 'connect' | 'disconnect' | 'status' | 'bypass',
+  command: 'connect' | 'disconnect' | 'status' | 'bypass' | 'peers',
   controlPath: string,
   values: Record<string, unknown>,
   positionals: string[],
@@ -171,7 +196,12 @@ async function controlCommand(
       if (values.json) process.stdout.write(`${JSON.stringify(status)}\n`)
       else {
         process.stdout.write(`state: ${status.state}${status.error ? ` (${status.error.message})` : ''}\n`)
-        for (const hop of status.circuit) process.stdout.write(`${hop.role}: ${hop.region} ${hop.key.slice(0, 16)}…\n`)
+        for (const hop of status.circuit) process.stdout.write(`${hop.role}: ${hop.region} ${hop.key.slice(0, 16)}…${hop.rttMs === null ? '' : ` ${hop.rttMs} ms`}\n`)
+        const info = status.circuitInfo
+        if (info) {
+          const age = Math.round((Date.now() - info.builtAt) / 1000)
+          process.stdout.write(`circuit: ${info.hops} hop(s), ${age} s old, ${info.rebuilds} rebuild(s), rtt ${info.rttMs ?? '?'} ms, probe loss ${Math.round(info.probeLoss * 100)}%, ${info.standby ? 'standby ready' : 'no standby'}, quality ${info.quality}\n`)
+        }
         if (status.proxy) process.stdout.write(`http proxy: ${status.proxy.http}\nsocks proxy: ${status.proxy.socks}\nuser: ${status.proxy.username}\n`)
       }
       return 0
@@ -181,6 +211,27 @@ async function controlCommand(
       const region = values.region as string | undefined
       const status = (await client.request({ type: 'connect', hops, ...(region ? { region } : {}) })) as import('../../shared/native-protocol.ts').Status
       process.stdout.write(values.json ? `${JSON.stringify(status)}\n` : `connected via ${status.circuit.map((h) => `${h.role} ${h.region}`).join(' -> ')} in ${status.connectMs} ms\n`)
+      return 0
+    }
+    if (command === 'peers') {
+      const [action, key] = positionals
+      type PeersResult = import('../../shared/native-protocol.ts').PeersResult
+      let result: PeersResult
+      if (action === undefined) result = (await client.request({ type: 'peers' })) as PeersResult
+      else if ((action === 'block' || action === 'unblock') && key) {
+        const hours = values.for === undefined ? undefined : Number(values.for)
+        if (hours !== undefined && (!Number.isFinite(hours) || hours <= 0)) throw new UsageError(`--for ${String(values.for)}: use a number of hours.`)
+        result = (await client.request(action === 'block'
+          ? { type: 'blockPeer', key, ...(values.reason ? { reason: String(values.reason) } : {}), ...(hours ? { durationMs: Math.round(hours * 3600_000) } : {}) }
+          : { type: 'unblockPeer', key })) as PeersResult
+      } else throw new UsageError('peers [block KEY [--reason TEXT] [--for HOURS] | unblock KEY]')
+      if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`)
+      else {
+        for (const p of result.peers) {
+          const block = p.blocked ? ` BLOCKED until ${new Date(p.blocked.until).toISOString()}: ${p.blocked.reason}` : ''
+          process.stdout.write(`${p.key.slice(0, 16)}… ${p.roles.join(',') || '?'} ${p.region || '?'} score ${p.score.toFixed(2)} ok ${p.successes} failed ${p.failures}${p.rttMs === null ? '' : ` rtt ${Math.round(p.rttMs)} ms`}${block}\n`)
+        }
+      }
       return 0
     }
     if (command === 'disconnect') {

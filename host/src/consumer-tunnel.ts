@@ -1,9 +1,16 @@
 /**
- * One live tunnel of the consumer, single hop: exit session -> bridge -> wireguard-go ->
- * policy route -> resolver -> local proxies. open() builds it in that order (each step is
- * recorded so that a crash can be undone), close() takes it down in reverse.
+ * One live tunnel of the consumer: carrier -> bridge -> wireguard-go -> policy route -> resolver
+ * -> local proxies. The carrier is the direct exit session for one hop (Speed) or the circuit
+ * manager for two or three hops. open() builds it in that order (each step is recorded so that
+ * a crash can be undone), close() takes it down in reverse.
  */
 import type DHT from 'hyperdht'
+import { circuitMtu } from './circuit-cell.ts'
+import { CircuitManager, type CircuitSnapshot } from './circuit-manager.ts'
+import type { CircuitPeer } from './consumer-circuit.ts'
+import type { PeerStore } from './peer-store.ts'
+import type { TunnelGrant } from './session-protocol.ts'
+import { OVERLAY_OVERHEAD } from './tunnel-mtu.ts'
 import { ExitSession } from './exit-session.ts'
 import { HttpProxyServer } from './http-proxy-server.ts'
 import type { NetworkStateRecord } from './network-state-record.ts'
@@ -27,11 +34,20 @@ export interface ConsumerTunnelOptions {
   httpPort?: number
   socksPort?: number
   onProgress?: (step: string) => void
+  /** 1 = the exit alone (direct session); 2 or 3 = a circuit through relays. */
+  hops?: number
+  /** For circuits: the providers known now, the peer store, the circuit lifetime. */
+  candidates?: () => CircuitPeer[]
+  peers?: PeerStore
+  circuitLifetimeMs?: number
+  /** Something in the circuit snapshot changed (rebuild, standby). */
+  onchange?: () => void
 }
 
 export class ConsumerTunnel {
   readonly opts: ConsumerTunnelOptions
   private session: ExitSession | null = null
+  private circuits: CircuitManager | null = null
   private bridge: TunnelBridge | null = null
   private device: WireGuardDevice | null = null
   private route: PolicyRoute | null = null
@@ -57,6 +73,10 @@ export class ConsumerTunnel {
     return this.socks?.address ?? null
   }
 
+  get circuit(): CircuitSnapshot | null {
+    return this.circuits?.snapshot ?? null
+  }
+
   get bytes(): { rx: number; tx: number } {
     return { rx: this.bridge?.rxBytes ?? 0, tx: this.bridge?.txBytes ?? 0 }
   }
@@ -66,22 +86,43 @@ export class ConsumerTunnel {
     const progress = opts.onProgress ?? (() => {})
     const keys = WireGuardDevice.generateKeyPair()
 
-    progress('dialling exit')
-    this.session = new ExitSession({ dht: opts.dht, publicKey: opts.provider.publicKey, wgPublicKey: keys.publicKey })
-    const grant = await this.session.open()
-    if (!grant.wgPublicKey.equals(opts.provider.descriptor.wgPublicKey)) {
-      throw Object.assign(new Error('The exit answered with a WireGuard key other than the one it published.'), { code: 'EXIT_MISBEHAVED' })
-    }
-
-    progress('checking the path')
+    const hops = opts.hops ?? 1
+    let grant: TunnelGrant
     this.bridge = new TunnelBridge()
     await this.bridge.open()
-    this.bridge.attach(this.session.conn!, this.session.onProbeReply)
-    this.probeRttMs = await this.session.probe()
-    this.session.onclose = () => this.onlost?.()
+    if (hops === 1) {
+      progress('dialling exit')
+      this.session = new ExitSession({ dht: opts.dht, publicKey: opts.provider.publicKey, wgPublicKey: keys.publicKey })
+      grant = await this.session.open()
+      if (!grant.wgPublicKey.equals(opts.provider.descriptor.wgPublicKey)) {
+        throw Object.assign(new Error('The exit answered with a WireGuard key other than the one it published.'), { code: 'EXIT_MISBEHAVED' })
+      }
+      progress('checking the path')
+      this.bridge.attach(this.session.conn!, this.session.onProbeReply)
+      this.probeRttMs = await this.session.probe()
+      this.session.onclose = () => this.onlost?.()
+      this.mtu = Math.min(grant.mtu, opts.mtu)
+    } else {
+      if (!opts.candidates || !opts.peers) throw Object.assign(new Error('A circuit needs candidates and a peer store.'), { code: 'BAD_ARGUMENT' })
+      const bridge = this.bridge
+      this.circuits = new CircuitManager({
+        dht: opts.dht,
+        hops,
+        exit: opts.provider,
+        candidates: opts.candidates,
+        peers: opts.peers,
+        wgPublicKey: keys.publicKey,
+        lifetimeMs: opts.circuitLifetimeMs,
+        ondatagram: bridge.deliver,
+        onlost: () => this.onlost?.(),
+        onchange: () => opts.onchange?.()
+      })
+      grant = await this.circuits.open(progress)
+      this.bridge.attachCarrier(this.circuits.send)
+      this.mtu = Math.min(grant.mtu, circuitMtu(opts.mtu + OVERLAY_OVERHEAD, hops))
+    }
 
     progress('starting WireGuard')
-    this.mtu = Math.min(grant.mtu, opts.mtu)
     this.address = grant.address
     const recordBase = { v: 1 as const, ifname: opts.ifname, address: grant.address, table: opts.table, priority: opts.priority }
     await opts.record.save({ ...recordBase, wgPid: null })
@@ -131,6 +172,7 @@ export class ConsumerTunnel {
       () => this.route?.close(),
       () => this.device?.close(),
       () => this.bridge?.close(),
+      () => this.circuits?.close(),
       () => this.session?.close(),
       () => this.opts.record.clear()
     ]
@@ -146,6 +188,7 @@ export class ConsumerTunnel {
     this.route = null
     this.device = null
     this.bridge = null
+    this.circuits = null
     this.session = null
   }
 }

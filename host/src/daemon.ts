@@ -8,7 +8,7 @@ import path from 'node:path'
 import DHT from 'hyperdht'
 // The parser alone: the daemon has no use for the public-suffix list that siteRuleFor loads (~10 MiB).
 import { parseBypassRules } from '../../shared/bypass-rule-parser.ts'
-import { ErrorCode, statusEvent, type ConnState, type ErrorInfo, type Hop, type RegionsResult, type Request, type Status } from '../../shared/native-protocol.ts'
+import { ErrorCode, statusEvent, type CircuitInfo, type ConnState, type ErrorInfo, type Hop, type PeersResult, type RegionsResult, type Request, type Status } from '../../shared/native-protocol.ts'
 import type { BootstrapAddress } from './default-paths.ts'
 import { ConsumerTunnel } from './consumer-tunnel.ts'
 import { ControlServer } from './control-server.ts'
@@ -16,7 +16,9 @@ import { DaemonConfigStore } from './daemon-config.ts'
 import { HOST_VERSION } from './host-version.ts'
 import { NetworkMonitor } from './network-monitor.ts'
 import { NetworkStateRecord } from './network-state-record.ts'
-import { ProviderDiscovery } from './provider-discovery.ts'
+import { ProviderDiscovery, type ProviderInfo } from './provider-discovery.ts'
+import { selectPath } from './path-selection.ts'
+import { PeerStore } from './peer-store.ts'
 import { DEFAULT_TUNNEL_MTU } from './tunnel-mtu.ts'
 
 export interface DaemonOptions {
@@ -32,12 +34,21 @@ export interface DaemonOptions {
   /** Fixed local proxy ports (0 = any free port). */
   httpPort?: number
   socksPort?: number
+  /** How long a circuit lives before it is rebuilt in the background (default 10 minutes). */
+  circuitLifetimeMs?: number
 }
+
+/** How often the provider list is refreshed while a circuit is up (for rebuilds). */
+const CANDIDATE_REFRESH_MS = 30_000
+const BAD_DESCRIPTOR_BLOCK_MS = 24 * 3600 * 1000
 
 export class Daemon {
   readonly opts: Required<DaemonOptions>
   private readonly record: NetworkStateRecord
   private readonly configStore: DaemonConfigStore
+  private readonly peers: PeerStore
+  private candidates: ProviderInfo[] = []
+  private candidateTimer: NodeJS.Timeout | null = null
   private control: ControlServer | null = null
   private dht: DHT | null = null
   private tunnel: ConsumerTunnel | null = null
@@ -54,15 +65,17 @@ export class Daemon {
 
   constructor(opts: DaemonOptions) {
     const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as DaemonOptions
-    this.opts = { ifname: 'mvpn0', mtu: DEFAULT_TUNNEL_MTU, table: 51820, rulePriority: 5182, httpPort: 0, socksPort: 0, controlGid: -1, ...given }
+    this.opts = { ifname: 'mvpn0', mtu: DEFAULT_TUNNEL_MTU, table: 51820, rulePriority: 5182, httpPort: 0, socksPort: 0, controlGid: -1, circuitLifetimeMs: 10 * 60_000, ...given }
     this.record = new NetworkStateRecord(opts.stateDir)
     this.configStore = new DaemonConfigStore(opts.stateDir)
+    this.peers = new PeerStore({ stateDir: opts.stateDir })
   }
 
   async open(): Promise<void> {
     await fs.mkdir(this.opts.stateDir, { recursive: true, mode: 0o700 })
     await fs.chmod(this.opts.stateDir, 0o700)
     await this.configStore.load()
+    await this.peers.open()
     await this.record.recover()
     const gid = this.opts.controlGid >= 0 ? this.opts.controlGid : undefined
     this.control = new ControlServer({ path: this.opts.controlPath, gid, handler: (req) => this.handle(req) })
@@ -79,6 +92,7 @@ export class Daemon {
     await this.teardown()
     this.network.close()
     await this.control?.close()
+    await this.peers.close().catch(() => {})
     await this.dht?.destroy({ force: true })
     await fs.rm(path.join(this.opts.stateDir, 'daemon.pid'), { force: true })
   }
@@ -94,7 +108,8 @@ export class Daemon {
           ? { http: t.httpAddress, socks: t.socksAddress, username: t.credential.username, password: t.credential.password }
           : null,
       offReason: this.state === 'off' ? this.offReason : null,
-      circuit: connected ? this.circuit : [],
+      circuit: connected ? this.hops() : [],
+      circuitInfo: connected ? this.circuitInfo() : null,
       connectedAt: connected ? this.connectedAt : null,
       connectMs: this.connectMs,
       mtu: connected ? t.mtu : null,
@@ -117,6 +132,14 @@ export class Daemon {
         return await this.disconnect()
       case 'regions':
         return await this.regions()
+      case 'peers':
+        return this.peerList()
+      case 'blockPeer':
+        this.peers.block(req.key, req.reason ?? 'blocked by the user', req.durationMs)
+        return this.peerList()
+      case 'unblockPeer':
+        this.peers.unblock(req.key)
+        return this.peerList()
       case 'setBypass': {
         const { errors } = parseBypassRules(req.rules)
         const first = errors[0]
@@ -128,6 +151,40 @@ export class Daemon {
         return this.status()
       }
     }
+  }
+
+  private peerList(): PeersResult {
+    return { peers: this.peers.list() }
+  }
+
+  /** The hops of the live circuit, entry first, with the round trip measured to each. */
+  private hops(): Hop[] {
+    const snapshot = this.tunnel?.circuit
+    if (!snapshot) return this.circuit
+    return snapshot.hops.map((h) => ({ role: h.role, region: h.peer.descriptor.region, key: h.peer.publicKey.toString('hex'), rttMs: h.rttMs }))
+  }
+
+  private circuitInfo(): CircuitInfo | null {
+    const t = this.tunnel
+    if (!t) return null
+    const snapshot = t.circuit
+    const info = snapshot
+      ? { hops: snapshot.hops.length, builtAt: snapshot.builtAt, rebuilds: snapshot.rebuilds, rttMs: snapshot.rttMs, probeLoss: snapshot.probeLoss, standby: snapshot.standby }
+      : { hops: 1, builtAt: this.connectedAt ?? Date.now(), rebuilds: 0, rttMs: Math.round(t.probeRttMs * 100) / 100, probeLoss: 0, standby: false }
+    const rtt = info.rttMs ?? 0
+    const quality = rtt < 150 && info.probeLoss < 0.05 ? 'good' : rtt < 400 && info.probeLoss < 0.2 ? 'fair' : 'poor'
+    return { ...info, quality }
+  }
+
+  /** Look the providers up, remember them, and blacklist those whose descriptor does not validate. */
+  private async discover(timeoutMs = 8000): Promise<ProviderInfo[]> {
+    const { providers, invalid } = await new ProviderDiscovery(this.ensureDht()).findAll(timeoutMs)
+    for (const key of invalid) {
+      if (!this.peers.isBlocked(key)) this.peers.block(key, 'BAD_DESCRIPTOR: published a descriptor that does not validate', BAD_DESCRIPTOR_BLOCK_MS)
+    }
+    for (const p of providers) this.peers.noteProvider(p.publicKey, { roles: p.descriptor.roles, region: p.descriptor.region })
+    this.candidates = providers
+    return providers
   }
 
   /** Exit regions online now, with how many exits each. */
@@ -156,35 +213,49 @@ export class Daemon {
   async connect(opts: { hops: number; region?: string }): Promise<Status> {
     if (this.state === 'connected') return this.status()
     if (this.connecting) return await this.connecting
-    if (opts.hops !== 1) {
-      throw Object.assign(new Error(`${opts.hops}-hop circuits are not available yet; this version connects through the exit alone (hops 1).`), { code: ErrorCode.CONNECT_FAILED })
+    if (!Number.isInteger(opts.hops) || opts.hops < 1 || opts.hops > 3) {
+      throw Object.assign(new Error(`A circuit has 1 to 3 hops, not ${opts.hops}.`), { code: ErrorCode.BAD_MESSAGE })
     }
     this.cancelConnect = false
-    this.connecting = this.runConnect(opts.region).finally(() => {
+    this.connecting = this.runConnect(opts.hops, opts.region).finally(() => {
       this.connecting = null
     })
     return await this.connecting
   }
 
-  private async runConnect(region: string | undefined): Promise<Status> {
+  private async runConnect(hops: number, region: string | undefined): Promise<Status> {
     const started = performance.now()
     this.setState('connecting')
     try {
       const dht = this.ensureDht()
-      const providers = await new ProviderDiscovery(dht).find({ role: 'exit', region })
-      if (providers.length === 0) {
+      const providers = await this.discover()
+      if (!providers.some((p) => p.descriptor.roles.includes('exit') && (!region || p.descriptor.region === region))) {
         throw Object.assign(
           new Error(region ? `No exit in region "${region}" is online right now. Choose another region, or try again in a minute.` : 'No exit is online right now. Check the network connection and try again in a minute.'),
           { code: ErrorCode.NO_PROVIDERS }
         )
       }
-      shuffle(providers)
       let lastError: unknown = null
-      for (const provider of providers.slice(0, 3)) {
-        if (this.cancelConnect) break
+      const triedExits = new Set<string>()
+      for (let attempt = 0; attempt < 3 && !this.cancelConnect; attempt++) {
+        let exit: ProviderInfo
+        try {
+          // Choose the exit together with a whole path, so an exit without enough relays around it is not picked.
+          const path = selectPath({ hops, candidates: providers, region, exclude: triedExits, score: (key) => this.peers.score(key) })
+          exit = path[path.length - 1]!
+        } catch (err) {
+          if (lastError === null) throw Object.assign(err as Error, { code: ErrorCode.NO_PROVIDERS })
+          break
+        }
+        triedExits.add(exit.publicKey.toString('hex'))
         const tunnel = new ConsumerTunnel({
           dht,
-          provider,
+          provider: exit,
+          hops,
+          candidates: () => this.candidates,
+          peers: this.peers,
+          circuitLifetimeMs: this.opts.circuitLifetimeMs,
+          onchange: () => this.broadcast(),
           ifname: this.opts.ifname,
           mtu: this.opts.mtu,
           table: this.opts.table,
@@ -197,6 +268,11 @@ export class Daemon {
           await tunnel.open()
         } catch (err) {
           lastError = err
+          if (hops === 1) {
+            const code = (err as { code?: string }).code
+            if (code === 'EXIT_MISBEHAVED') this.peers.block(exit.publicKey, `${code}: ${(err as Error).message}`)
+            else this.peers.recordFailure(exit.publicKey, code ?? 'CONNECT_FAILED')
+          }
           await tunnel.close()
           continue
         }
@@ -204,11 +280,13 @@ export class Daemon {
           await tunnel.close()
           break
         }
+        if (hops === 1) this.peers.recordSuccess(exit.publicKey, { rttMs: tunnel.probeRttMs })
         this.tunnel = tunnel
         tunnel.onlost = () => void this.onTunnelLost()
-        this.circuit = [{ role: 'exit', region: provider.descriptor.region, key: provider.publicKey.toString('hex') }]
+        this.circuit = [{ role: 'exit', region: exit.descriptor.region, key: exit.publicKey.toString('hex'), rttMs: Math.round(tunnel.probeRttMs * 10) / 10 }]
         this.connectedAt = Date.now()
         this.connectMs = Math.round(performance.now() - started)
+        if (hops > 1) this.startCandidateRefresh()
         this.setState('connected')
         return this.status()
       }
@@ -218,7 +296,7 @@ export class Daemon {
         throw Object.assign(new Error('The connection was cancelled.'), { code: ErrorCode.CONNECT_FAILED })
       }
       const detail = lastError instanceof Error ? lastError.message : 'unknown failure'
-      throw Object.assign(new Error(`Could not build a tunnel through any exit (last: ${detail}). Try again, or choose another region.`), {
+      throw Object.assign(new Error(`Could not build a tunnel through any exit (last: ${detail}). Try again, or choose another region or connection mode.`), {
         code: (lastError as { code?: string } | null)?.code === 'WG_START_FAILED' || (lastError as { code?: string } | null)?.code === 'COMMAND_FAILED' ? ErrorCode.TUNNEL_FAILED : ErrorCode.CONNECT_FAILED
       })
     } catch (err) {
@@ -228,10 +306,24 @@ export class Daemon {
     }
   }
 
+  /** Keep the candidate list fresh for circuit rebuilds while connected. */
+  private startCandidateRefresh(): void {
+    this.stopCandidateRefresh()
+    this.candidateTimer = setInterval(() => {
+      this.discover(5000).catch(() => {})
+    }, CANDIDATE_REFRESH_MS)
+    this.candidateTimer.unref()
+  }
+
+  private stopCandidateRefresh(): void {
+    if (this.candidateTimer) clearInterval(this.candidateTimer)
+    this.candidateTimer = null
+  }
+
   private async onTunnelLost(): Promise<void> {
     if (this.state !== 'connected') return
     await this.teardown()
-    this.setState('error', { code: ErrorCode.TUNNEL_FAILED, message: 'The connection to the exit was lost. Turn the VPN off and on again to reconnect.' })
+    this.setState('error', { code: ErrorCode.TUNNEL_FAILED, message: 'The connection to the exit was lost (no circuit to it could be rebuilt). Turn the VPN off and on again to reconnect through another exit.' })
   }
 
   async disconnect(): Promise<Status> {
@@ -248,17 +340,11 @@ export class Daemon {
   }
 
   private async teardown(): Promise<void> {
+    this.stopCandidateRefresh()
     const t = this.tunnel
     this.tunnel = null
     this.circuit = []
     this.connectedAt = null
     if (t) await t.close()
-  }
-}
-
-function shuffle<T>(list: T[]): void {
-  for (let i = list.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1))
-    ;[list[i], list[j]] = [list[j] as T, list[i] as T]
   }
 }

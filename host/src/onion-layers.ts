@@ -101,6 +101,8 @@ export class OnionCircuitKeys implements OnionDropCounters {
   private readonly nonce = Buffer.alloc(NONCE_BYTES)
   private readonly backwardWindow: ReplayWindow
   private lastForwardSeq = -1
+  /** The hop index (0 = entry) whose backward layer failed last: the suspect of a forged cell. */
+  lastFailedLayer = -1
 
   constructor (hops: HopKeys[], opts: OnionLayerOptions = {}) {
     if (!Array.isArray(hops) || hops.length < 1 || hops.length > MAX_CIRCUIT_HOPS) {
@@ -154,7 +156,7 @@ export class OnionCircuitKeys implements OnionDropCounters {
     setNonce(this.nonce, seq)
     let n = length
     for (let hop = 0; hop < layers; hop++) {
-      if (!open(buf, n, this.nonce, this.backwardKeys[hop]!)) { this.authFailures++; return -1 }
+      if (!open(buf, n, this.nonce, this.backwardKeys[hop]!)) { this.authFailures++; this.lastFailedLayer = hop; return -1 }
       n -= ONION_LAYER_BYTES
     }
     this.backwardWindow.mark(seq)

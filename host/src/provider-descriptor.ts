@@ -4,13 +4,14 @@
  * signature against that key; this module fixes the bytes and validates every field.
  *
  * Layout (compact-encoding): version uint · roles uint (bit 0 relay, bit 1 exit) · region string
- * · priceLamportsPerMiB uint · bandwidthMbps uint · blocked CIDR count uint, then per CIDR
+ * · host string (the provider's public IPv4 address as the DHT observed it, '' when unknown; path
+ * selection keeps one peer per /16) · priceLamportsPerMiB uint · bandwidthMbps uint · blocked CIDR count uint, then per CIDR
  * network address as a uint32 number + prefix uint8 · blocked TCP port count uint, then uint16
  * each · wgPublicKey fixed32 · payoutAddress string · seq uint. Nothing may follow.
  */
 import c, { type State } from 'compact-encoding'
 
-export const DESCRIPTOR_VERSION = 1
+export const DESCRIPTOR_VERSION = 2
 export const MAX_DESCRIPTOR_BYTES = 1000
 export const MAX_POLICY_ENTRIES = 32
 export const MAX_BANDWIDTH_MBPS = 1_000_000
@@ -29,6 +30,8 @@ export interface ProviderDescriptor {
   roles: ProviderRole[]
   /** 1..16 characters of [a-z0-9-]. */
   region: string
+  /** Public IPv4 address as the provider's DHT node sees it, '' when unknown. */
+  host: string
   /** 0 = free. */
   priceLamportsPerMiB: number
   bandwidthMbps: number
@@ -89,8 +92,9 @@ function checkRolesBits(bits: number): ProviderRole[] {
   return roles
 }
 
-function checkStrings(d: { region: unknown; payoutAddress: unknown }): void {
+function checkStrings(d: { region: unknown; payoutAddress: unknown; host: unknown }): void {
   if (typeof d.region !== 'string' || !REGION.test(d.region)) bad('region must be 1-16 characters of a-z, 0-9 and -')
+  if (typeof d.host !== 'string' || (d.host !== '' && !IPV4.test(d.host))) bad('host must be empty or an IPv4 address')
   if (typeof d.payoutAddress !== 'string' || (d.payoutAddress !== '' && !PAYOUT.test(d.payoutAddress))) bad('payout address must be empty or a base58 address')
 }
 
@@ -120,6 +124,7 @@ export function encodeDescriptor(d: ProviderDescriptor): Buffer {
     c.uint[mode](s, d.version)
     c.uint[mode](s, roleBits)
     c.string[mode](s, d.region)
+    c.string[mode](s, d.host)
     c.uint[mode](s, d.priceLamportsPerMiB)
     c.uint[mode](s, d.bandwidthMbps)
     c.uint[mode](s, cidrs.length)
@@ -150,6 +155,7 @@ export function decodeDescriptor(buf: Uint8Array): ProviderDescriptor {
     if (version !== DESCRIPTOR_VERSION) bad(`version ${version} is not supported (this program reads version ${DESCRIPTOR_VERSION})`)
     const roles = checkRolesBits(c.uint.decode(state))
     const region = c.string.decode(state)
+    const host = c.string.decode(state)
     const priceLamportsPerMiB = checkUint(c.uint.decode(state), 'price')
     const bandwidthMbps = checkUint(c.uint.decode(state), 'bandwidth', MAX_BANDWIDTH_MBPS)
     const cidrCount = c.uint.decode(state)
@@ -169,8 +175,8 @@ export function decodeDescriptor(buf: Uint8Array): ProviderDescriptor {
     const payoutAddress = c.string.decode(state)
     const seq = checkUint(c.uint.decode(state), 'seq')
     if (state.start !== state.end) bad('trailing bytes')
-    checkStrings({ region, payoutAddress })
-    return { version, roles, region, priceLamportsPerMiB, bandwidthMbps, exitPolicy: { blockedCidrs, blockedTcpPorts }, wgPublicKey, payoutAddress, seq }
+    checkStrings({ region, payoutAddress, host })
+    return { version, roles, region, host, priceLamportsPerMiB, bandwidthMbps, exitPolicy: { blockedCidrs, blockedTcpPorts }, wgPublicKey, payoutAddress, seq }
   } catch (err) {
     if ((err as { code?: string }).code === 'BAD_DESCRIPTOR') throw err
     bad(`truncated or malformed (${(err as Error).message})`)

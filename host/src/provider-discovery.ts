@@ -21,9 +21,25 @@ export class ProviderDiscovery {
 
   /** Providers announcing on the topic whose valid descriptor offers `role` (and `region`, when given). */
   async find(opts: { role: 'exit' | 'relay'; region?: string; timeoutMs?: number }): Promise<ProviderInfo[]> {
-    const keys = await this.lookupKeys(opts.timeoutMs ?? 8000)
-    const found = await Promise.all([...keys.values()].map((key) => this.describe(key)))
-    return found.filter((p): p is ProviderInfo => p !== null && p.descriptor.roles.includes(opts.role) && (!opts.region || p.descriptor.region === opts.region))
+    const { providers } = await this.findAll(opts.timeoutMs)
+    return providers.filter((p) => p.descriptor.roles.includes(opts.role) && (!opts.region || p.descriptor.region === opts.region))
+  }
+
+  /**
+   * Every provider announcing on the topic: those with a valid descriptor, and the keys whose
+   * signed record does not validate as a descriptor (`invalid`: the caller blacklists them; a
+   * record that is merely missing or slow is neither).
+   */
+  async findAll(timeoutMs = 8000): Promise<{ providers: ProviderInfo[]; invalid: Buffer[] }> {
+    const keys = await this.lookupKeys(timeoutMs)
+    const found = await Promise.all([...keys.values()].map(async (key) => ({ key, result: await this.describe(key) })))
+    const providers: ProviderInfo[] = []
+    const invalid: Buffer[] = []
+    for (const { key, result } of found) {
+      if (result === 'invalid') invalid.push(key)
+      else if (result !== null) providers.push(result)
+    }
+    return { providers, invalid }
   }
 
   private async lookupKeys(timeoutMs: number): Promise<Map<string, Buffer>> {
@@ -44,13 +60,18 @@ export class ProviderDiscovery {
     return keys
   }
 
-  private async describe(publicKey: Buffer): Promise<ProviderInfo | null> {
+  private async describe(publicKey: Buffer): Promise<ProviderInfo | 'invalid' | null> {
+    let record
     try {
-      const record = await Promise.race([this.dht.mutableGet(publicKey, { latest: true }), new Promise<null>((r) => setTimeout(() => r(null), 5000).unref())])
-      if (!record) return null
+      record = await Promise.race([this.dht.mutableGet(publicKey, { latest: true }), new Promise<null>((r) => setTimeout(() => r(null), 5000).unref())])
+    } catch {
+      return null // unreachable record: not a candidate now
+    }
+    if (!record) return null
+    try {
       return { publicKey, descriptor: decodeDescriptor(record.value) }
     } catch {
-      return null // unreachable record or a descriptor that does not validate: not a candidate
+      return 'invalid' // signed by the key, but not a descriptor this program accepts
     }
   }
 }

@@ -1,9 +1,11 @@
 /**
- * The consumer's bridge between the local wireguard-go and the overlay connection.
- * WireGuard's peer endpoint is this UDP socket on 127.0.0.1; every datagram from wireguard-go
- * goes to the exit as one unordered secret-stream message (`conn.trySend`: no promise per
- * datagram), and every message from the exit goes back to wireguard-go. Hot path: no
- * allocation of ours (secret-stream allocates the sealed envelope), no JSON, no logging.
+ * The consumer's bridge between the local wireguard-go and the overlay.
+ * WireGuard's peer endpoint is this UDP socket on 127.0.0.1, so the overlay under it can change
+ * (a new circuit to the same exit) without WireGuard noticing. Every datagram from wireguard-go
+ * goes to the carrier: for one hop the exit connection itself (one unordered secret-stream
+ * message, `conn.trySend`: no promise per datagram), for a circuit the circuit manager (one
+ * cell). What comes back is handed to `deliver`. Hot path: no allocation of ours, no JSON, no
+ * logging.
  */
 import dgram from 'node:dgram'
 import type { NoiseSocket } from 'hyperdht'
@@ -12,6 +14,7 @@ import { PROBE_REPLY } from './session-protocol.ts'
 export class TunnelBridge {
   private readonly socket: dgram.Socket
   private conn: NoiseSocket | null = null
+  private carrier: ((buf: Buffer) => void) | null = null
   private wgPort = 0
   private onProbeReply: ((buf: Buffer) => void) | null = null
   /** Aggregate counters (bytes of WireGuard datagrams), for status only. */
@@ -45,27 +48,46 @@ export class TunnelBridge {
     this.wgPort = port
   }
 
-  /** Point the bridge at a (new) overlay connection; the previous one is simply no longer used. */
+  /** One hop: carry datagrams over this exit connection (probe replies go to onProbeReply). */
   attach(conn: NoiseSocket, onProbeReply: (buf: Buffer) => void): void {
-    if (this.conn) this.conn.off('message', this.fromOverlay)
+    this.detach()
     this.conn = conn
     this.onProbeReply = onProbeReply
+    this.carrier = (buf) => conn.trySend(buf)
     conn.on('message', this.fromOverlay)
+  }
+
+  /** A circuit: datagrams go to `send`; the carrier calls deliver() with what comes back. */
+  attachCarrier(send: (buf: Buffer) => void): void {
+    this.detach()
+    this.carrier = send
   }
 
   detach(): void {
     if (this.conn) this.conn.off('message', this.fromOverlay)
     this.conn = null
+    this.carrier = null
     this.onProbeReply = null
   }
 
+  /** Hot path: a datagram for wireguard-go at buf[offset, offset + length). */
+  readonly deliver = (buf: Buffer, offset: number, length: number): void => {
+    if (this.wgPort === 0) {
+      this.drops++
+      return
+    }
+    this.rxBytes += length
+    this.socket.send(buf, offset, length, this.wgPort, '127.0.0.1')
+  }
+
   private readonly fromWireGuard = (buf: Buffer, rinfo: dgram.RemoteInfo): void => {
-    if (rinfo.port !== this.wgPort || this.conn === null) {
+    const carrier = this.carrier
+    if (rinfo.port !== this.wgPort || carrier === null) {
       this.drops++
       return
     }
     this.txBytes += buf.byteLength
-    this.conn.trySend(buf)
+    carrier(buf)
   }
 
   private readonly fromOverlay = (buf: Buffer): void => {
@@ -73,12 +95,7 @@ export class TunnelBridge {
       this.onProbeReply?.(buf)
       return
     }
-    if (this.wgPort === 0) {
-      this.drops++
-      return
-    }
-    this.rxBytes += buf.byteLength
-    this.socket.send(buf, this.wgPort, '127.0.0.1')
+    this.deliver(buf, 0, buf.byteLength)
   }
 
   async close(): Promise<void> {

@@ -39,20 +39,43 @@ export async function createNamespace(name: string, hosts: ReadonlyArray<readonl
   await ip(['-n', name, 'link', 'set', 'lo', 'up'])
 }
 
-/** A bridge `br0` with `address/24` in `name` (the "internet" of the testnet). */
-export async function addBridge(name: string, address: string): Promise<void> {
+/** `a.b.c.0/24` for an IPv4 address `a.b.c.d`. */
+export function subnet24(address: string): string {
+  const parts = address.split('.')
+  if (parts.length !== 4) throw Object.assign(new Error(`Not an IPv4 address: ${JSON.stringify(address)}.`), { code: 'BAD_ARGUMENT' })
+  return `${parts.slice(0, 3).join('.')}.0/24`
+}
+
+/**
+ * On-link routes on `dev` in `name` for every /24 of `onLink` except the interface's own (the
+ * kernel added that one with the address). Hosts of all these /24s then share the one L2
+ * segment: ARP works across the subnets, and the source address is the interface's own.
+ */
+async function addOnLinkRoutes(name: string, dev: string, address: string, onLink: readonly string[]): Promise<void> {
+  const own = subnet24(address)
+  for (const net of onLink) if (net !== own) await ip(['-n', name, 'route', 'add', net, 'dev', dev])
+}
+
+/** A bridge `br0` with `address/24` in `name` (the "internet" of the testnet), plus on-link routes for the `onLink` /24s. */
+export async function addBridge(name: string, address: string, onLink: readonly string[] = []): Promise<void> {
   await ip(['-n', name, 'link', 'add', 'br0', 'type', 'bridge', 'forward_delay', '0'])
   await ip(['-n', name, 'addr', 'add', `${address}/24`, 'dev', 'br0'])
   await ip(['-n', name, 'link', 'set', 'br0', 'up'])
+  await addOnLinkRoutes(name, 'br0', address, onLink)
 }
 
-/** A veth from `name` (eth0, `address/24`) to the bridge in `bridgeNs` (port `port`). Ends are created in their namespaces. */
-export async function attachToBridge(name: string, address: string, bridgeNs: string, port: string): Promise<void> {
+/**
+ * A veth from `name` (eth0, `address/24`) to the bridge in `bridgeNs` (port `port`). Ends are
+ * created in their namespaces. `onLink`: further /24s (e.g. '192.0.2.0/24') reached on-link
+ * through eth0, for hosts in other subnets on the same bridge. No default route.
+ */
+export async function attachToBridge(name: string, address: string, bridgeNs: string, port: string, onLink: readonly string[] = []): Promise<void> {
   await ip(['link', 'add', 'eth0', 'netns', name, 'type', 'veth', 'peer', 'name', port, 'netns', bridgeNs])
   await ip(['-n', bridgeNs, 'link', 'set', port, 'master', 'br0'])
   await ip(['-n', bridgeNs, 'link', 'set', port, 'up'])
   await ip(['-n', name, 'addr', 'add', `${address}/24`, 'dev', 'eth0'])
   await ip(['-n', name, 'link', 'set', 'eth0', 'up'])
+  await addOnLinkRoutes(name, 'eth0', address, onLink)
 }
 
 /** PIDs of every process inside the namespace (empty when it does not exist). */

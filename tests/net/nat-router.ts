@@ -4,7 +4,9 @@ import { ip } from './namespace.ts'
 
 /**
  * A home router in a network namespace: a WAN leg already on the testnet bridge and a LAN leg
- * (veth) to one host namespace behind it. Forwarding with iptables MASQUERADE out of the WAN
+ * (veth) to one host namespace behind it. The router has no default route either: it forwards
+ * to what its WAN leg reaches on-link (in the testnet, every /24 on the bridge, relays'
+ * included; tests/net/testnet.ts wires that). Forwarding with iptables MASQUERADE out of the WAN
  * leg; 'random' adds `--random-fully` (a new, random source port for every mapping: a
  * port-randomizing, "symmetric" NAT). As real home routers do, the WAN side drops unsolicited
  * input: INPUT and FORWARD from the WAN accept only ESTABLISHED/RELATED (without that, hyperdht

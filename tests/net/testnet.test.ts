@@ -3,10 +3,34 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { listNamespaces } from './namespace.ts'
-import { ROOT, Testnet } from './testnet.ts'
+import { relayAddress, RELAY_SUBNETS, ROOT, SUBNETS, Testnet } from './testnet.ts'
 
 const TSX_IMPORT = pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs')).href
 const ECHO_PEER = path.join(ROOT, 'tests', 'net', 'dht-echo-peer.ts')
+
+/**
+ * TCP probe run inside a namespace: connect to port 9 (nothing listens) of each address and print
+ * {address: outcome}. 'refused' means the host answered (reachable); ENETUNREACH means no route
+ * (nothing was sent); EHOSTUNREACH / 'timeout' mean no answer on the link.
+ */
+const TCP_PROBE = `
+const net = require('net')
+const probe = (host) => new Promise((resolve) => {
+  const t0 = Date.now()
+  const s = net.connect({ host, port: 9 })
+  const done = (outcome) => { clearTimeout(timer); s.destroy(); resolve([host, outcome, Date.now() - t0]) }
+  const timer = setTimeout(() => done('timeout'), 3000)
+  s.on('connect', () => done('open'))
+  s.on('error', (e) => done(e.code === 'ECONNREFUSED' ? 'refused' : e.code))
+})
+Promise.all(process.argv.slice(1).map(probe)).then((r) => process.stdout.write(JSON.stringify(r)))
+`
+
+async function probe(net: Testnet, nsOrRole: string, addresses: string[]): Promise<Record<string, { outcome: string; ms: number }>> {
+  const { stdout } = await net.exec(nsOrRole, [process.execPath, '-e', TCP_PROBE, ...addresses], { timeoutMs: 15_000 })
+  const rows = JSON.parse(stdout) as Array<[string, string, number]>
+  return Object.fromEntries(rows.map(([address, outcome, ms]) => [address, { outcome, ms }]))
+}
 
 /** A zombie waiting for init to reap it counts as gone. */
 function running(pid: number): boolean {
@@ -19,7 +43,7 @@ function running(pid: number): boolean {
 }
 
 describe('testnet', () => {
-  const net = new Testnet()
+  const net = new Testnet({ relays: 5 })
   let openMs = 0
 
   beforeAll(async () => {
@@ -41,6 +65,42 @@ describe('testnet', () => {
     expect(net.addresses).toMatchObject({ inet: '198.18.0.1', boot: '198.18.0.2', web: '198.18.0.5', exit: '198.18.0.10', exit2: '198.18.0.11', cons: '198.18.0.20' })
     expect(net.exits.map((e) => e.ifname.length).every((n) => n <= 15)).toBe(true)
   })
+
+  it('puts relays 1-4 in four other /16s (relay5 shares one with relay1) on the same bridge', async () => {
+    expect(net.relays.map((r) => r.address)).toEqual(['198.19.0.30', '192.0.2.30', '198.51.100.30', '203.0.113.30', '198.19.0.31'])
+    expect(relayAddress(5)).toBe('192.0.2.31')
+    const slash16 = (a: string): string => a.split('.').slice(0, 2).join('.')
+    const firstFour = net.relays.slice(0, 4).map((r) => slash16(r.address))
+    expect(new Set([...firstFour, slash16(net.addresses.exit!), slash16(net.addresses.cons!), slash16(net.addresses.boot!)]).size).toBe(5)
+    expect(slash16(net.relays[4]!.address)).toBe(slash16(net.relays[0]!.address))
+    expect(SUBNETS).toEqual(['198.18.0.0/24', ...RELAY_SUBNETS])
+    // Own /24 on eth0, on-link routes for the other four, no default route.
+    const addr = await net.exec('relay1', ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'])
+    expect(addr.stdout).toContain('198.19.0.30/24')
+    for (const role of ['relay1', 'relay3', 'exit', 'cons', 'inet']) {
+      const { stdout } = await net.exec(role, ['ip', '-4', 'route', 'show'])
+      const routes = stdout.trim().split('\n').map((line) => line.trim().split(/\s+/).slice(0, 3).join(' '))
+      const dev = role === 'inet' ? 'br0' : 'eth0'
+      expect(routes.sort()).toEqual(SUBNETS.map((s) => `${s} dev ${dev}`).sort())
+    }
+  })
+
+  it('lets relay1 reach relay2, the exit and the bootstrap across /16s, and nothing outside the testnet', async () => {
+    const inside = [net.addresses.relay2!, net.addresses.exit!, net.addresses.boot!, net.addresses.relay5!, net.addresses.web!]
+    const outside = ['198.18.1.1', '198.51.101.30', '8.8.8.8'] // 198.18/16 and 198.51/16 but not our /24s; the real internet
+    const fromRelay1 = await probe(net, 'relay1', [...inside, ...outside])
+    for (const a of inside) expect(fromRelay1[a], a).toMatchObject({ outcome: 'refused' })
+    for (const a of outside) {
+      expect(fromRelay1[a], a).toMatchObject({ outcome: 'ENETUNREACH' })
+      expect(fromRelay1[a]!.ms, a).toBeLessThan(1000)
+    }
+    // And the way back: the exit, the consumer and relay4 reach relay1 (another /16 from each).
+    for (const role of ['exit', 'cons', 'relay4']) {
+      const back = await probe(net, role, [net.addresses.relay1!, '203.0.114.1'])
+      expect(back[net.addresses.relay1!], role).toMatchObject({ outcome: 'refused' })
+      expect(back['203.0.114.1'], role).toMatchObject({ outcome: 'ENETUNREACH' })
+    }
+  }, 60_000)
 
   it('lets the consumer reach the web server, which reports the consumer address', async () => {
     const { stdout } = await net.exec('cons', [process.execPath, '-e', 'fetch(process.argv[1]).then(r => r.text()).then(t => process.stdout.write(t))', net.webUrl])
@@ -99,6 +159,34 @@ describe('testnet', () => {
     for (const pid of pids) expect(running(pid)).toBe(false)
     expect(fs.existsSync(net.dir)).toBe(false)
     console.log(`testnet ${net.id}: open ${openMs} ms, close ${closeMs} ms`)
+  }, 30_000)
+})
+
+describe('testnet with relays and a NAT consumer', () => {
+  const net = new Testnet({ exits: [{ region: 'eu' }], relays: 2, consumerNat: 'masquerade' })
+
+  beforeAll(async () => {
+    await net.open()
+  }, 60_000)
+
+  afterAll(async () => {
+    await net.close()
+  }, 30_000)
+
+  it('lets the NAT router (WAN leg) and the consumer behind it reach relays in other /16s', async () => {
+    const { stdout } = await net.exec('nat', ['ip', '-4', 'route', 'show', 'dev', 'eth0'])
+    for (const s of SUBNETS) expect(stdout).toContain(s)
+    for (const role of ['nat', 'cons']) {
+      const r = await probe(net, role, [net.addresses.relay1!, net.addresses.relay2!, net.addresses.exit!, '198.18.1.1'])
+      expect(r[net.addresses.relay1!], role).toMatchObject({ outcome: 'refused' })
+      expect(r[net.addresses.relay2!], role).toMatchObject({ outcome: 'refused' })
+      expect(r[net.addresses.exit!], role).toMatchObject({ outcome: 'refused' })
+      expect(['ENETUNREACH', 'EHOSTUNREACH'], role).toContain(r['198.18.1.1']!.outcome)
+    }
+    // The router itself has no route outside the testnet; the consumer's packets to such an
+    // address die at the router (ICMP net unreachable, or nothing), never leave.
+    const router = await probe(net, 'nat', ['198.18.1.1'])
+    expect(router['198.18.1.1']).toMatchObject({ outcome: 'ENETUNREACH' })
   }, 30_000)
 })
 

@@ -16,17 +16,28 @@ import { ProcessOutput } from './process-output.ts'
  *   mv<id>-web    198.18.0.5   web server (tests/net/web-server.ts, TCP 80) = web.test, bypass.test
  *   mv<id>-exit   198.18.0.10  first exit; mv<id>-exit2 198.18.0.11, … (one per `exits` entry)
  *   mv<id>-cons   198.18.0.20  consumer (daemon)
- *   mv<id>-relay1 198.18.0.30, … (only with `relays: n`)
+ *   mv<id>-relay1 198.19.0.30, relay2 192.0.2.30, relay3 198.51.100.30, relay4 203.0.113.30,
+ *                 relay5 198.19.0.31, relay6 192.0.2.31, … (only with `relays: n`; see below)
  *
  * With `consumerNat`, the consumer is not on the bridge but behind a home router:
  *   mv<id>-nat    198.18.0.21  NAT router (tests/net/nat-router.ts), LAN 192.168.77.1/24
  *   mv<id>-cons   192.168.77.2 (addresses.consLan); addresses.cons is the router's 198.18.0.21,
  *                 the address the web server sees for the consumer's direct traffic.
  *
- * Every namespace has eth0 on a flat /24 (no default route: anything else is unreachable at
- * once), lo up, /etc/netns/<ns>/hosts naming web.test and bypass.test, and a resolv.conf
- * pointing at 127.0.0.1 so no DNS query leaves. close() removes all of it and kills the
- * processes of the run; so do process exit, SIGINT and SIGTERM (synchronously).
+ * Relays sit in other /16s than everything else (path selection refuses two peers of one circuit
+ * in the same IPv4 /16), cycling through four documentation/benchmark /24s (RELAY_SUBNETS):
+ * relay i (1-based) is <RELAY_SUBNETS[(i-1) % 4]>.<30 + floor((i-1) / 4)>. So relays 1-4 are
+ * in four different /16s, none of them 198.18/16; relay5 shares 198.19/16 with relay1, relay6
+ * 192.0/16 with relay2, and so on: a test that needs n relays in pairwise different /16s can
+ * use at most 4. All /24s (SUBNETS) share the one L2 bridge.
+ *
+ * Every namespace on the bridge (the bridge itself and the NAT router's WAN leg included) has
+ * eth0 with its address and its own /24 prefix, plus on-link routes (`ip route add <net>/24 dev
+ * eth0`) for the other four /24s of SUBNETS, so ARP works across the subnets; no default route:
+ * anything else is unreachable at once (ENETUNREACH). Each also has lo up,
+ * /etc/netns/<ns>/hosts naming web.test and bypass.test, and a resolv.conf pointing at
+ * 127.0.0.1 so no DNS query leaves. close() removes all of it and kills the processes of the
+ * run; so do process exit, SIGINT and SIGTERM (synchronously).
  */
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -35,7 +46,19 @@ const TSX_IMPORT = pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 
 const WEB_SERVER = path.join(ROOT, 'tests', 'net', 'web-server.ts')
 const WIREGUARD_RUN_DIR = '/var/run/wireguard'
 
+/** The bridge's own /24: bridge, bootstrap, web server, exits, consumer (or its NAT router). */
 export const SUBNET = '198.18.0.0/24'
+/** The /24s relays cycle through (each in another /16 than SUBNET and than each other). */
+export const RELAY_SUBNETS = ['198.19.0.0/24', '192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24'] as const
+/** Every /24 on the bridge; each namespace on it reaches all of them on-link. */
+export const SUBNETS: readonly string[] = [SUBNET, ...RELAY_SUBNETS]
+
+/** Address of relay `index` (0-based: index 0 is relay1): RELAY_SUBNETS in turn, hosts .30, .31, … */
+export function relayAddress(index: number): string {
+  if (!Number.isInteger(index) || index < 0) throw Object.assign(new Error(`Bad relay index ${index}.`), { code: 'BAD_ARGUMENT' })
+  const subnet = RELAY_SUBNETS[index % RELAY_SUBNETS.length]!
+  return `${subnet.slice(0, subnet.lastIndexOf('.'))}.${30 + Math.floor(index / RELAY_SUBNETS.length)}`
+}
 export const BOOTSTRAP_PORT = 49737
 export const WEB_NAMES = ['web.test', 'bypass.test'] as const
 
@@ -136,7 +159,7 @@ export class Testnet {
   /** role → namespace name (inet, boot, web, cons, exit, exit2, …, relay1, …; nat with consumerNat). */
   readonly namespaces: Record<string, string> = {}
   /**
-   * role → IPv4 address (inet is the bridge, 198.18.0.1). With `consumerNat`, `cons` is the
+   * role → IPv4 address (inet is the bridge, 198.18.0.1; relays: see relayAddress). With `consumerNat`, `cons` is the
    * router's WAN address and `consLan` the consumer's own (LAN) address.
    */
   readonly addresses: Record<string, string> = {}
@@ -197,7 +220,7 @@ export class Testnet {
     }
     this.relays = Array.from({ length: relays }, (_, i) => {
       const role = `relay${i + 1}`
-      add(role, `198.18.0.${30 + i}`)
+      add(role, relayAddress(i))
       return { index: i, role, ns: this.namespaces[role]!, address: this.addresses[role]!, state: path.join(this.dir, role) }
     })
     this.bootstrap = `${this.addresses.boot}:${BOOTSTRAP_PORT}`
@@ -265,14 +288,14 @@ export class Testnet {
       const hosts = WEB_NAMES.map((name) => [this.addresses.web!, name] as const)
       const inet = this.namespaces.inet!
       await createNamespace(inet, hosts)
-      await addBridge(inet, this.addresses.inet!)
+      await addBridge(inet, this.addresses.inet!, SUBNETS)
       await Promise.all(
         Object.keys(this.namespaces)
           .filter((role) => role !== 'inet')
           .map(async (role) => {
             await createNamespace(this.namespaces[role]!, hosts)
             if (role === 'cons' && this.consumerNat) return // behind the router, wired below
-            await attachToBridge(this.namespaces[role]!, this.addresses[role]!, inet, `v-${role}`)
+            await attachToBridge(this.namespaces[role]!, this.addresses[role]!, inet, `v-${role}`, SUBNETS)
           })
       )
       if (this.consumerNat) await setUpNatRouter({ router: this.namespaces.nat!, host: this.namespaces.cons!, mode: this.consumerNat })

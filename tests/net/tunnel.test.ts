@@ -35,7 +35,8 @@ describe('single-hop tunnel through an exit found on the DHT', () => {
     const connectMs = performance.now() - t0
     const s = await status()
     expect(s.state).toBe('connected')
-    expect(s.circuit).toEqual([{ role: 'exit', region: 'eu', key: exitKey }])
+    expect(s.circuit).toEqual([{ role: 'exit', region: 'eu', key: exitKey, rttMs: expect.any(Number) }])
+    expect(s.circuitInfo).toMatchObject({ hops: 1, rebuilds: 0, standby: false })
     expect(s.proxy?.http).toMatch(/^127\.0\.0\.1:\d+$/)
     expect(s.proxy?.socks).toMatch(/^127\.0\.0\.1:\d+$/)
     expect(s.mtu).toBe(1392)

@@ -2,12 +2,14 @@
  * The testnet's destination web server (runs inside the `web` namespace):
  *   GET /          → the source IP it sees, text/plain
  *   GET /page      → HTML with <p id="addr">IP</p>
- *   GET /bytes?n=N → N bytes of application/octet-stream, streamed from a preallocated buffer
+ *   GET /bytes?n=N → N bytes of application/octet-stream: the fixed pseudo-random pattern of
+ *                    tests/net/download-pattern.ts, streamed from a preallocated chunk
  * Usage: node --import tsx tests/net/web-server.ts --host 198.18.0.5 --port 80
  * Prints `ready HOST:PORT` once listening. Logs nothing about requests.
  */
 import http from 'node:http'
 import { parseArgs } from 'node:util'
+import { patternChunk } from './download-pattern.ts'
 
 const { values } = parseArgs({ options: { host: { type: 'string', default: '198.18.0.5' }, port: { type: 'string', default: '80' } } })
 const host = values.host!
@@ -17,7 +19,7 @@ if (!Number.isInteger(port) || port < 1 || port > 65535) {
   process.exit(2)
 }
 
-const CHUNK = Buffer.alloc(64 * 1024, 0x61)
+const CHUNK = patternChunk()
 const MAX_BYTES = 2 ** 40
 
 function sourceIp(req: http.IncomingMessage): string {

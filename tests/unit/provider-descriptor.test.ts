@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import {
-  decodeDescriptor, encodeDescriptor, MAX_DESCRIPTOR_BYTES, type ProviderDescriptor
+  DESCRIPTOR_VERSION, decodeDescriptor, encodeDescriptor, MAX_DESCRIPTOR_BYTES, type ProviderDescriptor
 } from '../../host/src/provider-descriptor.ts'
 import { DEFAULT_EXIT_POLICY } from '../../host/src/exit-firewall.ts'
 import { PROVIDERS_TOPIC } from '../../host/src/provider-topic.ts'
 
 function sample(over: Partial<ProviderDescriptor> = {}): ProviderDescriptor {
   return {
-    version: 1,
+    version: DESCRIPTOR_VERSION,
     roles: ['exit'],
     region: 'eu-west',
+    host: '198.18.0.10',
     priceLamportsPerMiB: 1000,
     bandwidthMbps: 100,
     exitPolicy: { blockedCidrs: [...DEFAULT_EXIT_POLICY.blockedCidrs], blockedTcpPorts: [25] },
@@ -55,6 +56,7 @@ describe('provider descriptor', () => {
       { region: '' },
       { region: 'EU' },
       { region: 'a'.repeat(17) },
+      { host: '10.0.0.300' },
       { region: 'eu\nwest' },
       { priceLamportsPerMiB: -1 },
       { priceLamportsPerMiB: 1.5 },

@@ -1,0 +1,37 @@
+/**
+ * A byte-rate limiter for the cell path: `take(n)` says whether n bytes may pass now. Refills
+ * continuously at `bytesPerSecond` up to `burstBytes`. A rate of 0 means unlimited. Hot path:
+ * numbers only, no allocation. Cells over the rate are dropped by the caller, never queued:
+ * WireGuard and the TCP inside recover, and memory stays bounded.
+ */
+export class TokenBucket {
+  private readonly rate: number
+  private readonly burst: number
+  private tokens: number
+  private last: number
+
+  constructor(bytesPerSecond: number, burstBytes = Math.max(64 * 1024, bytesPerSecond / 10)) {
+    if (!Number.isFinite(bytesPerSecond) || bytesPerSecond < 0) throw Object.assign(new Error(`Invalid rate ${bytesPerSecond}`), { code: 'BAD_ARGUMENT' })
+    this.rate = bytesPerSecond / 1000
+    this.burst = burstBytes
+    this.tokens = burstBytes
+    this.last = performance.now()
+  }
+
+  get unlimited(): boolean {
+    return this.rate === 0
+  }
+
+  take(bytes: number): boolean {
+    if (this.rate === 0) return true
+    const now = performance.now()
+    const tokens = Math.min(this.burst, this.tokens + (now - this.last) * this.rate)
+    this.last = now
+    if (tokens < bytes) {
+      this.tokens = tokens
+      return false
+    }
+    this.tokens = tokens - bytes
+    return true
+  }
+}
