@@ -79,7 +79,7 @@ export class CircuitManager {
     if (!Number.isInteger(opts.hops) || opts.hops < 2 || opts.hops > 3) {
       throw Object.assign(new Error(`A relayed circuit has 2 or 3 hops, not ${opts.hops}.`), { code: 'INVALID_HOPS' })
     }
-    this.opts = { lifetimeMs: DEFAULT_CIRCUIT_LIFETIME_MS, probeIntervalMs: 500, failAfterMisses: 3, ...opts }
+    this.opts = { lifetimeMs: DEFAULT_CIRCUIT_LIFETIME_MS, probeIntervalMs: 300, failAfterMisses: 3, ...opts }
   }
 
   /** Build the first circuit; resolves with the exit's grant (the WireGuard side needs it). */
@@ -279,6 +279,8 @@ export class CircuitManager {
       this.standby = null
       this.active = standby
       this.rebuilds++
+      // Tell the exit at once which circuit to answer on (its replies may be what the inner TCP waits for).
+      this.sendProbe(standby)
       this.opts.onchange()
       this.ensureStandby()
       return
@@ -296,6 +298,7 @@ export class CircuitManager {
         this.active = circuit
         this.watch(circuit)
         this.rebuilds++
+        this.sendProbe(circuit)
         this.opts.onchange()
         if (old) this.retire(old)
         this.ensureStandby()

@@ -168,6 +168,7 @@ export class CircuitSwitch {
       return
     }
     if (buf[CELL_HEADER_BYTES] === PROBE_REQUEST) {
+      tunnel.use(circuit)
       if (n <= MAX_PROBE_BYTES) {
         buf[CELL_HEADER_BYTES] = PROBE_REPLY
         this.sendBackwardData(circuit, buf.subarray(CELL_HEADER_BYTES, CELL_HEADER_BYTES + n), n)

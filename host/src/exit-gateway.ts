@@ -103,6 +103,15 @@ export class ExitTunnel {
     this.graceTimer.unref()
   }
 
+  /**
+   * The consumer reached us through `outlet` (a probe): replies go that way from now on. After a
+   * switch to its standby circuit the consumer probes at once, so the replies follow it within
+   * one round trip even while the inner TCP is silent, waiting for them.
+   */
+  use(outlet: TunnelOutlet): void {
+    if (!this.closed) this.current = outlet
+  }
+
   /** Hot path: a datagram from the consumer, through `outlet`. */
   deliver(buf: Buffer, offset: number, length: number, outlet: TunnelOutlet): void {
     if (this.closed) return
