@@ -15,8 +15,18 @@ export const HOST_TIMEOUT = 'HOST_TIMEOUT'
 
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 16000, 30000]
 const MAX_ID = 2 ** 31
-/** connect may build a whole circuit; everything else is quick. */
-const TIMEOUT_MS: Record<RequestType, number> = { hello: 15000, status: 15000, connect: 90000, disconnect: 30000, setBypass: 15000, regions: 20000 }
+/** connect may build a whole circuit (up to three hops); regions is a DHT lookup; everything else is quick. */
+const TIMEOUT_MS: Record<RequestType, number> = {
+  hello: 15000,
+  status: 15000,
+  connect: 90000,
+  disconnect: 30000,
+  setBypass: 15000,
+  regions: 20000,
+  peers: 15000,
+  blockPeer: 15000,
+  unblockPeer: 15000
+}
 
 type RequestFields<T extends RequestType> = Omit<Extract<Request, { type: T }>, 'v' | 'id' | 'type'>
 

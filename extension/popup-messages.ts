@@ -3,9 +3,12 @@
  * chrome.runtime.connect({ name: POPUP_PORT_NAME }) port. Both directions are validated.
  */
 import { z } from 'zod'
-import { BypassRule, RegionsResult, Status } from '../shared/native-protocol.ts'
+import { BypassRule, PeerKey, PeerRecord, RegionsResult, Status } from '../shared/native-protocol.ts'
 
 export const POPUP_PORT_NAME = 'popup'
+
+/** At most this many blocked peers are listed (the host's list may hold thousands of peers). */
+export const MAX_BLOCKED_SHOWN = 500
 
 export const PendingAction = z.enum(['connect', 'disconnect'])
 export type PendingAction = z.infer<typeof PendingAction>
@@ -34,6 +37,21 @@ export const PopupView = z.object({
   /** Exit regions online, once asked for (options page). */
   regions: z
     .object({ list: RegionsResult.shape.regions, error: z.string().nullable(), loading: z.boolean() })
+    .nullable(),
+  /**
+   * Peers the host has blocked, once asked for (options page): only the blocked records of the
+   * host's peer list are kept, so the view stays small. `unblocking` is the key of the peer an
+   * unblockPeer request is under way for.
+   */
+  peers: z
+    .object({
+      blocked: z.array(PeerRecord).max(MAX_BLOCKED_SHOWN),
+      /** Peers the host knows in all (blocked or not). */
+      known: z.number().int().nonnegative(),
+      error: z.string().nullable(),
+      loading: z.boolean(),
+      unblocking: PeerKey.nullable()
+    })
     .nullable()
 })
 export type PopupView = z.infer<typeof PopupView>
@@ -52,7 +70,11 @@ export const PopupCommand = z.discriminatedUnion('type', [
   z.object({ type: z.literal('bypassSite'), url: z.string().max(4096), bypass: z.boolean() }).strict(),
   /** Ask the host for a fresh status (bytes, network) while a page is open. */
   z.object({ type: z.literal('refresh') }).strict(),
-  z.object({ type: z.literal('loadRegions') }).strict()
+  z.object({ type: z.literal('loadRegions') }).strict(),
+  /** Ask the host for its peer list (the blocked peers are shown). */
+  z.object({ type: z.literal('loadPeers') }).strict(),
+  /** Lift the host's block on a peer; the list is refreshed from the answer. */
+  z.object({ type: z.literal('unblockPeer'), key: PeerKey }).strict()
 ])
 export type PopupCommand = z.infer<typeof PopupCommand>
 

@@ -23,7 +23,8 @@ export function badgeLook(view: PopupView): BadgeLook {
   switch (status?.state) {
     case 'connected': {
       const exit = status.circuit.find((h) => h.role === 'exit') ?? status.circuit[status.circuit.length - 1]
-      return { state: 'connected', text: 'ON', color: '#0f7b6c', title: `Macro VPN: connected${exit ? ` via ${exit.region.toUpperCase()}` : ''}` }
+      const hops = status.circuit.length > 1 ? `, ${status.circuit.length} hops` : ''
+      return { state: 'connected', text: 'ON', color: '#0f7b6c', title: `Macro VPN: connected${exit ? ` via ${exit.region.toUpperCase()}` : ''}${hops}` }
     }
     case 'connecting':
       return { state: 'connecting', text: '…', color: '#b54708', title: 'Macro VPN: connecting…' }

@@ -9,17 +9,20 @@
  *   stays, pointing at the last proxy address (dead now) or at DEAD_PROXY, so non-bypassed
  *   traffic fails instead of going direct; the view says why; reconnects automatically;
  * - the user turned it off: the proxy and leak protection are given back to the browser.
+ * Changing the connection mode (hop count) or the exit region while the VPN is on rebuilds the
+ * tunnel at once, as Mullvad and Proton VPN do: disconnect, then connect with the new settings;
+ * the kill switch holds in between (wanted on), so nothing goes direct meanwhile.
  * At browser start the last state is put back as soon as storage is read, before the host
  * answers (Chrome also keeps the extension's proxy setting in the profile).
  */
 import { compilePac, parseBypassRules, matchesBypass, type ParsedBypassRule } from '../shared/bypass-rules.ts'
-import { RegionsResult, Status, type HelloResult, type NetworkInfo } from '../shared/native-protocol.ts'
+import { PeersResult, RegionsResult, Status, type HelloResult, type NetworkInfo } from '../shared/native-protocol.ts'
 import { BYPASS_PRESETS, presetRules } from './bypass-preset-catalog.ts'
 import { BypassStore } from './bypass-store.ts'
 import { LeakProtection } from './leak-protection.ts'
 import { parseLocalProxy } from './local-proxy.ts'
 import { HOST_INCOMPATIBLE, NativeHostPort } from './native-host-port.ts'
-import type { PendingAction, PopupCommand, PopupView } from './popup-messages.ts'
+import { MAX_BLOCKED_SHOWN, type PendingAction, type PopupCommand, type PopupView } from './popup-messages.ts'
 import { ProxyAuthResponder } from './proxy-auth-responder.ts'
 import { ProxyControlWatch, proxyControlProblem } from './proxy-control-watch.ts'
 import { ProxySettings } from './proxy-settings.ts'
@@ -61,9 +64,14 @@ export class VpnController {
   private pending: PendingAction | null = null
   private lastError: string | null = null
   private regions: PopupView['regions'] = null
+  private peers: PopupView['peers'] = null
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null
   private reconnectAttempts = 0
   private disconnectAfterPending = false
+  /** The running disconnect is the first half of a reconnect for new settings: connect after it. */
+  private reconnectForSettings = false
+  /** Mode or region changed while a connect was under way: reconnect once it has finished. */
+  private settingsChangedWhilePending = false
   private decision: ProxyDecision = { mode: 'unknown', hostPort: DEAD_PROXY, rules: [] }
   private unwatchSettings: (() => void) | null = null
   private lastNetworkId: string | null | undefined = undefined
@@ -99,7 +107,8 @@ export class VpnController {
       blocked: this.blockedReason(),
       proxyConflict: this.usePacSetting ? proxyControlProblem(this.proxyControl.current) : null,
       hostIncompatible: this.hostIncompatible,
-      regions: this.regions
+      regions: this.regions,
+      peers: this.peers
     }
   }
 
@@ -128,8 +137,10 @@ export class VpnController {
       this.lastError = `Could not read the extension's settings: ${(err as Error).message}`
     }
     this.unwatchSettings = settingsItem.watch((value) => {
+      const before = this.settings
       this.settings = readSettings(value)
       this.onRulesChanged()
+      if (before.mode !== this.settings.mode || before.region !== this.settings.region) this.onConnectionSettingsChanged()
     })
     this.recomputeRules()
     this.loaded = true
@@ -204,6 +215,12 @@ export class VpnController {
       case 'loadRegions':
         void this.loadRegions()
         break
+      case 'loadPeers':
+        void this.loadPeers()
+        break
+      case 'unblockPeer':
+        void this.unblockPeer(command.key)
+        break
     }
   }
 
@@ -268,11 +285,32 @@ export class VpnController {
     intentItem.setValue(intent).catch((err: Error) => this.fail(`Could not save the on/off choice: ${err.message}`))
   }
 
+  /**
+   * The connection mode or the exit region changed. With the VPN on, the tunnel is rebuilt with
+   * the new settings at once (disconnect, then connect); the kill switch holds in between. With
+   * it off, or down and retrying, the next connect uses the new settings anyway.
+   */
+  private onConnectionSettingsChanged(): void {
+    if (!this.intent.wantedOn) return
+    if (this.pending === 'connect') {
+      this.settingsChangedWhilePending = true
+      return
+    }
+    // A disconnect under way is either the user's (not wanted on any more) or the first half of
+    // a reconnect, whose connect reads the settings when it is sent.
+    if (this.pending !== null) return
+    const state = this.status?.state
+    if (!this.host.isReady || this.daemonDown !== null || (state !== 'connected' && state !== 'connecting')) return
+    this.reconnectForSettings = true
+    this.run('disconnect', () => this.host.request('disconnect', {}))
+  }
+
   private run(action: PendingAction, send: () => Promise<unknown>): void {
     if (this.pending !== null || !this.host.isReady) return
     this.pending = action
     this.lastError = null
     this.emit()
+    let failed = false
     send()
       .then(
         (result) => {
@@ -280,6 +318,7 @@ export class VpnController {
           if (status.success) this.setStatus(status.data, false)
         },
         (err: Error) => {
+          failed = true
           this.lastError = err.message
         }
       )
@@ -289,9 +328,24 @@ export class VpnController {
         if (this.disconnectAfterPending) {
           this.disconnectAfterPending = false
           if (!this.intent.wantedOn) {
+            this.settingsChangedWhilePending = false
             this.userDisconnect()
             return
           }
+        }
+        if (action === 'disconnect' && this.reconnectForSettings) {
+          this.reconnectForSettings = false
+          // The old tunnel is down (a failed disconnect keeps it, and its error is shown).
+          if (!failed && this.intent.wantedOn && this.host.isReady && this.daemonDown === null) {
+            this.reconnectAttempts = 0
+            this.sendConnect()
+            return
+          }
+        }
+        if (action === 'connect' && this.settingsChangedWhilePending) {
+          this.settingsChangedWhilePending = false
+          this.onConnectionSettingsChanged()
+          if (this.pending !== null) return
         }
         this.maybeReconnect()
         this.emit()
@@ -326,6 +380,63 @@ export class VpnController {
       this.regions = { list: [], error: `Could not list the regions: ${(err as Error).message}`, loading: false }
     }
     this.emit()
+  }
+
+  /** The host's peer list; the blocked ones are shown on the options page. */
+  private async loadPeers(): Promise<void> {
+    const last = this.peers ?? { blocked: [], known: 0, error: null, loading: false, unblocking: null }
+    // While the daemon is down a request would make the shim start a new one.
+    if (!this.host.isReady || this.daemonDown !== null) {
+      this.peers = { ...last, error: 'The Macro VPN host is not connected, so the list of peers is not available.', loading: false, unblocking: null }
+      this.emit()
+      return
+    }
+    this.peers = { ...last, error: null, loading: true }
+    this.emit()
+    try {
+      if (!this.setPeers(await this.host.request('peers', {}))) {
+        this.peers = { ...last, error: 'The host answered with an invalid list of peers. Update the host.', loading: false, unblocking: null }
+      }
+    } catch (err) {
+      this.peers = { ...last, error: `Could not list the peers: ${(err as Error).message}`, loading: false, unblocking: null }
+    }
+    this.emit()
+  }
+
+  /** Lift a block; the list shown is the host's answer (or, failing that, asked for again). */
+  private async unblockPeer(key: string): Promise<void> {
+    const last = this.peers ?? { blocked: [], known: 0, error: null, loading: false, unblocking: null }
+    if (last.unblocking !== null) return
+    if (!this.host.isReady || this.daemonDown !== null) {
+      this.peers = { ...last, error: 'The Macro VPN host is not connected, so no peer can be unblocked now.' }
+      this.emit()
+      return
+    }
+    this.peers = { ...last, error: null, unblocking: key }
+    this.emit()
+    let answer: unknown
+    try {
+      answer = await this.host.request('unblockPeer', { key })
+    } catch (err) {
+      this.peers = { ...(this.peers ?? last), error: `Could not unblock peer ${key.slice(0, 8)}: ${(err as Error).message}`, unblocking: null }
+      this.emit()
+      return
+    }
+    if (!this.setPeers(answer)) {
+      this.peers = { ...(this.peers ?? last), unblocking: null }
+      await this.loadPeers()
+      return
+    }
+    this.emit()
+  }
+
+  /** Keep the blocked peers of a PeersResult, soonest expiry first; false when it is not one. */
+  private setPeers(raw: unknown): boolean {
+    const result = PeersResult.safeParse(raw)
+    if (!result.success) return false
+    const blocked = result.data.peers.filter((p) => p.blocked !== null).sort((a, b) => a.blocked!.until - b.blocked!.until)
+    this.peers = { blocked: blocked.slice(0, MAX_BLOCKED_SHOWN), known: result.data.peers.length, error: null, loading: false, unblocking: null }
+    return true
   }
 
   private onHostReady(hello: HelloResult): void {

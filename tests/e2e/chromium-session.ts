@@ -11,8 +11,11 @@ import { EXTENSION_ID } from '../../shared/extension-identity.ts'
 
 export const EXTENSION_DIR = path.resolve(import.meta.dirname, '..', '..', '.output', 'chrome-mv3')
 
+export const CHROMIUM_BINARY = '/usr/lib/chromium/chromium'
+
 export interface ChromiumSessionOptions {
-  namespace: string
+  /** The network namespace to run in, or null for this one (tests that load no web pages, e.g. against a fake daemon). */
+  namespace: string | null
   /** e.g. { 'web.test': '198.18.0.5' }: everything else fails to resolve (no real DNS). */
   hostMap: Record<string, string>
   userDataDir?: string
@@ -45,11 +48,15 @@ export class ChromiumSession {
     await fs.access(path.join(EXTENSION_DIR, 'manifest.json')).catch(() => {
       throw new Error(`The extension is not built (${EXTENSION_DIR}); run "npx wxt build" first.`)
     })
-    this.wrapper = path.join(this.userDataDir, '..', `chromium-in-${this.opts.namespace}-${process.pid}-${Date.now()}.sh`)
-    await fs.writeFile(this.wrapper, `#!/bin/sh\nexec ip netns exec ${this.opts.namespace} /usr/lib/chromium/chromium "$@"\n`, { mode: 0o755 })
+    let executablePath = CHROMIUM_BINARY
+    if (this.opts.namespace !== null) {
+      this.wrapper = path.join(this.userDataDir, '..', `chromium-in-${this.opts.namespace}-${process.pid}-${Date.now()}.sh`)
+      await fs.writeFile(this.wrapper, `#!/bin/sh\nexec ip netns exec ${this.opts.namespace} ${CHROMIUM_BINARY} "$@"\n`, { mode: 0o755 })
+      executablePath = this.wrapper
+    }
     const rules = [...Object.entries(this.opts.hostMap).map(([h, a]) => `MAP ${h} ${a}`), 'MAP * ~NOTFOUND', 'EXCLUDE 127.0.0.1'].join(', ')
     this.browser = await puppeteer.launch({
-      executablePath: this.wrapper,
+      executablePath,
       headless: true,
       pipe: true,
       enableExtensions: this.opts.loadAtStartup ? true : [EXTENSION_DIR],

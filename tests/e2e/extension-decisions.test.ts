@@ -49,7 +49,8 @@ describe('toolbar badge', () => {
     error: state === 'error' ? { code: 'TUNNEL_FAILED', message: 'The tunnel failed.' } : null,
     offReason: state === 'off' ? 'start' : null,
     proxy: null,
-    circuit: state === 'connected' ? [{ role: 'exit', region: 'eu', key: 'a'.repeat(64) }] : [],
+    circuit: state === 'connected' ? [{ role: 'exit', region: 'eu', key: 'a'.repeat(64), rttMs: 40 }] : [],
+    circuitInfo: state === 'connected' ? { hops: 1, builtAt: 0, rebuilds: 0, rttMs: 40, probeLoss: 0, standby: false, quality: 'good' } : null,
     connectedAt: null,
     connectMs: null,
     mtu: null,
@@ -71,6 +72,7 @@ describe('toolbar badge', () => {
     proxyConflict: null,
     hostIncompatible: false,
     regions: null,
+    peers: null,
     ...patch
   })
   it('names each state', () => {

@@ -1,14 +1,20 @@
 /**
- * Screenshots of the real popup in each state and of the options page, taken in real Chromium
- * on the test network, saved to docs/screenshots/*.png (referenced by the README).
+ * Screenshots of the real popup in each state and of the options page, taken in real Chromium,
+ * saved to docs/screenshots/*.png (referenced by the README). The popup states come from the
+ * real daemon on the test network; the multi-hop popup and the options page (connection modes,
+ * blocked peers) from a scripted daemon (fake-daemon.ts), as the real one cannot build
+ * multi-hop circuits yet.
  * Run as root: node --import tsx tests/e2e/extension-screenshots.ts   (after `npx wxt build`)
+ * Only the scripted part (no test network needed): add --multihop-only.
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Page } from 'puppeteer-core'
 import { EXTENSION_ID } from '../../shared/extension-identity.ts'
+import type { PeerRecord } from '../../shared/native-protocol.ts'
 import { ROOT, Testnet } from '../net/testnet.ts'
 import { ChromiumSession } from './chromium-session.ts'
+import { FakeDaemon, peerKey } from './fake-daemon.ts'
 
 const OUT = path.join(ROOT, 'docs', 'screenshots')
 
@@ -61,7 +67,6 @@ async function main(): Promise<void> {
     }
     await options.select('[data-testid="region-select"]', 'eu')
     await options.click('[data-testid="preset-banking"] input[type="checkbox"]')
-    await shoot(options, 'options')
     await options.close()
     await popup.bringToFront()
 
@@ -89,4 +94,66 @@ async function main(): Promise<void> {
   }
 }
 
-await main()
+/** The multi-hop popup and the options page, against the scripted daemon. */
+async function multihop(): Promise<void> {
+  await fs.mkdir(OUT, { recursive: true })
+  const daemon = await FakeDaemon.start()
+  const chromium = new ChromiumSession({ namespace: null, hostMap: {} })
+  const peer = (prefix: string, region: string, blocked: PeerRecord['blocked']): PeerRecord => ({
+    key: peerKey(prefix, '7'),
+    roles: ['relay', 'exit'],
+    region,
+    rttMs: 80,
+    throughputMbps: 40,
+    successes: 3,
+    failures: blocked ? 3 : 0,
+    score: blocked ? -5 : 2,
+    blocked
+  })
+  daemon.peers = [
+    peer('b10cced0', 'nl', { reason: 'Failed 3 handshakes in a row', until: Date.now() + 3 * 3600_000 }),
+    peer('5e5e5e5e', 'se', { reason: 'Blocked by hand', until: Date.now() + 2 * 24 * 3600_000 }),
+    ...['0c0c0c0c', '1d1d1d1d', '2e2e2e2e', '3f3f3f3f'].map((p, i) => peer(p, ['de', 'us', 'fr', 'nl'][i]!, null))
+  ]
+  try {
+    await chromium.prepare()
+    await daemon.installInto(chromium.userDataDir)
+    await chromium.open()
+    const options = await chromium.browser!.newPage()
+    await options.setViewport({ width: 760, height: 900, deviceScaleFactor: 1 })
+    await options.goto(`chrome-extension://${EXTENSION_ID}/options.html`)
+    await options.waitForSelector('[data-testid="peer-item"]', { timeout: 30_000 })
+    await options.click('[data-testid="mode-privacy"] input')
+    await options.waitForFunction(() => document.querySelectorAll('[data-testid="region-select"] option').length > 1, { timeout: 10_000 })
+    await options.select('[data-testid="region-select"]', 'us')
+    await options.click('[data-testid="preset-banking"] input[type="checkbox"]')
+
+    const popup = await chromium.browser!.newPage()
+    await popup.setViewport({ width: 320, height: 600, deviceScaleFactor: 2 })
+    await popup.goto(`chrome-extension://${EXTENSION_ID}/popup.html`)
+    await popup.waitForSelector('[data-testid="state"][data-state="off"]', { timeout: 30_000 })
+    await popup.click('[data-testid="toggle"]')
+    await popup.waitForSelector('[data-testid="circuit"][data-hops="3"]', { timeout: 15_000 })
+    // As the daemon reports a circuit a while after building it: measured, with a standby.
+    const built = daemon.status
+    daemon.push({
+      ...built,
+      circuit: built.circuit.map((hop, i) => ({ ...hop, rttMs: [24, 61, 118][i] ?? null })),
+      circuitInfo: { ...built.circuitInfo!, builtAt: Date.now() - 192_000, rttMs: 121, standby: true, rebuilds: 1, quality: 'good' },
+      connectedAt: Date.now() - 431_000,
+      bytes: { rx: 18_400_000, tx: 1_250_000 }
+    })
+    await popup.waitForSelector('[data-testid="circuit-extras"]')
+    await shoot(popup, 'popup-multihop')
+
+    await options.bringToFront()
+    await options.waitForFunction(() => /Connected with 3 hops/.test(document.querySelector('[data-testid="mode-note"]')?.textContent ?? ''), { timeout: 10_000 })
+    await shoot(options, 'options')
+  } finally {
+    await chromium.close()
+    await daemon.close()
+  }
+}
+
+if (!process.argv.includes('--multihop-only')) await main()
+await multihop()

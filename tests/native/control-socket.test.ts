@@ -22,6 +22,7 @@ const status = (bypass: string[] = []): Status => ({
   offReason: 'start',
   proxy: null,
   circuit: [],
+  circuitInfo: null,
   connectedAt: null,
   connectMs: null,
   mtu: null,

@@ -1,21 +1,20 @@
+import { Fragment } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
-import type { Status } from '../../../shared/native-protocol.ts'
+import type { CircuitInfo, Hop, Status } from '../../../shared/native-protocol.ts'
 
-/** Exit region and key, hop count, time connected (ticking) and bytes, for a connected status. */
+/**
+ * The live circuit of a connected status, all of it as the host reported it: the path
+ * (You → entry → relay → exit → web, regions only; a hop's key appears only as an 8-hex-digit
+ * prefix in its tooltip), the connection quality the host measures (grade, round trip, circuit
+ * age, standby and rebuilds), time connected (ticking) and bytes.
+ */
 export function CircuitPanel({ status }: { status: Status }) {
-  const exit = status.circuit.find((hop) => hop.role === 'exit') ?? status.circuit[status.circuit.length - 1]
   const hops = status.circuit.length
   const now = useNow(1000)
   return (
-    <div class="circuit" data-testid="circuit">
-      {exit ? (
-        <p>
-          Exit <strong data-testid="exit-region">{exit.region.toUpperCase()}</strong> · key{' '}
-          <code data-testid="exit-key">{exit.key.slice(0, 8)}</code>
-        </p>
-      ) : (
-        <p>No circuit reported.</p>
-      )}
+    <div class="circuit" data-testid="circuit" data-hops={hops}>
+      {hops > 0 ? <CircuitPath hops={status.circuit} /> : <p>No circuit reported.</p>}
+      {status.circuitInfo ? <QualityLines info={status.circuitInfo} now={now} /> : null}
       <p class="muted">
         <span data-testid="hop-count">
           {hops} {hops === 1 ? 'hop' : 'hops'}
@@ -38,6 +37,80 @@ export function CircuitPanel({ status }: { status: Status }) {
       </p>
     </div>
   )
+}
+
+/** "You → DE → NL → US → web", each hop with its role under it, in the order the host lists them. */
+export function CircuitPath({ hops }: { hops: readonly Hop[] }) {
+  const regions = hops.map(regionLabel)
+  return (
+    <ol class="path" data-testid="circuit-path" aria-label={`Path: You → ${hops.map((h, i) => `${regions[i]} (${h.role})`).join(' → ')} → web`} data-path={['You', ...regions, 'web'].join(' → ')}>
+      <li class="node node-end">
+        <strong>You</strong>
+      </li>
+      {hops.map((hop, i) => (
+        <Fragment key={`${i}-${hop.key.slice(0, 8)}`}>
+          <Arrow />
+          <li class={`node node-${hop.role}`} data-testid="hop" data-role={hop.role} title={hopTooltip(hop)}>
+            <strong data-testid={hop.role === 'exit' ? 'exit-region' : 'hop-region'}>{regions[i]}</strong>
+            <span class="node-role">{hop.role}</span>
+          </li>
+        </Fragment>
+      ))}
+      <Arrow />
+      <li class="node node-end">
+        <strong>web</strong>
+      </li>
+    </ol>
+  )
+}
+
+function Arrow() {
+  return (
+    <li class="arrow" aria-hidden="true">
+      →
+    </li>
+  )
+}
+
+function QualityLines({ info, now }: { info: CircuitInfo; now: number }) {
+  const extras = [
+    info.standby ? 'standby ready' : null,
+    info.rebuilds > 0 ? `rebuilt ${info.rebuilds} ${info.rebuilds === 1 ? 'time' : 'times'}` : null,
+    info.probeLoss > 0 ? `${Math.round(info.probeLoss * 100)}% probes lost` : null
+  ].filter((x): x is string => x !== null)
+  return (
+    <>
+      <p class={`quality quality-${info.quality}`} data-testid="quality" data-quality={info.quality}>
+        <span class="quality-dot" aria-hidden="true" />
+        <span data-testid="quality-grade">{QUALITY_TEXT[info.quality]}</span>
+        {' · '}
+        <span data-testid="quality-rtt">{info.rttMs === null ? 'round trip not measured yet' : `${formatMs(info.rttMs)} round trip`}</span>
+        {' · circuit '}
+        <span data-testid="circuit-age">{formatDuration(now - info.builtAt)}</span> old
+      </p>
+      {extras.length > 0 ? (
+        <p class="muted small" data-testid="circuit-extras">
+          {extras.join(' · ')}
+        </p>
+      ) : null}
+    </>
+  )
+}
+
+const QUALITY_TEXT: Record<CircuitInfo['quality'], string> = { good: 'Good', fair: 'Fair', poor: 'Poor' }
+
+function regionLabel(hop: Hop): string {
+  return hop.region === '' ? '?' : hop.region.toUpperCase()
+}
+
+/** Role, region, an 8-hex-digit key prefix (never the whole key) and the round trip to the hop. */
+export function hopTooltip(hop: Hop): string {
+  const rtt = hop.rttMs === null ? '' : ` · ${formatMs(hop.rttMs)}`
+  return `${hop.role} · ${regionLabel(hop)} · key ${hop.key.slice(0, 8)}…${rtt}`
+}
+
+function formatMs(ms: number): string {
+  return ms < 1 ? '<1 ms' : `${Math.round(ms)} ms`
 }
 
 function useNow(intervalMs: number): number {
