@@ -26,6 +26,8 @@ const BLOCK_MS = 24 * 3600 * 1000
 const DRAIN_MS = 5000
 const PROBE_WINDOW = 20
 const BUILD_ATTEMPTS = 4
+/** Without any working circuit for this long (rebuilds retried meanwhile), the tunnel counts as lost. */
+const LOST_AFTER_MS = 20_000
 
 export interface CircuitManagerOptions {
   dht: DHT
@@ -73,6 +75,8 @@ export class CircuitManager {
   private probeId = 0
   rebuilds = 0
   rttMs: number | null = null
+  /** Since when no circuit carries the tunnel (rebuilds are retried every tick meanwhile). */
+  private downSince: number | null = null
   closed = false
 
   constructor(opts: CircuitManagerOptions) {
@@ -258,10 +262,26 @@ export class CircuitManager {
     this.opts.onchange()
   }
 
+  /**
+   * Forged cells: the hop whose onion layer failed produced them, or the hop before it altered
+   * the bytes before adding its own layer (links are authenticated, so nobody else could). The
+   * entry's own layer has no such doubt: blocked at once. Otherwise both are suspects, and a
+   * suspect is blocked on its second such incident.
+   */
+  private blameForgery(circuit: ConsumerCircuit, err: CircuitError): void {
+    const suspects = err.hop === 0 ? [circuit.path[0]!] : [circuit.path[err.hop]!, circuit.path[err.hop - 1]!]
+    for (const peer of suspects) {
+      const again = this.opts.peers.lastFailure(peer.publicKey)?.startsWith('BAD_CELL') ?? false
+      if (suspects.length === 1 || again) this.opts.peers.block(peer.publicKey, `${err.code}: ${err.message}`, BLOCK_MS)
+      else this.opts.peers.recordFailure(peer.publicKey, `${err.code}: suspected of forging cells`)
+    }
+  }
+
   private onCircuitFailed(circuit: ConsumerCircuit, err: CircuitError): void {
     if (this.closed) return
     const blamed = err.hop >= 0 ? circuit.path[err.hop] : undefined
-    if (blamed && err.misbehaved) this.opts.peers.block(blamed.publicKey, `${err.code}: ${err.message}`, BLOCK_MS)
+    if (blamed && err.code === 'BAD_CELL') this.blameForgery(circuit, err)
+    else if (blamed && err.misbehaved) this.opts.peers.block(blamed.publicKey, `${err.code}: ${err.message}`, BLOCK_MS)
     else if (blamed) this.opts.peers.recordFailure(blamed.publicKey, err.code)
     else for (const key of this.relayKeys(circuit)) this.opts.peers.recordFailure(key, err.code)
     if (circuit === this.standby) {
@@ -272,7 +292,6 @@ export class CircuitManager {
     this.seen.delete(circuit)
     circuit.destroy()
     const exclude = this.relayKeys(circuit)
-    if (blamed) exclude.add(blamed.publicKey.toString('hex'))
     const standby = this.standby
     if (standby) {
       // Make-before-break: the standby is already built to the same exit.
@@ -296,6 +315,7 @@ export class CircuitManager {
         if (this.closed) return circuit.destroy()
         const old = this.active
         this.active = circuit
+        this.downSince = null
         this.watch(circuit)
         this.rebuilds++
         this.sendProbe(circuit)
@@ -304,7 +324,10 @@ export class CircuitManager {
         this.ensureStandby()
       })
       .catch((err: Error) => {
-        if (!this.active && !this.closed) this.opts.onlost(err)
+        if (this.active || this.closed) return
+        this.downSince ??= Date.now()
+        // The exit refused to resume, or nothing worked for a while: the tunnel is gone.
+        if ((err as { code?: string }).code === 'EXIT_REFUSED' || Date.now() - this.downSince > LOST_AFTER_MS) this.opts.onlost(err)
       })
       .finally(() => {
         this.building = null

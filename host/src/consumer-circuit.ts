@@ -58,8 +58,8 @@ export interface ConsumerCircuitOptions {
   timeoutMs?: number
 }
 
-/** Forged backward cells tolerated before the circuit is declared broken (and the hop blamed). */
-const MAX_AUTH_FAILURES = 32
+/** Forged backward cells in a row tolerated before the circuit is declared broken (and a hop blamed). */
+const MAX_FORGED_IN_A_ROW = 16
 
 export class ConsumerCircuit {
   readonly path: CircuitPeer[]
@@ -73,6 +73,8 @@ export class ConsumerCircuit {
   rxBytes = 0
   txBytes = 0
   badCells = 0
+  /** Backward cells in a row whose onion layers did not verify. */
+  forgedInARow = 0
   ended = false
   /** Hot path: a datagram from the exit at buf[offset, offset + length). */
   ondatagram: (buf: Buffer, offset: number, length: number) => void = () => {}
@@ -265,11 +267,12 @@ export class ConsumerCircuit {
     }
     const m = keys.unwrapBackward(buf.subarray(CELL_HEADER_BYTES), buf.byteLength - CELL_HEADER_BYTES, h.seq)
     if (m < 0) {
-      if (keys.authFailures > MAX_AUTH_FAILURES && keys.authFailures > this.rxCells) {
-        this.fail(new CircuitError('BAD_CELL', 'A relay of the circuit sent forged or corrupted cells.', Math.max(keys.lastFailedLayer, 0), true))
+      if (++this.forgedInARow >= MAX_FORGED_IN_A_ROW && keys.lastFailedLayer >= 0) {
+        this.fail(new CircuitError('BAD_CELL', 'A relay of the circuit sent forged or corrupted cells.', keys.lastFailedLayer, true))
       }
       return
     }
+    this.forgedInARow = 0
     this.rxCells++
     if (m > 0 && buf[CELL_HEADER_BYTES] === PROBE_REPLY) {
       this.onprobe?.(buf, CELL_HEADER_BYTES, m)
