@@ -49,7 +49,7 @@ describe('blacklisting misbehaving peers', () => {
     s = await status()
     expect(s.circuitInfo?.standby).toBe(true)
     const n = 20 * 1024 * 1024
-    const { stdout } = await net.exec('cons', [process.execPath, ...TSX, `${ROOT}/tests/net/timed-download.ts`, '--proxy', s.proxy!.http, '--user', s.proxy!.username, '--pass', s.proxy!.password, '--url', `http://web.test/bytes?n=${n}`], { timeoutMs: 120_000 })
+    const { stdout } = await net.exec('cons', [process.execPath, ...TSX, `${ROOT}/tests/net/timed-download.ts`, '--proxy', s.proxy!.http, `--user=${s.proxy!.username}`, `--pass=${s.proxy!.password}`, '--url', `http://web.test/bytes?n=${n}`], { timeoutMs: 120_000 })
     const result = JSON.parse(stdout.trim().split('\n').pop()!) as { bytes: number; sha256: string; longestStallMs: number }
     expect(result.bytes).toBe(n)
     expect(result.sha256).toBe(patternDigest(n))

@@ -22,15 +22,15 @@ if (process.getuid?.() !== 0) {
 }
 
 const step = (text: string): void => void process.stdout.write(`• ${text}\n`)
-const net = new Testnet({ exits: [{ region: 'eu' }, { region: 'us' }] })
+const net = new Testnet({ exits: [{ region: 'eu' }, { region: 'us' }], relays: 4 })
 let chromium: ChromiumSession | null = null
 
 async function main(): Promise<void> {
   const started = performance.now()
   step('building the test network (namespaces, DHT bootstrap, web server)')
   await net.open()
-  step('starting two exits (regions eu, us) that announce themselves on the DHT')
-  await Promise.all([net.startExit(0), net.startExit(1)])
+  step('starting two exits (regions eu, us) and four relays (each in its own /16) that announce themselves on the DHT')
+  await Promise.all([net.startExit(0), net.startExit(1), ...net.relays.map((_, i) => net.startRelay(i, ['--region', ['de', 'nl', 'fr', 'se'][i]!]))])
   step('starting the consumer daemon')
   await net.startDaemon()
   step('starting headless Chromium with the extension and the installed native host')
@@ -68,6 +68,23 @@ Macro VPN demo report
   whole demo so far:          ${((performance.now() - started) / 1000).toFixed(1)} s
 `)
   if (after !== exitRole?.address || before !== net.addresses.cons) throw new Error('The web server did not see the expected addresses; see the logs in ' + net.dir)
+
+  step('switching to Privacy mode from the command line (two relays + exit)')
+  await net.exec('cons', net.macroVpn('disconnect', '--control', net.control))
+  const t1 = performance.now()
+  await net.exec('cons', net.macroVpn('connect', '--hops', '3', '--control', net.control))
+  const buildMs = Math.round(performance.now() - t1)
+  const privacy = JSON.parse((await net.exec('cons', net.macroVpn('status', '--json', '--control', net.control))).stdout) as Status
+  const cred = `${privacy.proxy?.username}:${privacy.proxy?.password}`
+  const seen3 = (await net.exec('cons', ['curl', '-sS', '--max-time', '20', '-x', `http://${cred}@${privacy.proxy?.http}`, 'http://web.test/'])).stdout
+  const exit3 = net.exits.find((e) => e.region === privacy.circuit.at(-1)?.region)
+  process.stdout.write(`
+  Privacy circuit:            You -> ${privacy.circuit.map((h) => `${h.role} ${h.region.toUpperCase()} (${h.rttMs} ms)`).join(' -> ')} -> web
+  3-hop connect command:      ${buildMs} ms (daemon's own connect: ${privacy.connectMs} ms), MTU ${privacy.mtu}
+  web server saw (3 hops):    ${seen3}   (${seen3 === exit3?.address ? 'the exit' : 'UNEXPECTED'})
+  quality:                    ${privacy.circuitInfo?.quality}, round trip ${privacy.circuitInfo?.rttMs ?? '?'} ms, standby ${privacy.circuitInfo?.standby ? 'ready' : 'building'}
+`)
+  if (seen3 !== exit3?.address) throw new Error('Through 3 hops the web server did not see the exit; see the logs in ' + net.dir)
 
   if (values.keep) {
     process.stdout.write(`

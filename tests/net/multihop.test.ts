@@ -22,7 +22,7 @@ describe('multi-hop circuits through relays', () => {
 
   const download = async (n: number): Promise<{ bytes: number; sha256: string; ms: number; longestStallMs: number; stallAtMs: number }> => {
     const { proxy } = await status()
-    const { stdout } = await net.exec('cons', [process.execPath, ...TSX, `${ROOT}/tests/net/timed-download.ts`, '--proxy', proxy!.http, '--user', proxy!.username, '--pass', proxy!.password, '--url', `http://web.test/bytes?n=${n}`], { timeoutMs: 200_000 })
+    const { stdout } = await net.exec('cons', [process.execPath, ...TSX, `${ROOT}/tests/net/timed-download.ts`, '--proxy', proxy!.http, `--user=${proxy!.username}`, `--pass=${proxy!.password}`, '--url', `http://web.test/bytes?n=${n}`], { timeoutMs: 200_000 })
     return JSON.parse(stdout.trim().split('\n').pop()!)
   }
 

@@ -49,7 +49,7 @@ describe('provider descriptor', () => {
 
   it('refuses to encode bad fields', () => {
     const bads: Array<Partial<ProviderDescriptor>> = [
-      { version: 2 },
+      { version: DESCRIPTOR_VERSION + 1 },
       { roles: [] },
       { roles: ['exit', 'exit'] },
       { roles: ['bogus' as 'exit'] },
@@ -84,7 +84,7 @@ describe('provider descriptor', () => {
     expect(code(() => decodeDescriptor(Buffer.alloc(MAX_DESCRIPTOR_BYTES + 1)))).toBe('BAD_DESCRIPTOR')
     const buf = encodeDescriptor(sample())
     const v2 = Buffer.from(buf)
-    v2[0] = 2
+    v2[0] = DESCRIPTOR_VERSION + 1
     expect(code(() => decodeDescriptor(v2))).toBe('BAD_DESCRIPTOR')
     const roles = Buffer.from(buf)
     roles[1] = 4

@@ -1,0 +1,77 @@
+import c from 'compact-encoding'
+import { describe, expect, it } from 'vitest'
+import { createEncoding, destroyEncoding } from '../../host/src/circuit-channel.ts'
+import {
+  decodeExtend, decodeExtended, decodeTunnelAnswer, decodeTunnelAsk, encodeExtend, encodeExtended, encodeTunnelAnswer, encodeTunnelAsk, EXTEND_VERSION
+} from '../../host/src/circuit-messages.ts'
+import { HOP_REPLY_OVERHEAD, HOP_REQUEST_OVERHEAD } from '../../host/src/hop-handshake.ts'
+import { TokenBucket } from '../../host/src/token-bucket.ts'
+
+const code = (fn: () => unknown): string | undefined => {
+  try {
+    fn()
+    return undefined
+  } catch (err) {
+    return (err as { code?: string }).code
+  }
+}
+
+describe('circuit control bodies', () => {
+  it('round-trip an EXTEND and reject bad versions, sizes and trailing bytes', () => {
+    const body = { version: EXTEND_VERSION, nextKey: Buffer.alloc(32, 3), handshake: Buffer.alloc(HOP_REQUEST_OVERHEAD, 9) }
+    const buf = encodeExtend(body)
+    expect(decodeExtend(buf)).toEqual(body)
+    expect(code(() => decodeExtend(Buffer.concat([buf, Buffer.from([0])])))).toBe('BAD_CELL')
+    expect(code(() => decodeExtend(encodeExtend({ ...body, version: 2 })))).toBe('BAD_CELL')
+    expect(code(() => decodeExtend(encodeExtend({ ...body, handshake: Buffer.alloc(10) })))).toBe('BAD_CELL')
+    expect(code(() => decodeExtend(buf.subarray(0, 20)))).toBe('BAD_CELL')
+  })
+
+  it('round-trip EXTENDED answers, both kinds', () => {
+    const ok = { ok: true as const, handshake: Buffer.alloc(HOP_REPLY_OVERHEAD + 5, 1) }
+    expect(decodeExtended(encodeExtended(ok))).toEqual(ok)
+    const refused = { ok: false as const, code: 'EXTEND_FAILED', message: 'The next hop could not be reached.' }
+    expect(decodeExtended(encodeExtended(refused))).toEqual(refused)
+    expect(code(() => decodeExtended(encodeExtended({ ok: false, code: 'lower case', message: '' })))).toBe('BAD_CELL')
+    expect(code(() => decodeExtended(Buffer.from([7])))).toBe('BAD_CELL')
+  })
+
+  it('carries the tunnel request and answer through the exit handshake', () => {
+    const ask = { version: 1, wgPublicKey: Buffer.alloc(32, 5), resumeToken: null }
+    expect(decodeTunnelAsk(encodeTunnelAsk(ask))).toEqual(ask)
+    const resume = { ...ask, resumeToken: Buffer.alloc(32, 8) }
+    expect(decodeTunnelAsk(encodeTunnelAsk(resume))).toEqual(resume)
+    const grant = { version: 1, wgPublicKey: Buffer.alloc(32, 2), address: '10.77.0.2', gateway: '10.77.0.1', mtu: 1392 }
+    expect(decodeTunnelAnswer(encodeTunnelAnswer({ ok: true, grant, resumeToken: Buffer.alloc(32, 4) }))).toEqual({ ok: true, grant, resumeToken: Buffer.alloc(32, 4) })
+    expect(decodeTunnelAnswer(encodeTunnelAnswer({ ok: false, refusal: { code: 'EXIT_FULL', message: 'full' } }))).toEqual({ ok: false, refusal: { code: 'EXIT_FULL', message: 'full' } })
+    expect(code(() => decodeTunnelAnswer(encodeTunnelAnswer({ ok: true, grant: { ...grant, address: 'nope' }, resumeToken: Buffer.alloc(32) })))).toBe('BAD_SESSION_MESSAGE')
+  })
+})
+
+describe('circuit channel messages', () => {
+  it('reject a create whose handshake has the wrong size and a malformed destroy code', () => {
+    const good = c.encode(createEncoding, { circuitId: 7, seqBase: 3, handshake: Buffer.alloc(HOP_REQUEST_OVERHEAD) })
+    expect(c.decode(createEncoding, good)).toMatchObject({ circuitId: 7, seqBase: 3 })
+    const short = c.encode(createEncoding, { circuitId: 7, seqBase: 3, handshake: Buffer.alloc(4) })
+    expect(code(() => c.decode(createEncoding, short))).toBe('BAD_CIRCUIT_MESSAGE')
+    expect(c.decode(destroyEncoding, c.encode(destroyEncoding, { circuitId: 1, code: 'NEXT_HOP_LOST' }))).toEqual({ circuitId: 1, code: 'NEXT_HOP_LOST' })
+    expect(code(() => c.decode(destroyEncoding, c.encode(destroyEncoding, { circuitId: 1, code: 'x'.repeat(80) })))).toBe('BAD_CIRCUIT_MESSAGE')
+  })
+})
+
+describe('TokenBucket', () => {
+  it('passes a burst, then limits to the rate; 0 means unlimited', async () => {
+    const bucket = new TokenBucket(1_000_000, 10_000) // 1 MB/s, 10 kB burst
+    let passed = 0
+    for (let i = 0; i < 100; i++) if (bucket.take(1000)) passed++
+    expect(passed).toBeGreaterThanOrEqual(10)
+    expect(passed).toBeLessThanOrEqual(11)
+    await new Promise((r) => setTimeout(r, 20)) // ~20 kB of refill, capped at the 10 kB burst
+    passed = 0
+    for (let i = 0; i < 100; i++) if (bucket.take(1000)) passed++
+    expect(passed).toBeGreaterThanOrEqual(9)
+    expect(passed).toBeLessThanOrEqual(11)
+    const free = new TokenBucket(0)
+    for (let i = 0; i < 1000; i++) expect(free.take(1e6)).toBe(true)
+  })
+})
