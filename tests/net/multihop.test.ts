@@ -41,32 +41,8 @@ describe('multi-hop circuits through relays', () => {
     await net.close()
   }, 60_000)
 
-  for (const hops of [1, 2, 3]) {
-    it(`${hops} hop(s): traffic leaves from the exit, each peer in its own /16`, async () => {
-      const t0 = performance.now()
-      await cli('connect', '--hops', String(hops), '--region', 'eu')
-      const buildMs = performance.now() - t0
-      const s = await status()
-      expect(s.state).toBe('connected')
-      expect(s.circuit.map((h) => h.role)).toEqual(hops === 1 ? ['exit'] : hops === 2 ? ['entry', 'exit'] : ['entry', 'relay', 'exit'])
-      expect(s.circuit.at(-1)!.key).toBe(exits[0]!.key)
-      const relayKeys = new Set(relays.map((r) => r.key))
-      for (const hop of s.circuit.slice(0, -1)) expect(relayKeys.has(hop.key)).toBe(true)
-      const addresses = s.circuit.map((h) => relays.find((r) => r.key === h.key)?.address ?? exits.find((e) => e.key === h.key)!.address)
-      expect(new Set(addresses.map((a) => a.split('.').slice(0, 2).join('.'))).size).toBe(hops)
-      expect(s.circuitInfo).toMatchObject({ hops })
-      expect(s.mtu).toBe(hops === 1 ? 1392 : hops === 2 ? 1344 : 1328)
-      const cred = `${s.proxy!.username}:${s.proxy!.password}`
-      expect(await curl('-x', `http://${cred}@${s.proxy!.http}`, 'http://web.test/')).toBe(exits[0]!.address)
-      expect(await curl('--socks5-hostname', `${cred}@${s.proxy!.socks}`, 'http://web.test/')).toBe(exits[0]!.address)
-      const result = await download(10 * 1024 * 1024)
-      expect(result.bytes).toBe(10 * 1024 * 1024)
-      expect(result.sha256).toBe(patternDigest(10 * 1024 * 1024))
-      console.log(`${hops} hop(s): connect ${Math.round(buildMs)} ms (daemon ${s.connectMs} ms), hop rtts ${s.circuit.map((h) => h.rttMs).join('/')} ms, 10 MiB in ${result.ms} ms = ${((10 * 8 * 1024 * 1024) / (result.ms * 1000)).toFixed(0)} Mbit/s`)
-      await cli('disconnect')
-    }, 120_000)
-  }
-
+  // First, while no relay has carried a circuit yet: a relay keeps an idle link to a former next
+  // hop for a minute, so after the 2-hop test the entry could still hold one to the exit.
   it('3 hops: the entry never sees the exit\'s address or key, the exit never sees the consumer', async () => {
     const captures = new Map<string, PacketCapture>()
     for (const role of [...net.relays.map((r) => r.role), 'exit']) captures.set(role, new PacketCapture(net, role))
@@ -96,6 +72,32 @@ describe('multi-hop circuits through relays', () => {
       await Promise.all([...captures.values()].map((c) => c.close().catch(() => {})))
     }
   }, 120_000)
+
+  for (const hops of [1, 2, 3]) {
+    it(`${hops} hop(s): traffic leaves from the exit, each peer in its own /16`, async () => {
+      const t0 = performance.now()
+      await cli('connect', '--hops', String(hops), '--region', 'eu')
+      const buildMs = performance.now() - t0
+      const s = await status()
+      expect(s.state).toBe('connected')
+      expect(s.circuit.map((h) => h.role)).toEqual(hops === 1 ? ['exit'] : hops === 2 ? ['entry', 'exit'] : ['entry', 'relay', 'exit'])
+      expect(s.circuit.at(-1)!.key).toBe(exits[0]!.key)
+      const relayKeys = new Set(relays.map((r) => r.key))
+      for (const hop of s.circuit.slice(0, -1)) expect(relayKeys.has(hop.key)).toBe(true)
+      const addresses = s.circuit.map((h) => relays.find((r) => r.key === h.key)?.address ?? exits.find((e) => e.key === h.key)!.address)
+      expect(new Set(addresses.map((a) => a.split('.').slice(0, 2).join('.'))).size).toBe(hops)
+      expect(s.circuitInfo).toMatchObject({ hops })
+      expect(s.mtu).toBe(hops === 1 ? 1392 : hops === 2 ? 1344 : 1328)
+      const cred = `${s.proxy!.username}:${s.proxy!.password}`
+      expect(await curl('-x', `http://${cred}@${s.proxy!.http}`, 'http://web.test/')).toBe(exits[0]!.address)
+      expect(await curl('--socks5-hostname', `${cred}@${s.proxy!.socks}`, 'http://web.test/')).toBe(exits[0]!.address)
+      const result = await download(10 * 1024 * 1024)
+      expect(result.bytes).toBe(10 * 1024 * 1024)
+      expect(result.sha256).toBe(patternDigest(10 * 1024 * 1024))
+      console.log(`${hops} hop(s): connect ${Math.round(buildMs)} ms (daemon ${s.connectMs} ms), hop rtts ${s.circuit.map((h) => h.rttMs).join('/')} ms, 10 MiB in ${result.ms} ms = ${((10 * 8 * 1024 * 1024) / (result.ms * 1000)).toFixed(0)} Mbit/s`)
+      await cli('disconnect')
+    }, 120_000)
+  }
 
   it('3 hops: killing a relay of the live circuit during a 50 MB download does not break it', async () => {
     await cli('connect', '--hops', '3', '--region', 'eu')
