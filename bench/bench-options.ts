@@ -14,6 +14,12 @@ export interface BenchOptions {
   browserClicks: number
   idleConnections: number
   bypassRules: number
+  /** Repetitions of the relay-kill recovery measurement (0 skips it). */
+  recoveryRuns: number
+  /** Size of the download during which a relay is killed, MiB. */
+  recoveryMiB: number
+  /** How long after starting that download the middle relay is killed, ms. */
+  recoveryKillAfterMs: number
   /** Write a CPU profile of the daemon and the exit during the bulk downloads here (node --cpu-prof). */
   cpuProfDir: string | null
 }
@@ -22,11 +28,13 @@ export const BENCH_USAGE = `npm run bench -- [options]
   --runs N         repetitions of each throughput and latency measurement (default 3)
   --size MB        bulk download size in MB (10^6 bytes; default 200)
   --out DIR        where latest.json and latest.svg go (default bench/results)
-  --connects N     connects timed from the control socket (default 10)
+  --connects N     connects timed from the control socket (default 10; the same again per hop
+                   count for the circuit build time)
+  --recovery N     relay-kill recovery repetitions, 3 hops (default 3; 0 skips)
   --clicks N       popup toggle clicks in Chromium (default 10; 0 skips the browser)
   --idle N         idle connections held open through the proxy (default 200)
   --cpu-prof DIR   run the daemon and the exit under node --cpu-prof, profiles into DIR
-  --smoke          tiny sizes, 1 run, 2 connects, no browser (for the test suite)`
+  --smoke          tiny sizes, 1 run, 2 connects, 1 recovery, no browser (for the test suite)`
 
 function int(name: string, text: string | undefined, fallback: number, min: number): number {
   if (text === undefined) return fallback
@@ -48,6 +56,7 @@ export function parseBenchOptions(argv: string[], root: string): BenchOptions {
         connects: { type: 'string' },
         clicks: { type: 'string' },
         idle: { type: 'string' },
+        recovery: { type: 'string' },
         'cpu-prof': { type: 'string' },
         smoke: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' }
@@ -73,6 +82,9 @@ export function parseBenchOptions(argv: string[], root: string): BenchOptions {
     browserClicks: int('clicks', values.clicks, smoke ? 0 : 10, 0),
     idleConnections: int('idle', values.idle, smoke ? 50 : 200, 1),
     bypassRules: smoke ? 1000 : 10_000,
+    recoveryRuns: int('recovery', values.recovery, smoke ? 1 : 3, 0),
+    recoveryMiB: 50,
+    recoveryKillAfterMs: 1500,
     cpuProfDir: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : null
   }
 }

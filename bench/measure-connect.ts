@@ -41,7 +41,7 @@ export async function measureConnect(ctx: BenchContext): Promise<ConnectResult> 
   const cliSamples: number[] = []
   for (let i = 0; i < options.cliConnects; i++) {
     const t0 = performance.now()
-    const status = JSON.parse((await cli('connect', '--json', '--region', region)).stdout) as Status
+    const status = JSON.parse((await cli('connect', '--json', '--hops', '1', '--region', region)).stdout) as Status
     const p = status.proxy!
     await net.exec('cons', ['curl', '-sS', '--fail', '--max-time', '20', '-o', '/dev/null', '-p', '-x', `http://${p.username}:${p.password}@${p.http}`, 'http://web.test/'])
     cliSamples.push(round(performance.now() - t0))

@@ -1,12 +1,15 @@
 /**
  * A hand-written SVG of a run: grouped bars of throughput (bulk and parallel, Mbit/s, median with
- * a min–max whisker) and of latency (median and p90 RTT, ms), one colour per path, with labels.
+ * a min–max whisker) and of latency (median and p90 RTT, ms), one colour per path (direct, plain
+ * WireGuard, ours with 1, 2 and 3 hops); below, circuit build time per hop count (median with a
+ * min–max whisker) and the longest stall of each relay-kill recovery run, with labels.
  */
 import { isAvailable, type BenchResults } from './bench-results.ts'
-import { PATH_LABELS, type PathId } from './bench-paths.ts'
+import { ALL_PATHS, oursPathId, PATH_LABELS, type PathId } from './bench-paths.ts'
+import { HOP_COUNTS } from './measure-circuit-build.ts'
 
-const PATHS: PathId[] = ['direct', 'plainWireguard', 'ours1hop']
-const COLOURS: Record<PathId, string> = { direct: '#9aa5b1', plainWireguard: '#3b82f6', ours1hop: '#f59e0b' }
+const PATHS = ALL_PATHS
+const COLOURS: Record<PathId, string> = { direct: '#9aa5b1', plainWireguard: '#3b82f6', ours1hop: '#f59e0b', ours2hop: '#ef4444', ours3hop: '#8b5cf6' }
 
 interface Bar { path: PathId; value: number; min?: number; max?: number; /** May exceed the scale (drawn cut off, labelled). */ mayClip?: boolean }
 interface Group { label: string; bars: Bar[] }
@@ -47,7 +50,8 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, unit
       if (b.value > max) {
         // Cut off: a white gap near the top says the bar continues.
         parts.push(`<rect x="${bx + 1}" y="${top + 10}" width="${bw - 2}" height="5" fill="#fff"/>`)
-        parts.push(`<text x="${bx + bw / 2}" y="${top - 4}" text-anchor="middle" font-size="11">${esc(`${b.value.toFixed(digits)} (off scale)`)}</text>`)
+        parts.push(`<text x="${bx + bw / 2}" y="${top - 16}" text-anchor="middle" font-size="11">${esc(b.value.toFixed(digits))}</text>`)
+        parts.push(`<text x="${bx + bw / 2}" y="${top - 4}" text-anchor="middle" font-size="10" fill="#555">off scale</text>`)
         return
       }
       if (b.min !== undefined && b.max !== undefined && b.max > b.min) {
@@ -70,21 +74,42 @@ function unavailable(x0: number, y0: number, w: number, h: number, title: string
 
 export function renderSvg(r: BenchResults): string {
   const W = 960
-  const H = 420
+  const ROW = 350
+  const H = 10 + ROW + 10 + ROW + 60
   const body: string[] = []
   const t = r.throughput
   if (isAvailable(t)) {
     const g = (label: string, mode: 'single' | 'parallel'): Group => ({ label, bars: PATHS.map((p) => ({ path: p, value: t.mbps[p][mode].median, min: t.mbps[p][mode].min, max: t.mbps[p][mode].max, mayClip: p === 'direct' })) })
-    body.push(panel(0, 10, W / 2, H - 70, `Throughput (${r.options.sizeMB} MB, median of ${r.options.runs})`, 'Mbit/s', [g('one download', 'single'), g(`${t.parallel} parallel`, 'parallel')], 0))
-  } else body.push(unavailable(0, 10, W / 2, H - 70, 'Throughput', 'not available'))
+    body.push(panel(0, 10, W / 2, ROW, `Throughput (${r.options.sizeMB} MB, median of ${r.options.runs})`, 'Mbit/s', [g('one download', 'single'), g(`${t.parallel} parallel`, 'parallel')], 0))
+  } else body.push(unavailable(0, 10, W / 2, ROW, 'Throughput', 'not available'))
   const l = r.latency
   if (isAvailable(l)) {
     const g = (label: string, pick: 'median' | 'p90'): Group => ({ label, bars: PATHS.map((p) => ({ path: p, value: l.rttMs[p][pick] })) })
-    body.push(panel(W / 2, 10, W / 2, H - 70, 'Small request round trip', 'ms', [g('median', 'median'), g('90th percentile', 'p90')], 2))
-  } else body.push(unavailable(W / 2, 10, W / 2, H - 70, 'Latency', 'not available'))
-  const legendY = H - 38
+    body.push(panel(W / 2, 10, W / 2, ROW, 'Small request round trip', 'ms', [g('median', 'median'), g('90th percentile', 'p90')], 2))
+  } else body.push(unavailable(W / 2, 10, W / 2, ROW, 'Latency', 'not available'))
+  const y2 = 10 + ROW + 10
+  const b = r.multiHop
+  if (isAvailable(b)) {
+    const g = (label: string, pick: 'connectMs' | 'firstByteMs'): Group => ({
+      label,
+      bars: HOP_COUNTS.map((h) => {
+        const s = b.byHops[h][pick]
+        return { path: oursPathId(Number(h) as 1 | 2 | 3), value: s.median, min: s.min, max: s.max }
+      })
+    })
+    body.push(panel(0, y2, W / 2, ROW, `Circuit build, 1 / 2 / 3 hops (median of ${b.connects})`, 'ms', [g('connect → connected', 'connectMs'), g('→ first byte through it', 'firstByteMs')], 0))
+  } else body.push(unavailable(0, y2, W / 2, ROW, 'Circuit build time', 'not available'))
+  const rec = r.recovery
+  if (isAvailable(rec) && rec.samples.length > 0) {
+    const groups: Group[] = rec.samples.map((s) => ({
+      label: `run ${s.run + 1}: ${s.ok ? 'bytes intact' : s.longestStallMs === null ? 'FAILED' : 'bytes WRONG'}`,
+      bars: [{ path: 'ours3hop', value: s.longestStallMs ?? 0 }]
+    }))
+    body.push(panel(W / 2, y2, W / 2, ROW, `Longest stall, middle relay killed (3 hops, ${Math.round(rec.sizeBytes / 1048576)} MiB)`, 'ms', groups, 0))
+  } else body.push(unavailable(W / 2, y2, W / 2, ROW, 'Recovery after a relay dies', rec && 'reason' in rec ? rec.reason.slice(0, 70) : 'not available'))
+  const legendY = H - 34
   PATHS.forEach((p, i) => {
-    const lx = 150 + i * 230
+    const lx = 40 + i * 185
     body.push(`<rect x="${lx}" y="${legendY - 11}" width="14" height="14" fill="${COLOURS[p]}"/><text x="${lx + 20}" y="${legendY + 1}" font-size="13">${esc(PATH_LABELS[p])}</text>`)
   })
   const m = r.machine

@@ -1,9 +1,12 @@
 /**
  * `npm run bench`: builds the test network (tests/net/testnet.ts: namespaces, a DHT bootstrap, a
- * web server, one exit, the consumer daemon) plus a plain wireguard-go baseline between the
- * consumer and exit namespaces, measures throughput, latency, time to connect (control socket,
- * CLI, popup click in Chromium), cost (CPU per GB, peak and idle memory) and bypass-rule speed,
- * and writes <out>/latest.json (every sample, machine description) and <out>/latest.svg.
+ * web server, one exit, four relays each in its own /16, the consumer daemon) plus a plain
+ * wireguard-go baseline between the consumer and exit namespaces, measures throughput and
+ * latency (direct, plain WireGuard, ours with 1, 2 and 3 hops), time to connect (control socket,
+ * CLI, popup click in Chromium), circuit build time per hop count, recovery when the middle relay
+ * of a 3-hop circuit is killed mid-download, cost (CPU per GB, peak and idle memory, relay CPU)
+ * and bypass-rule speed, and writes <out>/latest.json (every sample, machine description),
+ * <out>/latest.svg and <out>/latest.md.
  * The testnet removes its namespaces and processes on exit, Ctrl-C and SIGTERM.
  * Options: see bench/bench-options.ts (--runs, --size, --out, --smoke, …).
  */
@@ -19,16 +22,24 @@ import { TSX_IMPORT } from './in-namespace-script.ts'
 import { describeMachine } from './machine-description.ts'
 import { measureBrowserConnect } from './measure-browser-connect.ts'
 import { measureBypassRules } from './measure-bypass-rules.ts'
+import { measureCircuitBuild } from './measure-circuit-build.ts'
 import { measureConnect } from './measure-connect.ts'
 import { measureIdleMemory } from './measure-idle-memory.ts'
 import { measureLatency } from './measure-latency.ts'
+import { measureRecovery } from './measure-recovery.ts'
 import { measureThroughput } from './measure-throughput.ts'
 import { PlainWireGuardTunnel } from './plain-wireguard-tunnel.ts'
+import { relayCost } from './relay-cost.ts'
 import { renderSvg } from './render-svg.ts'
-import type { BenchResults, Section } from './bench-results.ts'
+import { isAvailable, RESULTS_VERSION, type BenchResults, type Section } from './bench-results.ts'
 import { summaryTable } from './summary-table.ts'
+import { DaemonConnection } from './daemon-connection.ts'
+import type { ServeHandle } from '../tests/net/testnet.ts'
 
-const NOT_YET_MULTIHOP = { available: false as const, reason: 'not available until multi-hop lands (this version builds 1-hop circuits only: the exit is the entry)' }
+const EXIT_REGION = 'eu'
+/** 3 hops need 2 relays in different /16s; a ready standby circuit through other relays needs 2 more. */
+const RELAYS = 4
+const relayArgs = (index: number): string[] => ['--region', `r${index + 1}`]
 
 async function main(): Promise<number> {
   const options = parseBenchOptions(process.argv.slice(2), ROOT)
@@ -41,10 +52,10 @@ async function main(): Promise<number> {
     ? [process.execPath, '--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, '--import', TSX_IMPORT, path.join(ROOT, 'host', 'src', 'cli.ts')]
     : undefined
   if (options.cpuProfDir) fs.mkdirSync(options.cpuProfDir, { recursive: true })
-  const net = new Testnet({ exits: [{ region: 'eu' }], ...(cliPrefix ? { macroVpn: cliPrefix } : {}) })
+  const net = new Testnet({ exits: [{ region: EXIT_REGION }], relays: RELAYS, ...(cliPrefix ? { macroVpn: cliPrefix } : {}) })
   const plain = new PlainWireGuardTunnel(net)
   const results: BenchResults = {
-    version: 1,
+    version: RESULTS_VERSION,
     date: new Date().toISOString(),
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
     note:
@@ -52,16 +63,16 @@ async function main(): Promise<number> {
       'other test suites may have been running at the same time. Compare paths within one run, not across machines.',
     options,
     machine: describeMachine(ROOT),
-    setup: { testnetId: net.id, exitRegion: 'eu', hops: 1, oursMtu: null, plainWireguardMtu: plain.mtu, pids: {} },
+    setup: { testnetId: net.id, exitRegion: EXIT_REGION, hops: [1, 2, 3], relays: RELAYS, oursMtu: {}, plainWireguardMtu: plain.mtu, pids: {} },
     throughput: null,
     latency: null,
     idleMemory: null,
     connect: null,
     browserConnect: options.browserClicks > 0 ? null : { available: false, reason: options.smoke ? 'skipped in --smoke' : 'skipped (--clicks 0)' },
     bypassRules: null,
-    multiHop: NOT_YET_MULTIHOP,
-    recovery: NOT_YET_MULTIHOP,
-    relayCost: NOT_YET_MULTIHOP,
+    multiHop: null,
+    recovery: options.recoveryRuns > 0 ? null : { available: false, reason: 'skipped (--recovery 0)' },
+    relayCost: null,
     cpuProfile: null,
     errors: [],
     durationSeconds: 0
@@ -82,22 +93,38 @@ async function main(): Promise<number> {
   try {
     log(`testnet ${net.id}: opening (namespaces mv${net.id}-*, bootstrap, web server)`)
     await net.open()
-    const exit = await net.startExit(0)
+    const [exit, relays] = await Promise.all([net.startExit(0), Promise.all(net.relays.map((_, i) => net.startRelay(i, relayArgs(i))))])
+    log(`exit and ${relays.length} relays ready (${net.relays.map((r) => r.address).join(', ')})`)
     const daemon = await net.startDaemon()
     log('plain WireGuard baseline: opening')
     await plain.open()
-    const t0 = performance.now()
-    const status = JSON.parse((await net.exec('cons', net.macroVpn('connect', '--json', '--region', 'eu', '--control', net.control), { timeoutMs: 90_000 })).stdout) as Status
-    log(`connected in ${(performance.now() - t0).toFixed(0)} ms (daemon: ${status.connectMs} ms)`)
-    results.setup.oursMtu = status.mtu ?? null
+    const tunnel = new DaemonConnection(net, EXIT_REGION, log)
+    // Every circuit length must carry traffic before anything is measured; ends connected with 1 hop.
+    for (const hops of [3, 2, 1] as const) {
+      const { status, ms } = await tunnel.connect(hops)
+      const p = status.proxy!
+      const seen = (await net.exec('cons', ['curl', '-sS', '--fail', '--max-time', '20', '-x', `http://${p.username}:${p.password}@${p.http}`, 'http://web.test/'])).stdout.trim()
+      if (seen !== exit.address) throw Object.assign(new Error(`with ${hops} hop(s) the web server saw ${seen}, not the exit ${exit.address}`), { code: 'NOT_THROUGH_EXIT' })
+      results.setup.oursMtu[String(hops)] = status.mtu ?? null
+      log(`connected with ${hops} hop(s) in ${ms.toFixed(0)} ms (daemon: ${status.connectMs} ms; ${status.circuit.map((h) => `${h.role} ${h.region}`).join(' → ')}; MTU ${status.mtu})`)
+    }
     results.setup.pids = { daemon: daemon.process.pid, exit: exit.process.pid }
-    const ctx: BenchContext = { net, exit, daemon, plain, options, proxy: status.proxy!, paths: benchPaths(status.proxy!), log }
+    const restartRelay = async (index: number): Promise<ServeHandle> => {
+      const handle = await net.startRelay(index, relayArgs(index))
+      relays[index] = handle
+      return handle
+    }
+    const ctx: BenchContext = { net, exit, daemon, relays, restartRelay, plain, options, tunnel, paths: benchPaths(), log }
 
     results.throughput = await run('throughput', () => measureThroughput(ctx))
+    const throughput = results.throughput
+    results.relayCost = isAvailable(throughput) ? await run('relay cost', () => relayCost(throughput)) : { available: false, reason: 'no throughput runs' }
     results.latency = await run('latency', () => measureLatency(ctx))
     results.idleMemory = await run('idle memory', () => measureIdleMemory(ctx))
     results.connect = await run('time to connect', () => measureConnect(ctx))
+    results.multiHop = await run('circuit build time', () => measureCircuitBuild(ctx))
     if (options.browserClicks > 0) results.browserConnect = await run('popup click in Chromium', () => measureBrowserConnect(ctx))
+    if (options.recoveryRuns > 0) results.recovery = await run('recovery after a relay dies', () => measureRecovery(ctx))
     results.bypassRules = await run('bypass rules', () => measureBypassRules(options.bypassRules, options.runs))
   } catch (err) {
     const e = err as Error & { code?: string }
