@@ -33,8 +33,10 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, unit
   const max = niceMax(Math.max(...(scaled.length > 0 ? scaled : groups.flatMap((g) => g.bars.map((b) => b.value)))) * 1.15)
   const y = (v: number) => bottom - (Math.min(max, Math.max(0, v)) / max) * (bottom - top)
   parts.push(`<text x="${x0 + w / 2}" y="${y0 + 18}" text-anchor="middle" font-size="15" font-weight="600">${esc(title)}</text>`)
-  for (let i = 0; i <= 4; i++) {
-    const v = (max * i) / 4
+  // Gridlines at round values: quarters, or fifths of a scale of 2.5 × 10^k.
+  const steps = Math.abs(max / 10 ** Math.floor(Math.log10(max)) - 2.5) < 1e-9 ? 5 : 4
+  for (let i = 0; i <= steps; i++) {
+    const v = (max * i) / steps
     parts.push(`<line x1="${left}" x2="${right}" y1="${y(v)}" y2="${y(v)}" stroke="#e5e7eb"/>`)
     parts.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end" font-size="11" fill="#555">${esc(v.toFixed(v >= 10 || v === 0 ? 0 : 1))}</text>`)
   }
