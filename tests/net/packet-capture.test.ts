@@ -1,6 +1,6 @@
 import crypto from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LINKTYPE_EN10MB, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW, PacketCapture, readPcap } from './packet-capture.ts'
+import { LINKTYPE_EN10MB, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW, PacketCapture, ipv4Addresses, readPcap } from './packet-capture.ts'
 import { Testnet } from './testnet.ts'
 
 // ---------- synthetic pcap files ----------
@@ -130,6 +130,14 @@ describe('readPcap', () => {
     expect(() => readPcap(Buffer.from('0a0d0d0a000000000000000000000000000000000000000000000000', 'hex'))).toThrow(/pcapng/)
     expect(() => readPcap(Buffer.alloc(3))).toThrow(expect.objectContaining({ code: 'BAD_PCAP' }))
   })
+
+  it('leaves link-local multicast (an IGMP report from the bridge) out of the addresses', () => {
+    // An IGMPv3 membership report, as the inet namespace's bridge sent one in CI: 198.18.0.1 → 224.0.0.22, protocol 2.
+    const igmp = ipv4Packet('198.18.0.1', '224.0.0.22', 2, Buffer.from('2200f9020000000104000000e00000fb', 'hex'))
+    const udp = udpPacket('198.19.0.30', '198.18.0.10', marker)
+    const file = readPcap(pcap(LINKTYPE_LINUX_SLL2, [sll2(0x0800, igmp), sll2(0x0800, udp)]))
+    expect([...ipv4Addresses(file.packets)].sort()).toEqual(['198.18.0.10', '198.19.0.30'])
+  })
 })
 
 // ---------- real captures in a small testnet ----------
@@ -194,7 +202,7 @@ describe('PacketCapture', () => {
 
   it('sees neither marker nor IPv4 traffic in an uninvolved namespace, only ARP broadcasts', () => {
     expect(webCap.contains(Buffer.from(marker))).toBe(false)
-    expect(webCap.addresses().size).toBe(0)
+    expect(webCap.addresses().size).toBe(0) // link-local multicast (IGMP reports) is flooded to every port: see multicastSenders()
     // relay1's "who has the exit" is broadcast over the shared bridge: that is why addresses() leaves ARP out.
     expect(webCap.arpAddresses().has(net.addresses.relay1!)).toBe(true)
     expect(() => webCap.contains(Buffer.alloc(0))).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }))

@@ -26,7 +26,9 @@ import type { Testnet } from './testnet.ts'
  * - addresses() is IPv4 headers only (plus headers quoted in ICMP errors). ARP is left out: on
  *   the testnet's one shared bridge every namespace receives every ARP broadcast, so the exit's
  *   namespace "sees" the consumer's address in ARP requests without any privacy leak
- *   (arpAddresses() lists them). contains() searches all captured bytes, ARP included.
+ *   (arpAddresses() lists them). Link-local multicast (224.0.0.0/24, e.g. the IGMP reports a
+ *   kernel sends by itself when an interface comes up) is flooded the same way and left out too
+ *   (multicastSenders() lists it). contains() searches all captured bytes, ARP included.
  * - contains() looks inside single packets: a value split across two TCP segments or IP
  *   fragments is not found.
  * - `dropped` (tcpdump's "packets dropped by kernel", known after close()) should be 0 for a
@@ -203,10 +205,21 @@ export function readPcap(buf: Buffer): PcapFile {
 }
 
 /** IPv4 source and destination addresses of the packets (and of headers quoted in ICMP errors); ARP is not counted. */
+/**
+ * Link-local multicast (224.0.0.0/24: IGMP membership reports to 224.0.0.22, all-hosts queries…).
+ * The kernel sends these by itself when an interface comes up, at a random moment within a few
+ * seconds, and the bridge floods them to every port: like ARP, seeing one says nothing about who
+ * talks to whom.
+ */
+export function isLinkLocalMulticast(ip: Ipv4Header): boolean {
+  return ip.protocol === 2 || ip.dst.startsWith('224.0.0.')
+}
+
+/** IPv4 sources and destinations (also those quoted in ICMP errors), leaving out link-local multicast. */
 export function ipv4Addresses(packets: readonly PcapPacket[]): Set<string> {
   const seen = new Set<string>()
   for (const p of packets) {
-    if (!p.ipv4) continue
+    if (!p.ipv4 || isLinkLocalMulticast(p.ipv4)) continue
     seen.add(p.ipv4.src).add(p.ipv4.dst)
     if (p.ipv4.quoted) seen.add(p.ipv4.quoted.src).add(p.ipv4.quoted.dst)
   }
@@ -345,9 +358,16 @@ export class PacketCapture {
     return this.read().packets.length
   }
 
-  /** Every IPv4 source and destination seen (IP headers, also those quoted in ICMP errors; not ARP). */
+  /** Every IPv4 source and destination seen (IP headers, also those quoted in ICMP errors; not ARP, not link-local multicast). */
   addresses(): Set<string> {
     return ipv4Addresses(this.read().packets)
+  }
+
+  /** Senders of link-local multicast (IGMP reports and the like), which the bridge floods to every namespace. */
+  multicastSenders(): Set<string> {
+    const seen = new Set<string>()
+    for (const p of this.read().packets) if (p.ipv4 && isLinkLocalMulticast(p.ipv4)) seen.add(p.ipv4.src)
+    return seen
   }
 
   /** IPv4 addresses in ARP packets (sender and target); broadcasts on the shared bridge reach every namespace. */
