@@ -40,7 +40,13 @@ export const CircuitInfo = z.object({
   /** Share of the last probes that got no answer, 0..1. */
   probeLoss: z.number().min(0).max(1),
   standby: z.boolean(),
-  quality: z.enum(['good', 'fair', 'poor'])
+  quality: z.enum(['good', 'fair', 'poor']),
+  /**
+   * How this device reaches the first hop: hole-punched or open ('direct'), or through a
+   * provider's blind relay ('relayed', when both sides' NATs randomize ports; the relay sees two
+   * addresses and encrypted bytes). Absent from hosts older than this field.
+   */
+  route: z.enum(['direct', 'relayed']).optional()
 })
 export type CircuitInfo = z.infer<typeof CircuitInfo>
 

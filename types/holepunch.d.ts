@@ -104,6 +104,9 @@ declare module 'hyperdht' {
     destroyed: boolean
     /** Our public IPv4 address as other nodes see it (null until NAT sampling settles). */
     host: string | null
+    /** Behind a NAT that gives every destination another source port (hole punching needs a relay when the other side is too). */
+    randomized: boolean
+    createRawStream(opts?: { framed?: boolean; firewall?: (socket: unknown, port: number, host: string) => boolean }): unknown
     ready(): Promise<void>
     fullyBootstrapped(): Promise<void>
     address(): { host: string; port: number }
@@ -180,4 +183,41 @@ declare module 'noise-handshake' {
     send(payload?: Buffer): Buffer
     recv(buf: Buffer): Buffer
   }
+}
+
+declare module 'blind-relay' {
+  import { EventEmitter } from 'node:events'
+  import type { NoiseSocket } from 'hyperdht'
+  export interface BlindRelayStats {
+    sessions: { accepted: number; opened: number; closed: number; active: number }
+    pairings: { requested: number; matched: number; cancelled: number; pending: number; active: number }
+    streams: { opened: number; closed: number; errors: number; active: number }
+  }
+  export class BlindRelaySession extends EventEmitter {
+    readonly closed: boolean
+    destroy(err?: Error): void
+    end(): Promise<void>
+  }
+  export class Server extends EventEmitter {
+    constructor(opts: { createStream(opts: { firewall: (socket: unknown, port: number, host: string) => boolean }): unknown })
+    readonly stats: BlindRelayStats
+    readonly sessions: Iterable<BlindRelaySession>
+    accept(stream: NoiseSocket, opts?: { id?: Buffer }): BlindRelaySession
+    close(): Promise<void>
+  }
+  export class Client extends EventEmitter {
+    static from(stream: NoiseSocket, opts?: { id?: Buffer }): Client
+    destroy(err?: Error): void
+  }
+}
+
+declare module 'hyperdht/testnet.js' {
+  import type DHT from 'hyperdht'
+  export interface HyperdhtTestnet {
+    nodes: DHT[]
+    bootstrap: Array<{ host: string; port: number }>
+    createNode(opts?: Record<string, unknown>): DHT
+    destroy(): Promise<void>
+  }
+  export default function createTestnet(size?: number, opts?: Record<string, unknown>): Promise<HyperdhtTestnet>
 }

@@ -14,7 +14,7 @@
  *   - blame: a hop that fails its handshake or forges cells is blacklisted (PeerStore.block);
  *     other failures lower the peers' scores (recordFailure).
  */
-import type DHT from 'hyperdht'
+import type { PeerDialer } from './peer-dialer.ts'
 import sodium from 'sodium-native'
 import { CircuitError, ConsumerCircuit, type CircuitHop, type CircuitPeer } from './consumer-circuit.ts'
 import { selectPath } from './path-selection.ts'
@@ -30,7 +30,7 @@ const BUILD_ATTEMPTS = 4
 const LOST_AFTER_MS = 20_000
 
 export interface CircuitManagerOptions {
-  dht: DHT
+  dialer: PeerDialer
   hops: number
   exit: CircuitPeer
   /** The providers known now (relays and exits, descriptors verified). */
@@ -55,6 +55,8 @@ export interface CircuitSnapshot {
   rttMs: number | null
   probeLoss: number
   standby: boolean
+  /** How the consumer reaches the entry right now. */
+  entryRoute: 'direct' | 'relayed'
 }
 
 export class CircuitManager {
@@ -108,7 +110,8 @@ export class CircuitManager {
       rebuilds: this.rebuilds,
       rttMs: this.rttMs,
       probeLoss: this.probeResults.length === 0 ? 0 : 1 - answered / this.probeResults.length,
-      standby: this.standby !== null
+      standby: this.standby !== null,
+      entryRoute: a.entryRoute
     }
   }
 
@@ -138,7 +141,7 @@ export class CircuitManager {
         }
         throw err
       }
-      const circuit = new ConsumerCircuit({ dht: opts.dht, path, wgPublicKey: opts.wgPublicKey, resumeToken: this.resumeToken })
+      const circuit = new ConsumerCircuit({ dialer: opts.dialer, path, wgPublicKey: opts.wgPublicKey, resumeToken: this.resumeToken })
       try {
         const grant = await circuit.open()
         if (this.grant && grant.address !== this.grant.address) {

@@ -12,7 +12,7 @@
  * buffer views sodium needs; cells over a bandwidth cap or for unknown circuits are dropped,
  * never queued (the per-link send is `trySend`: a saturated link drops too).
  */
-import type DHT from 'hyperdht'
+import type { PeerDialer } from './peer-dialer.ts'
 import type { KeyPair, NoiseSocket } from 'hyperdht'
 import {
   CELL_HEADER_BYTES, CellType, createCellHeader, MAX_CELL_BYTES, ONION_LAYER_BYTES, readCellHeader, setCellCircuitId, writeCellHeader
@@ -30,7 +30,8 @@ const LINK_TIMEOUT_MS = 10_000
 const IDLE_LINK_MS = 60_000
 
 export interface CircuitSwitchOptions {
-  dht: DHT
+  /** Dials next hops (through a blind relay when both NATs randomize ports). */
+  dialer: PeerDialer
   keyPair: KeyPair
   relay: boolean
   gateway: ExitGateway | null
@@ -384,7 +385,16 @@ export class CircuitSwitch {
 
   private async dial(key: Buffer): Promise<Link | null> {
     if (this.closed) return null
-    const conn = this.opts.dht.connect(key, { keyPair: this.opts.keyPair })
+    let conn: NoiseSocket
+    try {
+      ;({ conn } = await this.opts.dialer.dial(key, { keyPair: this.opts.keyPair }))
+    } catch {
+      return null
+    }
+    if (this.closed) {
+      conn.destroy()
+      return null
+    }
     conn.on('error', () => {})
     const link: Link = new CircuitLink<HopCircuit>(conn, false, {
       oncell: (cell) => this.onBackwardControl(link, cell),

@@ -21,6 +21,7 @@ Commands
   peers block KEY [--reason TEXT] [--for HOURS] / peers unblock KEY
   serve       --role relay|exit|relay,exit --region CODE --state DIR --bootstrap HOST:PORT [--ifname NAME]
               [--bandwidth MBITS] [--circuit-bandwidth MBITS] [--max-circuits N] [--price LAMPORTS_PER_MIB]
+              [--blind-relay | --no-blind-relay] [--max-relayed N]
   bootstrap   --host IP --port N [--nodes K]
   native      (started by the browser; speaks native messaging on stdio)
   install     [--browser NAME ...] [--profile DIR] [--control PATH] [--state DIR] [--bootstrap HOST:PORT]
@@ -53,7 +54,7 @@ const SPECS = {
   disconnect: common,
   status: common,
   bypass: common,
-  serve: { ...common, role: { type: 'string' }, region: { type: 'string' }, ifname: { type: 'string' }, mtu: { type: 'string' }, bandwidth: { type: 'string' }, 'circuit-bandwidth': { type: 'string' }, 'max-circuits': { type: 'string' }, price: { type: 'string' } },
+  serve: { ...common, role: { type: 'string' }, region: { type: 'string' }, ifname: { type: 'string' }, mtu: { type: 'string' }, bandwidth: { type: 'string' }, 'circuit-bandwidth': { type: 'string' }, 'max-circuits': { type: 'string' }, price: { type: 'string' }, 'blind-relay': { type: 'boolean' }, 'no-blind-relay': { type: 'boolean' }, 'max-relayed': { type: 'string' } },
   bootstrap: { ...common, host: { type: 'string' }, port: { type: 'string' }, nodes: { type: 'string' } },
   native: common,
   install: { ...common, ...installOptions, service: { type: 'boolean' }, 'service-unit': { type: 'string' }, 'control-group': { type: 'string' } },
@@ -120,6 +121,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'serve': {
       const roles = (str('role') ?? 'exit').split(',').map((r) => r.trim())
+      if (values['blind-relay'] && values['no-blind-relay']) throw new UsageError('Use either --blind-relay or --no-blind-relay, not both.')
       if (roles.some((r) => r !== 'relay' && r !== 'exit')) throw new UsageError(`--role ${str('role')}: use relay, exit or relay,exit.`)
       const region = str('region')
       if (!region) throw new UsageError('serve needs --region CODE (e.g. --region eu), published in the descriptor.')
@@ -141,7 +143,9 @@ async function main(argv: string[]): Promise<number> {
         bandwidthMbps: num('bandwidth'),
         circuitBandwidthMbps: num('circuit-bandwidth'),
         maxCircuits: int('max-circuits'),
-        priceLamportsPerMiB: int('price')
+        priceLamportsPerMiB: int('price'),
+        blindRelay: values['no-blind-relay'] ? false : values['blind-relay'] ? true : undefined,
+        maxRelayedPeers: int('max-relayed')
       } as ConstructorParameters<typeof ProviderNode>[0])
       await runUntilSignal(provider, () => `ready ${provider.publicKey}`)
       return 0
@@ -200,7 +204,7 @@ async function controlCommand(
         const info = status.circuitInfo
         if (info) {
           const age = Math.round((Date.now() - info.builtAt) / 1000)
-          process.stdout.write(`circuit: ${info.hops} hop(s), ${age} s old, ${info.rebuilds} rebuild(s), rtt ${info.rttMs ?? '?'} ms, probe loss ${Math.round(info.probeLoss * 100)}%, ${info.standby ? 'standby ready' : 'no standby'}, quality ${info.quality}\n`)
+          process.stdout.write(`circuit: ${info.hops} hop(s), ${age} s old, ${info.rebuilds} rebuild(s), rtt ${info.rttMs ?? '?'} ms, probe loss ${Math.round(info.probeLoss * 100)}%, ${info.standby ? 'standby ready' : 'no standby'}, quality ${info.quality}${info.route === 'relayed' ? ', first hop reached through a blind relay (both NATs randomize ports)' : ''}\n`)
         }
         if (status.proxy) process.stdout.write(`http proxy: ${status.proxy.http}\nsocks proxy: ${status.proxy.socks}\nuser: ${status.proxy.username}\n`)
       }

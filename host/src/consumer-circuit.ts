@@ -12,6 +12,7 @@
  * in place, no JSON, no logging.
  */
 import DHT, { type NoiseSocket } from 'hyperdht'
+import type { PeerDialer, RelayCandidate } from './peer-dialer.ts'
 import sodium from 'sodium-native'
 import { CircuitChannel } from './circuit-channel.ts'
 import {
@@ -50,7 +51,8 @@ export class CircuitError extends Error {
 }
 
 export interface ConsumerCircuitOptions {
-  dht: DHT
+  /** Dials the entry (directly, or through a blind relay that is none of the path's peers). */
+  dialer: PeerDialer
   /** Entry first, exit last. */
   path: CircuitPeer[]
   wgPublicKey: Buffer
@@ -85,6 +87,8 @@ export class ConsumerCircuit {
 
   private readonly opts: Required<ConsumerCircuitOptions>
   private conn: NoiseSocket | null = null
+  /** The blind relay the entry link was dialled through, or null. */
+  private entryRelay: RelayCandidate | null = null
   private channel: CircuitChannel | null = null
   private readonly circuitId: number
   private keys: OnionCircuitKeys | null = null
@@ -103,6 +107,11 @@ export class ConsumerCircuit {
     this.circuitId = id.readUInt32LE(0) || 1
   }
 
+  /** How the consumer reaches the entry right now: directly, or through a blind relay. */
+  get entryRoute(): 'direct' | 'relayed' {
+    return this.conn ? this.opts.dialer.route(this.conn, this.entryRelay) : 'direct'
+  }
+
   get mtuOverhead(): number {
     return CELL_HEADER_BYTES + ONION_LAYER_BYTES * this.path.length
   }
@@ -112,8 +121,20 @@ export class ConsumerCircuit {
     const { path } = this.opts
     const entry = path[0]!
     const started = performance.now()
-    const conn = this.opts.dht.connect(entry.publicKey, { keyPair: DHT.keyPair() })
+    const dialing = this.opts.dialer.dial(entry.publicKey, { keyPair: DHT.keyPair(), exclude: path.map((p) => p.publicKey) }).catch((err: { code?: string; message?: string }) => {
+      throw new CircuitError(err.code ?? 'CONNECT_FAILED', `Could not reach the entry relay: ${err.message ?? err}`, 0)
+    })
+    // A direct dial that cannot punch is retried through a relay: give the dial two time windows.
+    const { conn, relay } = await this.within(dialing, 0, 'The entry relay did not answer.', this.opts.timeoutMs * 2).catch((err) => {
+      dialing.then((d) => d.conn.destroy(), () => {})
+      throw err
+    })
+    if (this.ended) {
+      conn.destroy()
+      throw new CircuitError('CIRCUIT_CLOSED', 'The circuit was closed.', -1)
+    }
     this.conn = conn
+    this.entryRelay = relay
     conn.on('error', () => {})
     conn.on('close', () => this.fail(new CircuitError('LINK_LOST', 'The connection to the entry relay was lost.', 0)))
     conn.on('message', this.onMessage)
@@ -225,10 +246,10 @@ export class ConsumerCircuit {
     w.resolve(buf)
   }
 
-  private async within<T>(p: Promise<T>, hop: number, message: string): Promise<T> {
+  private async within<T>(p: Promise<T>, hop: number, message: string, ms = this.opts.timeoutMs): Promise<T> {
     let timer: NodeJS.Timeout | undefined
     try {
-      return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new CircuitError('CIRCUIT_TIMEOUT', message, hop)), this.opts.timeoutMs)))])
+      return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new CircuitError('CIRCUIT_TIMEOUT', message, hop)), ms)))])
     } finally {
       clearTimeout(timer)
     }

@@ -4,7 +4,7 @@
  * manager for two or three hops. open() builds it in that order (each step is recorded so that
  * a crash can be undone), close() takes it down in reverse.
  */
-import type DHT from 'hyperdht'
+import type { PeerDialer } from './peer-dialer.ts'
 import { circuitMtu } from './circuit-cell.ts'
 import { CircuitManager, type CircuitSnapshot } from './circuit-manager.ts'
 import type { CircuitPeer } from './consumer-circuit.ts'
@@ -24,7 +24,8 @@ import { TunnelResolver } from './tunnel-resolver.ts'
 import { WireGuardDevice } from './wireguard-device.ts'
 
 export interface ConsumerTunnelOptions {
-  dht: DHT
+  /** Dials the first hop (the exit in Speed mode), through a blind relay when it must. */
+  dialer: PeerDialer
   provider: ProviderInfo
   ifname: string
   mtu: number
@@ -73,6 +74,11 @@ export class ConsumerTunnel {
     return this.socks?.address ?? null
   }
 
+  /** How the consumer reaches the first hop right now: directly, or through a blind relay. */
+  get entryRoute(): 'direct' | 'relayed' {
+    return this.circuits?.snapshot?.entryRoute ?? this.session?.route ?? 'direct'
+  }
+
   get circuit(): CircuitSnapshot | null {
     return this.circuits?.snapshot ?? null
   }
@@ -92,7 +98,7 @@ export class ConsumerTunnel {
     await this.bridge.open()
     if (hops === 1) {
       progress('dialling exit')
-      this.session = new ExitSession({ dht: opts.dht, publicKey: opts.provider.publicKey, wgPublicKey: keys.publicKey })
+      this.session = new ExitSession({ dialer: opts.dialer, publicKey: opts.provider.publicKey, wgPublicKey: keys.publicKey })
       grant = await this.session.open()
       if (!grant.wgPublicKey.equals(opts.provider.descriptor.wgPublicKey)) {
         throw Object.assign(new Error('The exit answered with a WireGuard key other than the one it published.'), { code: 'EXIT_MISBEHAVED' })
@@ -106,7 +112,7 @@ export class ConsumerTunnel {
       if (!opts.candidates || !opts.peers) throw Object.assign(new Error('A circuit needs candidates and a peer store.'), { code: 'BAD_ARGUMENT' })
       const bridge = this.bridge
       this.circuits = new CircuitManager({
-        dht: opts.dht,
+        dialer: opts.dialer,
         hops,
         exit: opts.provider,
         candidates: opts.candidates,

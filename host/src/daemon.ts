@@ -6,6 +6,8 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import DHT from 'hyperdht'
+import { chooseBlindRelays } from './blind-relay-choice.ts'
+import { PeerDialer } from './peer-dialer.ts'
 // The parser alone: the daemon has no use for the public-suffix list that siteRuleFor loads (~10 MiB).
 import { parseBypassRules } from '../../shared/bypass-rule-parser.ts'
 import { ErrorCode, statusEvent, type CircuitInfo, type ConnState, type ErrorInfo, type Hop, type PeersResult, type RegionsResult, type Request, type Status } from '../../shared/native-protocol.ts'
@@ -51,6 +53,7 @@ export class Daemon {
   private candidateTimer: NodeJS.Timeout | null = null
   private control: ControlServer | null = null
   private dht: DHT | null = null
+  private dialer: PeerDialer | null = null
   private tunnel: ConsumerTunnel | null = null
   private state: ConnState = 'off'
   private error: ErrorInfo | null = null
@@ -93,6 +96,7 @@ export class Daemon {
     this.network.close()
     await this.control?.close()
     await this.peers.close().catch(() => {})
+    this.dialer?.destroy()
     await this.dht?.destroy({ force: true })
     await fs.rm(path.join(this.opts.stateDir, 'daemon.pid'), { force: true })
   }
@@ -173,7 +177,7 @@ export class Daemon {
       : { hops: 1, builtAt: this.connectedAt ?? Date.now(), rebuilds: 0, rttMs: Math.round(t.probeRttMs * 100) / 100, probeLoss: 0, standby: false }
     const rtt = info.rttMs ?? 0
     const quality = rtt < 150 && info.probeLoss < 0.05 ? 'good' : rtt < 400 && info.probeLoss < 0.2 ? 'fair' : 'poor'
-    return { ...info, quality }
+    return { ...info, quality, route: t.entryRoute }
   }
 
   /** Look the providers up, remember them, and blacklist those whose descriptor does not validate. */
@@ -198,6 +202,15 @@ export class Daemon {
   private ensureDht(): DHT {
     this.dht ??= new DHT({ bootstrap: this.opts.bootstrap, ephemeral: true })
     return this.dht
+  }
+
+  /** Dials first hops; a peer behind a randomizing NAT like ours is reached through a provider's blind relay. */
+  private ensureDialer(): PeerDialer {
+    this.dialer ??= new PeerDialer({
+      dht: this.ensureDht(),
+      relays: (exclude) => chooseBlindRelays({ providers: this.candidates, exclude, isBlocked: (k) => this.peers.isBlocked(k), score: (k) => this.peers.score(k) })
+    })
+    return this.dialer
   }
 
   private setState(state: ConnState, error: ErrorInfo | null = null): void {
@@ -249,7 +262,7 @@ export class Daemon {
         }
         triedExits.add(exit.publicKey.toString('hex'))
         const tunnel = new ConsumerTunnel({
-          dht,
+          dialer: this.ensureDialer(),
           provider: exit,
           hops,
           candidates: () => this.candidates,

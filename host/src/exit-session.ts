@@ -5,6 +5,7 @@
  */
 import DHT, { type NoiseSocket } from 'hyperdht'
 import sodium from 'sodium-native'
+import type { PeerDialer, RelayCandidate } from './peer-dialer.ts'
 import { PROBE_REQUEST, SESSION_VERSION, SessionChannel, type TunnelGrant } from './session-protocol.ts'
 
 export class ExitSession {
@@ -12,24 +13,40 @@ export class ExitSession {
   grant: TunnelGrant | null = null
   private channel: SessionChannel | null = null
   private closed = false
-  private readonly dht: DHT
+  private readonly dialer: PeerDialer
+  private relay: RelayCandidate | null = null
   private readonly publicKey: Buffer
   private readonly wgPublicKey: Buffer
   private readonly timeoutMs: number
-  private pendingProbe: { bytes: Buffer; resolve: () => void } | null = null
+  private pendingProbe: { sent: Array<{ bytes: Buffer; at: number }>; resolve: (rttMs: number) => void } | null = null
   /** Called once when the connection to the exit ends after open() succeeded. */
   onclose: (() => void) | null = null
 
-  constructor(opts: { dht: DHT; publicKey: Buffer; wgPublicKey: Buffer; timeoutMs?: number }) {
-    this.dht = opts.dht
+  constructor(opts: { dialer: PeerDialer; publicKey: Buffer; wgPublicKey: Buffer; timeoutMs?: number }) {
+    this.dialer = opts.dialer
     this.publicKey = opts.publicKey
     this.wgPublicKey = opts.wgPublicKey
     this.timeoutMs = opts.timeoutMs ?? 10000
   }
 
+  /** How the consumer reaches the exit right now: directly, or through a blind relay. */
+  get route(): 'direct' | 'relayed' {
+    return this.conn ? this.dialer.route(this.conn, this.relay) : 'direct'
+  }
+
   async open(): Promise<TunnelGrant> {
-    const conn = this.dht.connect(this.publicKey, { keyPair: DHT.keyPair() })
+    // A direct dial that cannot punch is retried through a relay: two time windows for the dial.
+    const dialing = this.dialer.dial(this.publicKey, { keyPair: DHT.keyPair() })
+    const { conn, relay } = await withTimeout(dialing, this.timeoutMs * 2, 'CONNECT_TIMEOUT', 'The exit did not answer in time.').catch((err) => {
+      dialing.then((d) => d.conn.destroy(), () => {})
+      throw err
+    })
+    if (this.closed) {
+      conn.destroy()
+      throw codeError('CONNECT_FAILED', 'The session was closed while connecting.')
+    }
     this.conn = conn
+    this.relay = relay
     conn.on('error', () => {})
     conn.on('close', () => {
       if (!this.closed) this.onclose?.()
@@ -53,32 +70,43 @@ export class ExitSession {
     )
   }
 
-  /** The bridge hands probe replies here. */
+  /** The bridge hands probe replies here: any probe of the current round counts. */
   readonly onProbeReply = (buf: Buffer): void => {
     const p = this.pendingProbe
-    if (p && buf.length === p.bytes.length && buf.subarray(1).equals(p.bytes.subarray(1))) {
-      this.pendingProbe = null
-      p.resolve()
+    if (!p) return
+    for (const sent of p.sent) {
+      if (buf.length === sent.bytes.length && buf.subarray(1).equals(sent.bytes.subarray(1))) {
+        this.pendingProbe = null
+        p.resolve(performance.now() - sent.at)
+        return
+      }
     }
   }
 
-  /** Echo a probe datagram through the exit; a few tries with a short timeout each. */
-  async probe(tries = 4, timeoutMs = 1000): Promise<number> {
+  /**
+   * Echo a probe datagram through the exit. Tries again with a doubling wait (200 ms, 400 ms, …
+   * about 5 s in all): the first datagram on a fresh relayed connection is sometimes lost, and a
+   * late answer to an earlier try still counts.
+   */
+  async probe(tries = 5, firstTimeoutMs = 200): Promise<number> {
     const conn = this.conn
     if (!conn) throw codeError('CONNECT_FAILED', 'No connection to probe.')
+    let resolve!: (rttMs: number) => void
+    const answered = new Promise<number>((r) => (resolve = r))
+    const round = { sent: [] as Array<{ bytes: Buffer; at: number }>, resolve }
+    this.pendingProbe = round
+    let timeoutMs = firstTimeoutMs
     for (let i = 0; i < tries; i++) {
       const bytes = Buffer.alloc(17)
       sodium.randombytes_buf(bytes)
       bytes[0] = PROBE_REQUEST
-      const started = performance.now()
-      const answered = new Promise<void>((resolve) => {
-        this.pendingProbe = { bytes, resolve }
-      })
+      round.sent.push({ bytes, at: performance.now() })
       conn.send(Buffer.from(bytes))
-      const ok = await Promise.race([answered.then(() => true), sleep(timeoutMs).then(() => false)])
-      if (ok) return performance.now() - started
+      const rtt = await Promise.race([answered, sleep(timeoutMs).then(() => null)])
+      if (rtt !== null) return rtt
+      timeoutMs = Math.min(timeoutMs * 2, 2000)
     }
-    this.pendingProbe = null
+    if (this.pendingProbe === round) this.pendingProbe = null
     throw codeError('CONNECT_FAILED', 'The connection to the exit opened but carries no datagrams.')
   }
 

@@ -3,7 +3,8 @@
  * own key (`dht.mutablePut(keyPair, encodeDescriptor(d), { seq: d.seq })`). The DHT checks the
  * signature against that key; this module fixes the bytes and validates every field.
  *
- * Layout (compact-encoding): version uint · roles uint (bit 0 relay, bit 1 exit) · region string
+ * Layout (compact-encoding): version uint · roles uint (bit 0 relay, bit 1 exit, bit 2 offers a
+ * blind relay for peers that cannot hole-punch each other; at least one of relay and exit) · region string
  * · host string (the provider's public IPv4 address as the DHT observed it, '' when unknown; path
  * selection keeps one peer per /16) · priceLamportsPerMiB uint · bandwidthMbps uint · blocked CIDR count uint, then per CIDR
  * network address as a uint32 number + prefix uint8 · blocked TCP port count uint, then uint16
@@ -28,6 +29,12 @@ export interface ExitPolicySummary {
 export interface ProviderDescriptor {
   version: number
   roles: ProviderRole[]
+  /**
+   * Offers a blind relay (the `blind-relay` protocol on its DHT key): two peers whose NATs both
+   * randomize ports meet through it (hyperdht `relayThrough`). It forwards their encrypted UDX
+   * packets without reading them.
+   */
+  blindRelay: boolean
   /** 1..16 characters of [a-z0-9-]. */
   region: string
   /** Public IPv4 address as the provider's DHT node sees it, '' when unknown. */
@@ -44,6 +51,7 @@ export interface ProviderDescriptor {
 }
 
 const ROLE_BITS: Record<ProviderRole, number> = { relay: 1, exit: 2 }
+const BLIND_RELAY_BIT = 4
 const REGION = /^[a-z0-9-]{1,16}$/
 const PAYOUT = /^[1-9A-HJ-NP-Za-km-z]{32,44}$/
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
@@ -85,7 +93,7 @@ function checkPort(n: unknown): number {
 }
 
 function checkRolesBits(bits: number): ProviderRole[] {
-  if (bits === 0 || (bits & ~3) !== 0) bad('roles must be a non-empty set of relay and exit')
+  if ((bits & 3) === 0 || (bits & ~7) !== 0) bad('roles must be a non-empty set of relay and exit, plus the blind relay flag')
   const roles: ProviderRole[] = []
   if (bits & ROLE_BITS.relay) roles.push('relay')
   if (bits & ROLE_BITS.exit) roles.push('exit')
@@ -109,6 +117,8 @@ export function encodeDescriptor(d: ProviderDescriptor): Buffer {
     roleBits |= bit
   }
   checkRolesBits(roleBits)
+  if (typeof d.blindRelay !== 'boolean') bad('blindRelay must be true or false')
+  if (d.blindRelay) roleBits |= BLIND_RELAY_BIT
   checkStrings(d)
   checkUint(d.priceLamportsPerMiB, 'price')
   checkUint(d.bandwidthMbps, 'bandwidth', MAX_BANDWIDTH_MBPS)
@@ -153,7 +163,9 @@ export function decodeDescriptor(buf: Uint8Array): ProviderDescriptor {
   try {
     const version = c.uint.decode(state)
     if (version !== DESCRIPTOR_VERSION) bad(`version ${version} is not supported (this program reads version ${DESCRIPTOR_VERSION})`)
-    const roles = checkRolesBits(c.uint.decode(state))
+    const roleBits = c.uint.decode(state)
+    const roles = checkRolesBits(roleBits)
+    const blindRelay = (roleBits & BLIND_RELAY_BIT) !== 0
     const region = c.string.decode(state)
     const host = c.string.decode(state)
     const priceLamportsPerMiB = checkUint(c.uint.decode(state), 'price')
@@ -176,7 +188,7 @@ export function decodeDescriptor(buf: Uint8Array): ProviderDescriptor {
     const seq = checkUint(c.uint.decode(state), 'seq')
     if (state.start !== state.end) bad('trailing bytes')
     checkStrings({ region, payoutAddress, host })
-    return { version, roles, region, host, priceLamportsPerMiB, bandwidthMbps, exitPolicy: { blockedCidrs, blockedTcpPorts }, wgPublicKey, payoutAddress, seq }
+    return { version, roles, blindRelay, region, host, priceLamportsPerMiB, bandwidthMbps, exitPolicy: { blockedCidrs, blockedTcpPorts }, wgPublicKey, payoutAddress, seq }
   } catch (err) {
     if ((err as { code?: string }).code === 'BAD_DESCRIPTOR') throw err
     bad(`truncated or malformed (${(err as Error).message})`)

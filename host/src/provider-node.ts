@@ -8,13 +8,22 @@
  *     WireGuard datagrams then arrive as unordered secret-stream messages;
  *   - `macro-vpn/circuit`: a hop of a multi-hop circuit (circuit-switch.ts), as relay or exit.
  *
+ * A provider also offers a blind relay (blind-relay-service.ts; relays by default, `--no-blind-relay`
+ * turns it off, `--blind-relay` turns it on for an exit): peers whose NATs both randomize ports
+ * meet through it. When this provider itself must dial a next hop that it cannot hole-punch, it
+ * asks another provider's blind relay (peer-dialer.ts).
+ *
  * Privacy: nothing here logs a consumer's key, address or traffic; only aggregate counters.
  */
 import DHT, { type NoiseSocket, type Server } from 'hyperdht'
+import { chooseBlindRelays } from './blind-relay-choice.ts'
+import { BlindRelayService, type BlindRelayStats } from './blind-relay-service.ts'
 import { CircuitSwitch, type CircuitSwitchStats } from './circuit-switch.ts'
 import { DEFAULT_EXIT_POLICY } from './exit-firewall.ts'
 import { ExitGateway, type ExitGatewayStats, type ExitTunnel, type TunnelOutlet, TunnelRefused } from './exit-gateway.ts'
 import { DESCRIPTOR_VERSION, encodeDescriptor, type ProviderDescriptor, type ProviderRole } from './provider-descriptor.ts'
+import { PeerDialer, type RelayCandidate } from './peer-dialer.ts'
+import { ProviderDiscovery, type ProviderInfo } from './provider-discovery.ts'
 import { loadProviderIdentity, type ProviderIdentity } from './provider-identity.ts'
 import { PROVIDERS_TOPIC } from './provider-topic.ts'
 import { MAX_PROBE_BYTES, PROBE_REPLY, PROBE_REQUEST, SessionChannel, type TunnelRequest } from './session-protocol.ts'
@@ -22,6 +31,8 @@ import { DEFAULT_TUNNEL_MTU } from './tunnel-mtu.ts'
 
 /** A connection that neither opens a tunnel nor carries a circuit within this time is closed. */
 const IDLE_CONNECTION_MS = 30_000
+/** How long a provider list looked up for choosing a blind relay is reused. */
+const RELAY_LIST_MAX_AGE_MS = 60_000
 
 export interface ProviderNodeOptions {
   stateDir: string
@@ -41,10 +52,16 @@ export interface ProviderNodeOptions {
   refreshIntervalMs?: number
   /** Port of the DNS resolver on the gateway, default 53 (tests only change it). */
   dnsPort?: number
+  /** Offer a blind relay to peers that cannot hole-punch each other (default: true for relays, false for exits alone). */
+  blindRelay?: boolean
+  /** Peers using the blind relay at once (default 64). */
+  maxRelayedPeers?: number
 }
 
 export interface ProviderNodeStats {
   sessions: number
+  blindRelay: BlindRelayStats | null
+  dials: ReturnType<PeerDialer['stats']> | null
   exit: ExitGatewayStats | null
   circuits: CircuitSwitchStats | null
 }
@@ -70,6 +87,9 @@ export class ProviderNode {
   private gateway: ExitGateway | null = null
   private circuits: CircuitSwitch | null = null
   private dht: DHT | null = null
+  private dialer: PeerDialer | null = null
+  private blindRelay: BlindRelayService | null = null
+  private relayList: { at: number; providers: Promise<ProviderInfo[]> } | null = null
   private server: Server | null = null
   private refreshTimer: NodeJS.Timeout | null = null
   private readonly sessions = new Set<Session>()
@@ -104,7 +124,12 @@ export class ProviderNode {
       bandwidthMbps: opts.bandwidthMbps ?? 0,
       circuitBandwidthMbps: opts.circuitBandwidthMbps ?? 0,
       refreshIntervalMs: opts.refreshIntervalMs ?? 5 * 60_000,
-      dnsPort: opts.dnsPort ?? 53
+      dnsPort: opts.dnsPort ?? 53,
+      blindRelay: opts.blindRelay ?? roles.includes('relay'),
+      maxRelayedPeers: opts.maxRelayedPeers ?? 64
+    }
+    if (!Number.isInteger(this.opts.maxRelayedPeers) || this.opts.maxRelayedPeers < 1 || this.opts.maxRelayedPeers > 100_000) {
+      throw providerError('BAD_ARGUMENT', `Invalid --max-relayed ${this.opts.maxRelayedPeers}: use 1..100000.`)
     }
   }
 
@@ -123,7 +148,13 @@ export class ProviderNode {
   }
 
   stats(): ProviderNodeStats {
-    return { sessions: this.sessions.size, exit: this.gateway?.stats() ?? null, circuits: this.circuits?.stats() ?? null }
+    return {
+      sessions: this.sessions.size,
+      exit: this.gateway?.stats() ?? null,
+      circuits: this.circuits?.stats() ?? null,
+      blindRelay: this.blindRelay?.stats() ?? null,
+      dials: this.dialer?.stats() ?? null
+    }
   }
 
   async open(): Promise<void> {
@@ -154,8 +185,10 @@ export class ProviderNode {
       const dht = new DHT({ bootstrap: this.opts.bootstrap, ephemeral: true, keyPair: identity.keyPair })
       this.dht = dht
       step(await dht.ready())
+      if (this.opts.blindRelay) this.blindRelay = new BlindRelayService({ dht, maxSessions: this.opts.maxRelayedPeers })
+      this.dialer = new PeerDialer({ dht, relays: (exclude) => this.blindRelays(exclude) })
       this.circuits = new CircuitSwitch({
-        dht,
+        dialer: this.dialer,
         keyPair: identity.keyPair,
         relay: this.isRelay,
         gateway: this.gateway,
@@ -189,6 +222,7 @@ export class ProviderNode {
     return {
       version: DESCRIPTOR_VERSION,
       roles: this.opts.roles,
+      blindRelay: this.opts.blindRelay,
       region: this.opts.region,
       host: this.dht?.host ?? '',
       priceLamportsPerMiB: this.opts.priceLamportsPerMiB,
@@ -214,6 +248,17 @@ export class ProviderNode {
     await query.finished()
   }
 
+  /** Providers offering a blind relay, for a next hop this provider cannot hole-punch (looked up at most once a minute). */
+  private async blindRelays(exclude: ReadonlySet<string>): Promise<RelayCandidate[]> {
+    const dht = this.dht
+    if (!dht || this.closing) return []
+    if (!this.relayList || Date.now() - this.relayList.at > RELAY_LIST_MAX_AGE_MS) {
+      this.relayList = { at: Date.now(), providers: new ProviderDiscovery(dht).findAll(5000).then((r) => r.providers, () => []) }
+    }
+    const providers = await this.relayList.providers
+    return chooseBlindRelays({ providers, exclude: new Set([...exclude, this.publicKey]) })
+  }
+
   private onConnection(conn: NoiseSocket): void {
     const circuits = this.circuits
     if (this.closing || !circuits) {
@@ -221,12 +266,13 @@ export class ProviderNode {
       return
     }
     conn.on('error', () => {})
-    // Either channel may open; a connection that opens neither (or never asks) is closed.
+    // Any of the channels may open; a connection that opens none (or never asks) is closed.
     const link = circuits.acceptLink(conn)
     let session: Session | null = null
     if (this.gateway) session = this.acceptSession(conn)
+    this.blindRelay?.accept(conn)
     const timer = setTimeout(() => {
-      if (!link.opened && !session?.tunnel) conn.destroy()
+      if (!link.opened && !session?.tunnel && !this.blindRelay?.serves(conn)) conn.destroy()
     }, IDLE_CONNECTION_MS)
     timer.unref()
     conn.on('close', () => clearTimeout(timer))
@@ -326,6 +372,8 @@ export class ProviderNode {
       this.endSession(session)
     }
     this.circuits?.close()
+    this.dialer?.destroy()
+    await this.blindRelay?.close()
     const dht = this.dht
     const identity = this.identity
     if (dht && identity && !dht.destroyed) {
@@ -341,5 +389,7 @@ export class ProviderNode {
     this.dht = null
     this.gateway = null
     this.circuits = null
+    this.dialer = null
+    this.blindRelay = null
   }
 }

@@ -280,7 +280,8 @@ export class PacketCapture {
     const tcpdump = findInPath('tcpdump')
     if (!tcpdump) throw Object.assign(new Error('tcpdump is not installed: apt-get install -y --no-install-recommends tcpdump (installer/setup.sh installs it).'), { code: 'TCPDUMP_MISSING' })
     fs.mkdirSync(path.dirname(this.file), { recursive: true })
-    const argv = [tcpdump, '-i', this.iface, '-U', '--immediate-mode', '-n', '-s', '0', '-Z', 'root', '-w', this.file]
+    // -B: a 16 MiB kernel buffer, so a busy 2-core machine does not drop packets mid-download.
+    const argv = [tcpdump, '-i', this.iface, '-B', '16384', '-U', '--immediate-mode', '-n', '-s', '0', '-Z', 'root', '-w', this.file]
     this.proc = this.net.spawn(this.ns, argv, { name: `tcpdump-${path.basename(this.file, '.pcap')}` })
     try {
       // stderr: "tcpdump: listening on any, link-type LINUX_SLL2 (Linux cooked v2), snapshot length 262144 bytes"

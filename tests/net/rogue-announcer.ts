@@ -16,8 +16,8 @@ const dht = new DHT({ bootstrap: parseBootstrap(values.bootstrap), ephemeral: tr
 await dht.ready()
 const server = dht.createServer({}, (conn) => conn.destroy())
 await server.listen(keyPair)
-// Version 2, roles bits 7 (an unknown role), then junk: decodes as nothing this program accepts.
-await dht.mutablePut(keyPair, Buffer.from([2, 7, 0xff, 0xff, 0xff, 1, 2, 3]), { seq: Date.now() })
+// Version 2, roles bits 15 (bit 3 is no role this program knows), then junk: decodes as nothing this program accepts.
+await dht.mutablePut(keyPair, Buffer.from([2, 15, 0xff, 0xff, 0xff, 1, 2, 3]), { seq: Date.now() })
 await dht.announce(PROVIDERS_TOPIC, keyPair, server.relayAddresses).finished()
 console.log(`ready ${keyPair.publicKey.toString('hex')}`)
 process.on('SIGTERM', () => { dht.destroy().then(() => process.exit(0), () => process.exit(1)) })

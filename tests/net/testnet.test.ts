@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { consumerCommands } from './consumer-commands.ts'
 import { listNamespaces } from './namespace.ts'
 import { relayAddress, RELAY_SUBNETS, ROOT, SUBNETS, Testnet } from './testnet.ts'
 
@@ -187,6 +188,108 @@ describe('testnet with relays and a NAT consumer', () => {
     // address die at the router (ICMP net unreachable, or nothing), never leave.
     const router = await probe(net, 'nat', ['198.18.1.1'])
     expect(router['198.18.1.1']).toMatchObject({ outcome: 'ENETUNREACH' })
+  }, 30_000)
+})
+
+/** UDP listener on 0.0.0.0:<port>: prints `ready`, then the source port of each datagram (`<port>` for the first only with `once`). */
+const UDP_PORT_SEEN = `const s = require('dgram').createSocket('udp4'); s.on('message', (m, r) => { console.log(String(r.port)); if (process.argv[2] === 'once') setTimeout(() => process.exit(0), 50) }); s.bind(Number(process.argv[1]), () => console.log('ready')); setTimeout(() => process.exit(2), 20000)`
+/** Send 20 datagrams, 100 ms apart, to <address>:<port> from local port <from>. */
+const UDP_SEND_FROM = `const s = require('dgram').createSocket('udp4'); s.bind(Number(process.argv[3]), () => { let n = 0; const t = setInterval(() => { s.send('x', Number(process.argv[2]), process.argv[1]); if (++n === 20) { clearInterval(t); s.close() } }, 100) })`
+/** TCP listener on 0.0.0.0:9: prints `ready`, then `conn <remote address>` per connection. */
+const TCP_LISTEN = `require('net').createServer((c) => { console.log('conn ' + c.remoteAddress); c.destroy() }).listen(9, '0.0.0.0', () => console.log('ready'))`
+
+describe('testnet with an exit behind a port-randomizing NAT', () => {
+  const net = new Testnet({ exits: [{ region: 'eu', nat: 'random' }] })
+  const { cli, status, curl } = consumerCommands(net)
+
+  beforeAll(async () => {
+    await net.open()
+  }, 60_000)
+
+  afterAll(async () => {
+    await net.close()
+  }, 30_000)
+
+  it('puts the exit on a private LAN behind its router; the world sees the router', async () => {
+    expect(net.namespaces.exitnat).toBe(`mv${net.id}-exitnat`)
+    expect(net.addresses).toMatchObject({ exitnat: '198.18.0.40', exit: '198.18.0.40', exitLan: '192.168.80.2', cons: '198.18.0.20' })
+    expect(net.exits[0]).toMatchObject({ role: 'exit', ns: net.namespaces.exit, address: '198.18.0.40', nat: 'random', ifname: `mv${net.id}x0` })
+    const present = new Set(listNamespaces())
+    for (const ns of Object.values(net.namespaces)) expect(present.has(ns)).toBe(true)
+    const lan = await net.exec('exit', ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'])
+    expect(lan.stdout).toContain('192.168.80.2/24')
+    const routes = await net.exec('exit', ['ip', '-4', 'route', 'show'])
+    expect(routes.stdout).toContain('default via 192.168.80.1 dev eth0')
+    // The router's WAN leg is on the bridge like every other namespace there.
+    const wan = await net.exec('exitnat', ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'])
+    expect(wan.stdout).toContain('198.18.0.40/24')
+    const wanRoutes = await net.exec('exitnat', ['ip', '-4', 'route', 'show', 'dev', 'eth0'])
+    for (const s of SUBNETS) expect(wanRoutes.stdout).toContain(s)
+    const { stdout } = await net.exec('exit', ['curl', '-sS', '--max-time', '10', 'http://198.18.0.5/'], { timeoutMs: 15_000 })
+    expect(stdout).toBe('198.18.0.40')
+    // Outside the testnet is still unreachable from behind the router.
+    const out = await probe(net, 'exit', ['198.18.1.1'])
+    expect(['ENETUNREACH', 'EHOSTUNREACH', 'timeout']).toContain(out['198.18.1.1']!.outcome)
+  }, 30_000)
+
+  it('maps the exit to random source ports and lets nothing on the WAN reach it unsolicited', async () => {
+    // Outgoing UDP from the exit: the web server sees the router, on a port other than the exit's own.
+    const seenByWeb = net.spawn('web', [process.execPath, '-e', UDP_PORT_SEEN, '7000', 'once'], { name: 'udp-port-seen-web' })
+    await net.waitForLine(seenByWeb, /^ready$/, 5000)
+    await net.exec('exit', [process.execPath, '-e', UDP_SEND_FROM, net.addresses.web!, '7000', '40123'])
+    const mapped = Number((await net.waitForLine(seenByWeb, /^\d+$/, 5000))[0])
+    expect(mapped).not.toBe(40123)
+
+    // Listeners inside the exit namespace on every address: UDP 40123 and 7001, TCP 9.
+    const udp = net.spawn('exit', [process.execPath, '-e', UDP_PORT_SEEN, '40123'], { name: 'udp-port-seen-exit' })
+    const udp2 = net.spawn('exit', [process.execPath, '-e', UDP_PORT_SEEN, '7001'], { name: 'udp-port-seen-exit2' })
+    const tcp = net.spawn('exit', [process.execPath, '-e', TCP_LISTEN], { name: 'tcp-listen-exit' })
+    await Promise.all([udp, udp2, tcp].map((p) => net.waitForLine(p, /^ready$/, 5000)))
+    // They work: reachable from inside the exit namespace itself.
+    expect((await probe(net, 'exit', [net.addresses.exitLan!]))[net.addresses.exitLan!]).toMatchObject({ outcome: 'open' })
+    await net.waitForLine(tcp, /^conn 192\.168\.80\.2$/, 5000)
+
+    // From the WAN, all at once: TCP to the router's address is dropped (no answer at all), the
+    // exit's LAN is not routable; UDP to the exit's own port, to an unmapped port, and to the
+    // mapped port from another source port is dropped too.
+    const [fromWeb, curlFromWeb] = await Promise.all([
+      probe(net, 'web', [net.addresses.exit!, net.addresses.exitLan!]),
+      net.exec('web', ['curl', '-sS', '--max-time', '2', 'http://198.18.0.40:9/'], { timeoutMs: 5000 }).then(() => 'reached', (e: { code?: string }) => e.code),
+      net.exec('web', [process.execPath, '-e', UDP_SEND_FROM, net.addresses.exit!, '40123', '7100']),
+      net.exec('web', [process.execPath, '-e', UDP_SEND_FROM, net.addresses.exit!, '7001', '7101']),
+      net.exec('web', [process.execPath, '-e', UDP_SEND_FROM, net.addresses.exit!, String(mapped), '7102'])
+    ])
+    expect(fromWeb[net.addresses.exit!]).toMatchObject({ outcome: 'timeout' })
+    expect(fromWeb[net.addresses.exitLan!]).toMatchObject({ outcome: 'ENETUNREACH' })
+    expect(curlFromWeb).toBe('EXEC_FAILED')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(net.output(udp).lines).toEqual(['ready'])
+    expect(net.output(udp2).lines).toEqual(['ready'])
+    expect(net.output(tcp).lines).toEqual(['ready', 'conn 192.168.80.2'])
+    await Promise.all([udp, udp2, tcp].map((p) => net.stop(p)))
+  }, 60_000)
+
+  it('runs the exit behind the NAT: tunnelled requests reach the web from the router address', async () => {
+    const [exit] = await Promise.all([net.startExit(0), net.startDaemon()])
+    expect(exit.address).toBe('198.18.0.40')
+    await cli('connect', '--region', 'eu')
+    const s = await status()
+    expect(s.state).toBe('connected')
+    expect(s.circuit).toEqual([{ role: 'exit', region: 'eu', key: exit.key, rttMs: expect.any(Number) }])
+    const cred = `${s.proxy!.username}:${s.proxy!.password}`
+    expect(await curl('-x', `http://${cred}@${s.proxy!.http}`, 'http://web.test/')).toBe('198.18.0.40')
+    expect(await curl('--socks5-hostname', `${cred}@${s.proxy!.socks}`, 'http://web.test/')).toBe('198.18.0.40')
+    expect(await curl('http://198.18.0.5/')).toBe('198.18.0.20')
+    await cli('disconnect')
+  }, 90_000)
+
+  it('removes every namespace of the run, routers included, on close()', async () => {
+    const prefix = `mv${net.id}-`
+    expect(listNamespaces().filter((ns) => ns.startsWith(prefix)).sort()).toEqual(Object.values(net.namespaces).sort())
+    await net.close()
+    expect(listNamespaces().filter((ns) => ns.startsWith(prefix))).toEqual([])
+    for (const ns of Object.values(net.namespaces)) expect(fs.existsSync(path.join('/etc/netns', ns))).toBe(false)
+    expect(fs.existsSync(net.dir)).toBe(false)
   }, 30_000)
 })
 

@@ -5,7 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { addBridge, attachToBridge, createNamespace, listNamespaces, namespacePidsSync, NETNS_ETC, removeNamespaceSync } from './namespace.ts'
-import { NAT_LAN_HOST, setUpNatRouter, type NatMode } from './nat-router.ts'
+import { NAT_LAN_HOST, NAT_LAN_ROUTER, setUpNatRouter, type NatMode } from './nat-router.ts'
 import { ProcessOutput } from './process-output.ts'
 
 /**
@@ -14,7 +14,8 @@ import { ProcessOutput } from './process-output.ts'
  *   mv<id>-inet   bridge br0 198.18.0.1/24 (the "internet"; no uplink, nothing leaves)
  *   mv<id>-boot   198.18.0.2   DHT bootstrap (`macro-vpn bootstrap`, UDP 49737)
  *   mv<id>-web    198.18.0.5   web server (tests/net/web-server.ts, TCP 80) = web.test, bypass.test
- *   mv<id>-exit   198.18.0.10  first exit; mv<id>-exit2 198.18.0.11, … (one per `exits` entry)
+ *   mv<id>-exit   198.18.0.10  first exit; mv<id>-exit2 198.18.0.11, … (one per `exits` entry;
+ *                              exit i at 198.18.0.(10+i) unless behind a NAT, see below)
  *   mv<id>-cons   198.18.0.20  consumer (daemon)
  *   mv<id>-relay1 198.19.0.30, relay2 192.0.2.30, relay3 198.51.100.30, relay4 203.0.113.30,
  *                 relay5 198.19.0.31, relay6 192.0.2.31, … (only with `relays: n`; see below)
@@ -24,6 +25,17 @@ import { ProcessOutput } from './process-output.ts'
  *   mv<id>-cons   192.168.77.2 (addresses.consLan); addresses.cons is the router's 198.18.0.21,
  *                 the address the web server sees for the consumer's direct traffic.
  *
+ * With `nat` in an `exits` entry, that exit (index i, role exit/exit2/…) is likewise not on the
+ * bridge but behind a router of its own (role <exit role>nat: exitnat, exit2nat, …):
+ *   mv<id>-exitnat  198.18.0.(40+i)   NAT router, LAN 192.168.(80+i).1/24
+ *   mv<id>-exit     192.168.(80+i).2  (addresses.exitLan, exit2Lan, …) on eth0, default route
+ *                   via the router; addresses.exit and ExitInfo.address are the router's WAN
+ *                   address 198.18.0.(40+i), what the world (web server, consumers) sees.
+ * The exit's own MASQUERADE (tunnel traffic) happens in its namespace; what it sends then goes
+ * out through the router's NAT, and nothing on the WAN reaches the exit unsolicited. Hosts behind
+ * a router (consumer or exit) have a default route via it; the router forwards only to what its
+ * WAN leg reaches on-link, so anything outside the testnet still dies there.
+ *
  * Relays sit in other /16s than everything else (path selection refuses two peers of one circuit
  * in the same IPv4 /16), cycling through four documentation/benchmark /24s (RELAY_SUBNETS):
  * relay i (1-based) is <RELAY_SUBNETS[(i-1) % 4]>.<30 + floor((i-1) / 4)>. So relays 1-4 are
@@ -31,7 +43,7 @@ import { ProcessOutput } from './process-output.ts'
  * 192.0/16 with relay2, and so on: a test that needs n relays in pairwise different /16s can
  * use at most 4. All /24s (SUBNETS) share the one L2 bridge.
  *
- * Every namespace on the bridge (the bridge itself and the NAT router's WAN leg included) has
+ * Every namespace on the bridge (the bridge itself and the NAT routers' WAN legs included) has
  * eth0 with its address and its own /24 prefix, plus on-link routes (`ip route add <net>/24 dev
  * eth0`) for the other four /24s of SUBNETS, so ARP works across the subnets; no default route:
  * anything else is unreachable at once (ENETUNREACH). Each also has lo up,
@@ -46,7 +58,7 @@ const TSX_IMPORT = pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 
 const WEB_SERVER = path.join(ROOT, 'tests', 'net', 'web-server.ts')
 const WIREGUARD_RUN_DIR = '/var/run/wireguard'
 
-/** The bridge's own /24: bridge, bootstrap, web server, exits, consumer (or its NAT router). */
+/** The bridge's own /24: bridge, bootstrap, web server, exits, consumer (or their NAT routers). */
 export const SUBNET = '198.18.0.0/24'
 /** The /24s relays cycle through (each in another /16 than SUBNET and than each other). */
 export const RELAY_SUBNETS = ['198.19.0.0/24', '192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24'] as const
@@ -62,7 +74,14 @@ export function relayAddress(index: number): string {
 export const BOOTSTRAP_PORT = 49737
 export const WEB_NAMES = ['web.test', 'bypass.test'] as const
 
-export interface ExitOptions { region: string }
+export interface ExitOptions {
+  region: string
+  /**
+   * Put this exit behind a NAT router namespace of its own (default: none, the exit sits on the
+   * bridge). Same modes as `consumerNat`.
+   */
+  nat?: NatMode
+}
 
 export interface TestnetOptions {
   /** One exit namespace per entry (default: eu and us). */
@@ -89,7 +108,10 @@ export interface ExitInfo {
   /** Role key in `namespaces`/`addresses`: 'exit', 'exit2', … */
   role: string
   ns: string
+  /** What the world sees: the exit's own bridge address, or its NAT router's WAN address (198.18.0.(40+i)). */
   address: string
+  /** NAT mode of the router in front of the exit, or null when the exit sits on the bridge. */
+  nat: NatMode | null
   ifname: string
   state: string
 }
@@ -156,11 +178,15 @@ export class Testnet {
   readonly id: string
   /** Run directory: logs/, state dirs, control socket. */
   readonly dir: string
-  /** role → namespace name (inet, boot, web, cons, exit, exit2, …, relay1, …; nat with consumerNat). */
+  /**
+   * role → namespace name (inet, boot, web, cons, exit, exit2, …, relay1, …; nat with consumerNat;
+   * exitnat, exit2nat, … for exits with `nat`).
+   */
   readonly namespaces: Record<string, string> = {}
   /**
    * role → IPv4 address (inet is the bridge, 198.18.0.1; relays: see relayAddress). With `consumerNat`, `cons` is the
-   * router's WAN address and `consLan` the consumer's own (LAN) address.
+   * router's WAN address and `consLan` the consumer's own (LAN) address; likewise for an exit with `nat`: `exit`
+   * (`exit2`, …) is its router's WAN address and `exitLan` (`exit2Lan`, …) the exit's own.
    */
   readonly addresses: Record<string, string> = {}
   /** `198.18.0.2:49737`, for --bootstrap. */
@@ -177,6 +203,8 @@ export class Testnet {
   private readonly startTimeoutMs: number
   /** NAT mode in front of the consumer, or null when it sits on the bridge. */
   readonly consumerNat: NatMode | null
+  /** Hosts behind a NAT router (consumer, exits with `nat`): wired by setUpNatRouter in open(), not attached to the bridge. */
+  private readonly natted: Array<{ role: string; router: string; mode: NatMode; routerLanAddress: string; hostAddress: string }> = []
   private readonly outputs = new Map<ChildProcess, ProcessOutput>()
   private readonly infrastructure: ChildProcess[] = []
   private logCounter = 0
@@ -198,6 +226,11 @@ export class Testnet {
       throw Object.assign(new Error(`consumerNat must be 'masquerade' or 'random', not ${JSON.stringify(opts.consumerNat)}.`), { code: 'BAD_ARGUMENT' })
     }
     this.consumerNat = opts.consumerNat ?? null
+    for (const [index, e] of exits.entries()) {
+      if (e.nat !== undefined && e.nat !== 'masquerade' && e.nat !== 'random') {
+        throw Object.assign(new Error(`exits[${index}].nat must be 'masquerade' or 'random', not ${JSON.stringify(e.nat)}.`), { code: 'BAD_ARGUMENT' })
+      }
+    }
 
     const add = (role: string, address: string): void => {
       this.namespaces[role] = `mv${this.id}-${role}`
@@ -208,13 +241,24 @@ export class Testnet {
     add('web', '198.18.0.5')
     this.exits = exits.map((e, index) => {
       const role = index === 0 ? 'exit' : `exit${index + 1}`
-      add(role, `198.18.0.${10 + index}`)
-      return { index, region: e.region, role, ns: this.namespaces[role]!, address: this.addresses[role]!, ifname: `mv${this.id}x${index}`, state: path.join(this.dir, `exit${index}`) }
+      const nat = e.nat ?? null
+      if (nat) {
+        const wan = `198.18.0.${40 + index}`
+        const lan = `192.168.${80 + index}`
+        add(`${role}nat`, wan)
+        add(role, wan) // what the world sees; the namespace itself has <role>Lan
+        this.addresses[`${role}Lan`] = `${lan}.2`
+        this.natted.push({ role, router: this.namespaces[`${role}nat`]!, mode: nat, routerLanAddress: `${lan}.1`, hostAddress: `${lan}.2` })
+      } else {
+        add(role, `198.18.0.${10 + index}`)
+      }
+      return { index, region: e.region, role, ns: this.namespaces[role]!, address: this.addresses[role]!, nat, ifname: `mv${this.id}x${index}`, state: path.join(this.dir, `exit${index}`) }
     })
     if (this.consumerNat) {
       add('nat', '198.18.0.21')
       add('cons', '198.18.0.21') // what the world sees; the namespace itself has consLan
       this.addresses.consLan = NAT_LAN_HOST
+      this.natted.push({ role: 'cons', router: this.namespaces.nat!, mode: this.consumerNat, routerLanAddress: NAT_LAN_ROUTER, hostAddress: NAT_LAN_HOST })
     } else {
       add('cons', '198.18.0.20')
     }
@@ -289,16 +333,20 @@ export class Testnet {
       const inet = this.namespaces.inet!
       await createNamespace(inet, hosts)
       await addBridge(inet, this.addresses.inet!, SUBNETS)
+      const behindNat = new Set(this.natted.map((n) => n.role))
       await Promise.all(
         Object.keys(this.namespaces)
           .filter((role) => role !== 'inet')
           .map(async (role) => {
             await createNamespace(this.namespaces[role]!, hosts)
-            if (role === 'cons' && this.consumerNat) return // behind the router, wired below
+            if (behindNat.has(role)) return // behind its router, wired below
             await attachToBridge(this.namespaces[role]!, this.addresses[role]!, inet, `v-${role}`, SUBNETS)
           })
       )
-      if (this.consumerNat) await setUpNatRouter({ router: this.namespaces.nat!, host: this.namespaces.cons!, mode: this.consumerNat })
+      // Every router's WAN leg is on the bridge now (attached above); add the LAN legs and the NAT.
+      await Promise.all(
+        this.natted.map((n) => setUpNatRouter({ router: n.router, host: this.namespaces[n.role]!, mode: n.mode, routerLanAddress: n.routerLanAddress, hostAddress: n.hostAddress }))
+      )
       const boot = this.spawn('boot', this.macroVpn('bootstrap', '--host', this.addresses.boot!, '--port', String(BOOTSTRAP_PORT)), { name: 'bootstrap' })
       const web = this.spawn('web', [process.execPath, '--import', TSX_IMPORT, WEB_SERVER, '--host', this.addresses.web!, '--port', '80'], { name: 'web-server' })
       this.infrastructure.push(boot, web)

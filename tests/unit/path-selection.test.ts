@@ -20,6 +20,7 @@ function peer(id: number, over: Partial<ProviderDescriptor> = {}): PathCandidate
     descriptor: {
       version: DESCRIPTOR_VERSION,
       roles: ['relay'],
+      blindRelay: false,
       region: 'eu',
       host: `10.${id}.0.1`,
       priceLamportsPerMiB: 0,

@@ -9,6 +9,7 @@ function sample(over: Partial<ProviderDescriptor> = {}): ProviderDescriptor {
   return {
     version: DESCRIPTOR_VERSION,
     roles: ['exit'],
+    blindRelay: false,
     region: 'eu-west',
     host: '198.18.0.10',
     priceLamportsPerMiB: 1000,
@@ -36,7 +37,7 @@ describe('provider descriptor', () => {
     const buf = encodeDescriptor(d)
     expect(buf.length).toBeLessThanOrEqual(MAX_DESCRIPTOR_BYTES)
     expect(decodeDescriptor(buf)).toEqual(d)
-    const relay = sample({ roles: ['relay'], exitPolicy: { blockedCidrs: [], blockedTcpPorts: [] }, priceLamportsPerMiB: 0 })
+    const relay = sample({ roles: ['relay'], blindRelay: true, exitPolicy: { blockedCidrs: [], blockedTcpPorts: [] }, priceLamportsPerMiB: 0 })
     expect(decodeDescriptor(encodeDescriptor(relay))).toEqual(relay)
   })
 
@@ -53,6 +54,7 @@ describe('provider descriptor', () => {
       { roles: [] },
       { roles: ['exit', 'exit'] },
       { roles: ['bogus' as 'exit'] },
+      { blindRelay: 'yes' as unknown as boolean },
       { region: '' },
       { region: 'EU' },
       { region: 'a'.repeat(17) },
@@ -87,8 +89,12 @@ describe('provider descriptor', () => {
     v2[0] = DESCRIPTOR_VERSION + 1
     expect(code(() => decodeDescriptor(v2))).toBe('BAD_DESCRIPTOR')
     const roles = Buffer.from(buf)
-    roles[1] = 4
+    roles[1] = 4 // the blind relay flag alone: neither relay nor exit
     expect(code(() => decodeDescriptor(roles))).toBe('BAD_DESCRIPTOR')
+    roles[1] = 8
+    expect(code(() => decodeDescriptor(roles))).toBe('BAD_DESCRIPTOR')
+    roles[1] = 2 | 4
+    expect(decodeDescriptor(roles)).toMatchObject({ roles: ['exit'], blindRelay: true })
     roles[1] = 0
     expect(code(() => decodeDescriptor(roles))).toBe('BAD_DESCRIPTOR')
     // region length byte pointing past the end

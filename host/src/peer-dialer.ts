@@ -1,0 +1,241 @@
+/**
+ * Dials a peer by key over hyperdht, through a blind relay when hole punching cannot work.
+ *
+ * hyperdht hole-punches between NATs by itself. What it cannot do is connect two peers whose
+ * NATs both give every destination a new source port ("randomizing" NATs): then the connection
+ * goes through a blind relay (blind-relay-service.ts) offered by a provider, and hyperdht keeps
+ * punching in the background and moves the connection off the relay when it can.
+ *
+ * The policy, as Hyperswarm's:
+ *   - our own NAT randomizes (`dht.randomized`), or this peer needed a relay in the last 10
+ *     minutes: dial through a relay at once (hyperdht still upgrades to direct when it can);
+ *   - otherwise dial directly, and when that fails for a hole-punching reason, again through a
+ *     relay (the first two relays offered; the second starts when the first fails or has not
+ *     paired us within 3 s, and the first to open wins); from behind a NAT, a direct dial
+ *     still not open after 3 s gets a relayed one racing it, and the first to open wins (hyperdht
+ *     classifies our NAT only after a few DHT round trips, so `randomized` may not be known yet).
+ *
+ *   const dialer = new PeerDialer({ dht, relays: (exclude) => [...] })
+ *   const { conn, relay } = await dialer.dial(key, { keyPair, exclude: [circuit hop keys] })
+ *   dialer.route(conn, relay)   // 'direct' | 'relayed' right now
+ *
+ * Which relay: `relays(exclude)` lists candidates, best first, never the target nor a key in
+ * `exclude` (the consumer passes every hop of the circuit: a relay that is also a hop would see
+ * the consumer's address next to a later hop). The relay learns both peers' addresses and the
+ * volume, not the contents: the connection is the two peers' own secret-stream.
+ *
+ * Errors carry stable codes: NEEDS_RELAY (hole punching impossible and no relay offered),
+ * CONNECT_TIMEOUT, and hyperdht's own codes (PEER_NOT_FOUND, HOLEPUNCH_ABORTED, ...).
+ */
+import type DHT from 'hyperdht'
+import type { KeyPair, NoiseSocket } from 'hyperdht'
+
+/** hyperdht's codes for "a direct connection cannot be punched" (the ones Hyperswarm relays on). */
+const HOLEPUNCH_FAILURES = new Set(['HOLEPUNCH_ABORTED', 'HOLEPUNCH_DOUBLE_RANDOMIZED_NATS', 'CANNOT_HOLEPUNCH', 'REMOTE_NOT_HOLEPUNCHABLE', 'HOLEPUNCH_PROBE_TIMEOUT'])
+const REMEMBER_RELAY_MS = 10 * 60_000
+const RELAYS_PER_DIAL = 2
+/** From behind a NAT, a direct dial not open after this long gets a relayed one racing it. */
+const DIRECT_HEAD_START_MS = 3000
+/** A relay that has not paired us after this long gets the next relay racing it. */
+const RELAY_HEAD_START_MS = 3000
+
+export interface RelayCandidate {
+  publicKey: Buffer
+  /** The relay's public IPv4 address as published ('' when unknown): tells a relayed route from a direct one. */
+  host: string
+}
+
+export interface PeerDialerOptions {
+  dht: DHT
+  /** Blind relays to try, best first; must leave out the keys (hex) in `exclude`. */
+  relays: (exclude: ReadonlySet<string>) => RelayCandidate[] | Promise<RelayCandidate[]>
+  /** Per attempt (default 15 s; hyperdht gives a relay pairing 15 s of its own). */
+  timeoutMs?: number
+}
+
+export interface DialOptions {
+  keyPair: KeyPair
+  /** Keys that must not relay this connection (the circuit's hops). */
+  exclude?: Buffer[]
+}
+
+export interface DialResult {
+  conn: NoiseSocket
+  /** The relay the connection was made through (it may have moved off it since), or null. */
+  relay: RelayCandidate | null
+}
+
+export interface PeerDialerStats {
+  direct: number
+  relayed: number
+  /** Direct dials that failed to punch and were retried through a relay. */
+  fallbacks: number
+}
+
+function dialError(code: string, message: string, cause?: unknown): Error {
+  return Object.assign(new Error(message), { code, cause })
+}
+
+export class PeerDialer {
+  private readonly opts: Required<PeerDialerOptions>
+  private readonly neededRelay = new Map<string, number>()
+  private readonly pending = new Set<NoiseSocket>()
+  private readonly counters: PeerDialerStats = { direct: 0, relayed: 0, fallbacks: 0 }
+  private destroyed = false
+
+  constructor(opts: PeerDialerOptions) {
+    this.opts = { timeoutMs: 15_000, ...opts }
+  }
+
+  stats(): PeerDialerStats {
+    return { ...this.counters }
+  }
+
+  /** Connect to `publicKey`; resolves once the connection is open (the remote proved its key). */
+  async dial(publicKey: Buffer, opts: DialOptions): Promise<DialResult> {
+    if (this.destroyed) throw dialError('DIALER_CLOSED', 'The dialer is closed.')
+    const hex = publicKey.toString('hex')
+    const remembered = this.neededRelay.get(hex)
+    if (this.opts.dht.randomized || (remembered !== undefined && remembered > Date.now())) return await this.viaRelay(publicKey, opts)
+    return await new Promise<DialResult>((resolve, reject) => {
+      const direct = this.attempt(publicKey, opts.keyPair, null)
+      let relayed: Promise<DialResult> | null = null
+      let settled = false
+      let directError: unknown = null
+      const win = (result: DialResult): void => {
+        if (settled) {
+          result.conn.destroy()
+          return
+        }
+        settled = true
+        clearTimeout(timer)
+        if (result.relay === null) this.counters.direct++
+        else direct.conn.destroy() // the relayed dial won: stop punching on the direct one
+        resolve(result)
+      }
+      const lose = (err: unknown): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        direct.conn.destroy()
+        reject(err)
+      }
+      const startRelay = (): void => {
+        if (settled || relayed) return
+        relayed = this.viaRelay(publicKey, opts)
+        // The relayed dial is the last hope once the direct one has failed; until then, either may win.
+        relayed.then(win, (err) => { if (directError !== null) lose(err) })
+      }
+      // A dial that has not opened after a head start, from behind a NAT, gets a relayed one racing it
+      // (our NAT may randomize before hyperdht has classified it).
+      const timer = setTimeout(() => { if (this.opts.dht.firewalled) startRelay() }, DIRECT_HEAD_START_MS)
+      direct.opened.then((conn) => win({ conn, relay: null }), (err: { code?: string }) => {
+        directError = err
+        if (!HOLEPUNCH_FAILURES.has(err?.code ?? '')) {
+          // Not a NAT problem (peer gone, refused): a relay would not help, unless one is already under way.
+          if (!relayed) lose(err)
+          else relayed.catch(() => lose(err))
+          return
+        }
+        this.counters.fallbacks++
+        this.neededRelay.set(hex, Date.now() + REMEMBER_RELAY_MS)
+        if (relayed) relayed.catch(lose)
+        else startRelay()
+      })
+    })
+  }
+
+  /** Dial through the first of the offered relays that pairs us. */
+  private async viaRelay(publicKey: Buffer, opts: DialOptions): Promise<DialResult> {
+    const hex = publicKey.toString('hex')
+    const exclude = new Set([hex, ...(opts.exclude ?? []).map((k) => k.toString('hex'))])
+    const relays = (await this.opts.relays(exclude)).filter((r) => !exclude.has(r.publicKey.toString('hex'))).slice(0, RELAYS_PER_DIAL)
+    if (relays.length === 0) {
+      throw dialError('NEEDS_RELAY', 'This peer cannot be reached directly from your network (both sides are behind NATs that change ports for every connection), and no provider offering a relay was found. Try again in a minute, or from another network.')
+    }
+    // The first relay gets a head start; if it has not paired us by then, the next one races it.
+    return await new Promise<DialResult>((resolve, reject) => {
+      let settled = false
+      let failed = 0
+      let started = 0
+      let last: unknown = null
+      const attempts: NoiseSocket[] = []
+      let timer: NodeJS.Timeout | null = null
+      const start = (): void => {
+        if (settled || started >= relays.length) return
+        const relay = relays[started++]!
+        const attempt = this.attempt(publicKey, opts.keyPair, relay.publicKey)
+        attempts.push(attempt.conn)
+        attempt.opened.then((conn) => {
+          if (settled) {
+            conn.destroy()
+            return
+          }
+          settled = true
+          if (timer) clearTimeout(timer)
+          for (const other of attempts) if (other !== conn) other.destroy()
+          this.counters.relayed++
+          resolve({ conn, relay })
+        }, (err) => {
+          last = err
+          if (++failed === relays.length) {
+            settled = true
+            if (timer) clearTimeout(timer)
+            reject(last)
+          } else {
+            start() // this relay failed: the next one at once
+          }
+        })
+        if (started < relays.length) {
+          if (timer) clearTimeout(timer)
+          timer = setTimeout(start, RELAY_HEAD_START_MS)
+        }
+      }
+      start()
+    })
+  }
+
+  /** Whether `conn` goes through `relay` right now (hyperdht moves it off when a punch succeeds). */
+  route(conn: NoiseSocket, relay: RelayCandidate | null): 'direct' | 'relayed' {
+    if (!relay || !relay.host) return 'direct'
+    return conn.rawStream?.remoteHost === relay.host ? 'relayed' : 'direct'
+  }
+
+  /** Abort dials in flight. */
+  destroy(): void {
+    this.destroyed = true
+    for (const conn of this.pending) conn.destroy()
+    this.pending.clear()
+  }
+
+  private attempt(publicKey: Buffer, keyPair: KeyPair, relayThrough: Buffer | null): { conn: NoiseSocket; opened: Promise<NoiseSocket> } {
+    const conn = this.opts.dht.connect(publicKey, relayThrough ? { keyPair, relayThrough } : { keyPair })
+    this.pending.add(conn)
+    conn.on('error', () => {})
+    if (this.destroyed) conn.destroy()
+    const opened = new Promise<NoiseSocket>((resolve, reject) => {
+      let error: unknown = null
+      const finish = (err: unknown): void => {
+        clearTimeout(timer)
+        conn.off('open', onopen)
+        conn.off('error', onerror)
+        conn.off('close', onclose)
+        this.pending.delete(conn)
+        if (err) {
+          conn.destroy()
+          reject(err)
+        } else {
+          resolve(conn)
+        }
+      }
+      const onopen = (): void => finish(null)
+      const onerror = (err: unknown): void => { error = err }
+      const onclose = (): void => finish(error ?? dialError('CONNECT_FAILED', 'The peer closed the connection while it was being set up.'))
+      const timer = setTimeout(() => finish(dialError('CONNECT_TIMEOUT', `The peer did not answer within ${Math.round(this.opts.timeoutMs / 1000)} s.`)), this.opts.timeoutMs)
+      conn.on('open', onopen)
+      conn.on('error', onerror)
+      conn.on('close', onclose)
+    })
+    return { conn, opened }
+  }
+}
