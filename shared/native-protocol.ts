@@ -23,7 +23,12 @@ export const Hop = z.object({
   region: z.string().max(16),
   key: PeerKey,
   /** Round trip from the consumer to this hop, measured when the circuit was built (ms). */
-  rttMs: z.number().nonnegative().nullable()
+  rttMs: z.number().nonnegative().nullable(),
+  /**
+   * Tunnel bytes this hop has carried for the live circuit (every hop of a circuit carries the
+   * same datagrams; a rebuilt circuit starts again from 0). Absent from hosts older than this field.
+   */
+  bytes: z.object({ rx: z.number().nonnegative(), tx: z.number().nonnegative() }).optional()
 })
 export type Hop = z.infer<typeof Hop>
 

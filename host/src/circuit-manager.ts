@@ -57,6 +57,8 @@ export interface CircuitSnapshot {
   standby: boolean
   /** How the consumer reaches the entry right now. */
   entryRoute: 'direct' | 'relayed'
+  /** Tunnel bytes through the active circuit (each of its hops carries them). */
+  bytes: { rx: number; tx: number }
 }
 
 export class CircuitManager {
@@ -111,7 +113,8 @@ export class CircuitManager {
       rttMs: this.rttMs,
       probeLoss: this.probeResults.length === 0 ? 0 : 1 - answered / this.probeResults.length,
       standby: this.standby !== null,
-      entryRoute: a.entryRoute
+      entryRoute: a.entryRoute,
+      bytes: { rx: a.rxBytes, tx: a.txBytes }
     }
   }
 

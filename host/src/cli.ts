@@ -200,7 +200,7 @@ async function controlCommand(
       if (values.json) process.stdout.write(`${JSON.stringify(status)}\n`)
       else {
         process.stdout.write(`state: ${status.state}${status.error ? ` (${status.error.message})` : ''}\n`)
-        for (const hop of status.circuit) process.stdout.write(`${hop.role}: ${hop.region} ${hop.key.slice(0, 16)}…${hop.rttMs === null ? '' : ` ${hop.rttMs} ms`}\n`)
+        for (const hop of status.circuit) process.stdout.write(`${hop.role}: ${hop.region} ${hop.key.slice(0, 16)}…${hop.rttMs === null ? '' : ` ${hop.rttMs} ms`}${hop.bytes ? ` ${formatBytes(hop.bytes.rx)} in, ${formatBytes(hop.bytes.tx)} out` : ''}\n`)
         const info = status.circuitInfo
         if (info) {
           const age = Math.round((Date.now() - info.builtAt) / 1000)
@@ -288,3 +288,14 @@ main(process.argv.slice(2)).then(
     process.exit(err instanceof UsageError ? 2 : 1)
   }
 )
+
+/** 1536 -> "1.5 KiB". */
+function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let i = 0
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024
+    i++
+  }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`
+}

@@ -163,9 +163,14 @@ export class Daemon {
 
   /** The hops of the live circuit, entry first, with the round trip measured to each. */
   private hops(): Hop[] {
-    const snapshot = this.tunnel?.circuit
-    if (!snapshot) return this.circuit
-    return snapshot.hops.map((h) => ({ role: h.role, region: h.peer.descriptor.region, key: h.peer.publicKey.toString('hex'), rttMs: h.rttMs }))
+    const tunnel = this.tunnel
+    const snapshot = tunnel?.circuit
+    if (!tunnel || !snapshot) {
+      // One hop: the exit carries every tunnel byte.
+      const bytes = tunnel?.bytes
+      return bytes ? this.circuit.map((h) => ({ ...h, bytes: { rx: bytes.rx, tx: bytes.tx } })) : this.circuit
+    }
+    return snapshot.hops.map((h) => ({ role: h.role, region: h.peer.descriptor.region, key: h.peer.publicKey.toString('hex'), rttMs: h.rttMs, bytes: { rx: snapshot.bytes.rx, tx: snapshot.bytes.tx } }))
   }
 
   private circuitInfo(): CircuitInfo | null {

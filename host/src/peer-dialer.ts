@@ -8,7 +8,8 @@
  *
  * The policy, as Hyperswarm's:
  *   - our own NAT randomizes (`dht.randomized`), or this peer needed a relay in the last 10
- *     minutes: dial through a relay at once (hyperdht still upgrades to direct when it can);
+ *     minutes: dial through a relay at once (hyperdht still upgrades to direct when it can), or
+ *     directly when no relay is on offer (the peer may be open);
  *   - otherwise dial directly, and when that fails for a hole-punching reason, again through a
  *     relay (the first two relays offered; the second starts when the first fails or has not
  *     paired us within 3 s, and the first to open wins); from behind a NAT, a direct dial
@@ -96,7 +97,14 @@ export class PeerDialer {
     if (this.destroyed) throw dialError('DIALER_CLOSED', 'The dialer is closed.')
     const hex = publicKey.toString('hex')
     const remembered = this.neededRelay.get(hex)
-    if (this.opts.dht.randomized || (remembered !== undefined && remembered > Date.now())) return await this.viaRelay(publicKey, opts)
+    if (this.opts.dht.randomized || (remembered !== undefined && remembered > Date.now())) {
+      try {
+        return await this.viaRelay(publicKey, opts)
+      } catch (err) {
+        // No relay on offer: the peer may still be open, or behind a NAT that keeps ports; try directly.
+        if ((err as { code?: string }).code !== 'NEEDS_RELAY') throw err
+      }
+    }
     return await new Promise<DialResult>((resolve, reject) => {
       const direct = this.attempt(publicKey, opts.keyPair, null)
       let relayed: Promise<DialResult> | null = null

@@ -35,7 +35,7 @@ describe('single-hop tunnel through an exit found on the DHT', () => {
     const connectMs = performance.now() - t0
     const s = await status()
     expect(s.state).toBe('connected')
-    expect(s.circuit).toEqual([{ role: 'exit', region: 'eu', key: exitKey, rttMs: expect.any(Number) }])
+    expect(s.circuit).toEqual([{ role: 'exit', region: 'eu', key: exitKey, rttMs: expect.any(Number), bytes: { rx: expect.any(Number), tx: expect.any(Number) } }])
     expect(s.circuitInfo).toMatchObject({ hops: 1, rebuilds: 0, standby: false })
     expect(s.proxy?.http).toMatch(/^127\.0\.0\.1:\d+$/)
     expect(s.proxy?.socks).toMatch(/^127\.0\.0\.1:\d+$/)
