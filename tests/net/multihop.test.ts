@@ -10,21 +10,15 @@ import type { ServeHandle } from './testnet.ts'
 import { consumerCommands } from './consumer-commands.ts'
 import { patternDigest } from './download-pattern.ts'
 import { PacketCapture } from './packet-capture.ts'
-import { ROOT, Testnet } from './testnet.ts'
+import { Testnet } from './testnet.ts'
 
-const TSX = ['--import', 'tsx']
 
 describe('multi-hop circuits through relays', () => {
   const net = new Testnet({ exits: [{ region: 'eu' }, { region: 'us' }], relays: 4 })
-  const { cli, status, curl } = consumerCommands(net)
+  const { cli, status, curl, download } = consumerCommands(net)
   const exits: Array<{ key: string; address: string }> = []
   const relays: ServeHandle[] = []
 
-  const download = async (n: number): Promise<{ bytes: number; sha256: string; ms: number; longestStallMs: number; stallAtMs: number }> => {
-    const { proxy } = await status()
-    const { stdout } = await net.exec('cons', [process.execPath, ...TSX, `${ROOT}/tests/net/timed-download.ts`, '--proxy', proxy!.http, `--user=${proxy!.username}`, `--pass=${proxy!.password}`, '--url', `http://web.test/bytes?n=${n}`], { timeoutMs: 200_000 })
-    return JSON.parse(stdout.trim().split('\n').pop()!)
-  }
 
   beforeAll(async () => {
     await net.open()

@@ -10,21 +10,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { consumerCommands } from './consumer-commands.ts'
 import { patternDigest } from './download-pattern.ts'
 import { PacketCapture } from './packet-capture.ts'
-import { ROOT, Testnet, type ServeHandle } from './testnet.ts'
+import { Testnet, type ServeHandle } from './testnet.ts'
 
-const TSX = ['--import', 'tsx']
 
 describe('consumer and exit both behind port-randomizing NATs', () => {
   const net = new Testnet({ exits: [{ region: 'eu', nat: 'random' }], relays: 2, consumerNat: 'random' })
-  const { cli, status, curl } = consumerCommands(net)
+  const { cli, status, curl, download } = consumerCommands(net)
   let exitKey = ''
   const relays: ServeHandle[] = []
 
-  const download = async (n: number): Promise<{ bytes: number; sha256: string; ms: number }> => {
-    const { proxy } = await status()
-    const { stdout } = await net.exec('cons', [process.execPath, ...TSX, `${ROOT}/tests/net/timed-download.ts`, '--proxy', proxy!.http, `--user=${proxy!.username}`, `--pass=${proxy!.password}`, '--url', `http://web.test/bytes?n=${n}`], { timeoutMs: 120_000 })
-    return JSON.parse(stdout.trim().split('\n').pop()!)
-  }
 
   beforeAll(async () => {
     await net.open()

@@ -15,15 +15,10 @@ const CAP_MBPS = 16
 
 describe('relay resource limits', () => {
   const net = new Testnet({ exits: [{ region: 'eu' }], relays: 2 })
-  const { cli, status } = consumerCommands(net)
+  const { cli, status, download } = consumerCommands(net)
   let relay1: ServeHandle
   let exitKey = ''
 
-  const download = async (n: number): Promise<{ bytes: number; sha256: string; ms: number }> => {
-    const { proxy } = await status()
-    const { stdout } = await net.exec('cons', [process.execPath, ...TSX, `${ROOT}/tests/net/timed-download.ts`, '--proxy', proxy!.http, `--user=${proxy!.username}`, `--pass=${proxy!.password}`, '--url', `http://web.test/bytes?n=${n}`], { timeoutMs: 120_000 })
-    return JSON.parse(stdout.trim().split('\n').pop()!)
-  }
 
   beforeAll(async () => {
     await net.open()
