@@ -4,7 +4,9 @@
  * hole-punch that pair, so the consumer dials the exit through a relay provider's blind relay
  * (hyperdht `relayThrough`, host/src/peer-dialer.ts). With a relay as the entry of a 2-hop circuit
  * the consumer reaches the (public) entry directly, and the entry reaches the NATed exit by a
- * hole punch. Nothing works without a blind relay on offer: the error says why.
+ * hole punch. Nothing works without a blind relay on offer: the error says why. With the exit
+ * behind a NAT that keeps ports, the connection starts relayed and moves to a direct path once
+ * hyperdht's punch succeeds ("upgrading to direct").
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { consumerCommands } from './consumer-commands.ts'
@@ -103,5 +105,47 @@ describe('consumer and exit both behind port-randomizing NATs', () => {
     const s = await status()
     expect(s.state).toBe('error')
     expect(s.error?.message).toMatch(/no provider offering a relay/)
+  }, 120_000)
+})
+
+describe('consumer behind a port-randomizing NAT, exit behind a port-keeping NAT', () => {
+  const net = new Testnet({ exits: [{ region: 'eu', nat: 'masquerade' }], relays: 1, consumerNat: 'random' })
+  const { cli, status, download } = consumerCommands(net)
+
+  beforeAll(async () => {
+    await net.open()
+    await Promise.all([net.startExit(0), net.startRelay(0, ['--region', 'r1'])])
+    await net.startDaemon()
+  }, 120_000)
+
+  afterAll(async () => {
+    await net.close()
+  }, 60_000)
+
+  it('starts through the blind relay and moves to a direct, hole-punched path once the punch succeeds', async () => {
+    const capture = new PacketCapture(net, 'relay1')
+    await capture.open()
+    try {
+      await cli('connect', '--hops', '1', '--region', 'eu')
+      expect((await status()).circuitInfo?.route).toBe('relayed')
+      const t0 = performance.now()
+      let route: string | undefined = 'relayed'
+      for (let i = 0; i < 100 && route !== 'direct'; i++) {
+        await new Promise((r) => setTimeout(r, 200))
+        route = (await status()).circuitInfo?.route
+      }
+      expect(route).toBe('direct')
+      console.log(`random NAT -> port-keeping NAT: relayed first, direct after ${Math.round(performance.now() - t0)} ms more`)
+      const n = 5 * 1024 * 1024
+      const result = await download(n)
+      expect(result.sha256).toBe(patternDigest(n))
+      expect((await status()).circuitInfo?.route).toBe('direct')
+      await cli('disconnect')
+    } finally {
+      await capture.close()
+    }
+    // The relay did carry the start: it saw both routers.
+    expect(capture.addresses().has(net.addresses.cons!)).toBe(true)
+    expect(capture.addresses().has(net.addresses.exit!)).toBe(true)
   }, 120_000)
 })
