@@ -2,9 +2,10 @@
  * Multi-hop in the extension, in real Chromium with the real extension and the real native
  * shim, against a scripted daemon (fake-daemon.ts; the real daemon cannot build multi-hop
  * circuits yet): the popup draws the live circuit's path (regions and roles, keys only as a
- * prefix in tooltips) and its quality from the host's status; the mode chosen on the options
- * page is the `hops` of the next connect, and changing it while connected reconnects with the
- * new hop count; the options page lists blocked peers and Unblock sends unblockPeer.
+ * prefix in tooltips), its quality and whether its first hop is reached through a relay, all
+ * from the host's status; the mode chosen on the options page is the `hops` of the next
+ * connect, and changing it while connected reconnects with the new hop count; the options page
+ * lists blocked peers and Unblock sends unblockPeer.
  */
 import type { Page } from 'puppeteer-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -74,6 +75,33 @@ describe('extension: multi-hop circuits, connection modes and blocked peers (scr
     // Keys never appear beyond an 8-hex-digit prefix, not even in attributes.
     const html = await popup.content()
     for (const hop of circuit) expect(html).not.toContain(hop.key.slice(0, 9))
+  }, 60_000)
+
+  it('a 1-hop circuit whose first hop is relayed says so in the popup, with why in the tooltip; a direct one does not', async () => {
+    const circuit = circuitThrough(['us'], [90])
+    daemon.push(connectedStatus(circuit, { route: 'relayed', builtAt: Date.now() - 5_000 }))
+    await popup.waitForSelector('[data-testid="circuit"][data-hops="1"] [data-testid="circuit-route"]', { timeout: 15_000 })
+    const route = await popup.$eval('[data-testid="circuit-route"]', (el) => ({ text: el.textContent, route: el.getAttribute('data-route'), title: el.getAttribute('title') }))
+    expect(route).toEqual({
+      text: 'Reached through a NAT relay',
+      route: 'relayed',
+      title: "Your network and the first peer both change ports for every connection, so the connection is bridged by another provider's relay. It forwards encrypted packets only."
+    })
+    expect(await popup.$eval('[data-testid="circuit-path"]', (el) => el.getAttribute('data-path'))).toBe('You → US → web')
+    expect(await popup.$eval('[data-testid="hop-count"]', (el) => el.textContent)).toBe('1 hop')
+    expect(await popup.content()).not.toContain(circuit[0]!.key.slice(0, 9))
+
+    daemon.push(connectedStatus(circuit, { route: 'direct', rttMs: 77 }))
+    await popup.waitForFunction(() => document.querySelector('[data-testid="quality-rtt"]')?.textContent === '77 ms round trip', { timeout: 15_000 })
+    expect(await popup.$('[data-testid="circuit-route"]')).toBeNull()
+    expect(await popup.$eval('[data-testid="circuit"]', (el) => el.textContent ?? '')).not.toMatch(/relay/i)
+
+    // A host older than the field sends no route: nothing extra either.
+    daemon.push(connectedStatus(circuit, { route: 'relayed' }))
+    await popup.waitForSelector('[data-testid="circuit-route"]', { timeout: 15_000 })
+    daemon.push(connectedStatus(circuit, { rttMs: 66 }))
+    await popup.waitForFunction(() => document.querySelector('[data-testid="quality-rtt"]')?.textContent === '66 ms round trip', { timeout: 15_000 })
+    expect(await popup.$('[data-testid="circuit-route"]')).toBeNull()
   }, 60_000)
 
   it('the popup follows the host: when the host says off, the circuit is gone', async () => {

@@ -6,7 +6,8 @@ import type { CircuitInfo, Hop, Status } from '../../../shared/native-protocol.t
  * The live circuit of a connected status, all of it as the host reported it: the path
  * (You → entry → relay → exit → web, regions only; a hop's key appears only as an 8-hex-digit
  * prefix in its tooltip), the connection quality the host measures (grade, round trip, circuit
- * age, standby and rebuilds), time connected (ticking) and bytes.
+ * age, standby and rebuilds), whether the first hop is reached through a relay, time connected
+ * (ticking) and bytes.
  */
 export function CircuitPanel({ status }: { status: Status }) {
   const hops = status.circuit.length
@@ -88,6 +89,11 @@ function QualityLines({ info, now }: { info: CircuitInfo; now: number }) {
         {' · circuit '}
         <span data-testid="circuit-age">{formatDuration(now - info.builtAt)}</span> old
       </p>
+      {info.route === 'relayed' ? (
+        <p class="muted small route-relayed" data-testid="circuit-route" data-route="relayed" title={RELAYED_ROUTE_TOOLTIP}>
+          Reached through a NAT relay
+        </p>
+      ) : null}
       {extras.length > 0 ? (
         <p class="muted small" data-testid="circuit-extras">
           {extras.join(' · ')}
@@ -96,6 +102,10 @@ function QualityLines({ info, now }: { info: CircuitInfo; now: number }) {
     </>
   )
 }
+
+/** Why a relayed first hop is relayed, and what the relay can and cannot see. */
+export const RELAYED_ROUTE_TOOLTIP =
+  "Your network and the first peer both change ports for every connection, so the connection is bridged by another provider's relay. It forwards encrypted packets only."
 
 const QUALITY_TEXT: Record<CircuitInfo['quality'], string> = { good: 'Good', fair: 'Fair', poor: 'Poor' }
 
