@@ -122,6 +122,12 @@ export const Status = z.object({
   bytes: z.object({ rx: z.number(), tx: z.number() }),
   bypass: BypassRules,
   network: NetworkInfo.nullable(),
+  /**
+   * This device's NAT as the DHT sees it: 'open' (reachable), 'port-keeping' (hole punching
+   * works), 'randomizing' (a new port for every destination: peers behind such a NAT too are
+   * reached through a blind relay), 'unknown' (not measured yet). Absent from older hosts.
+   */
+  nat: z.enum(['open', 'port-keeping', 'randomizing', 'unknown']).optional(),
   hostVersion: z.string()
 })
 export type Status = z.infer<typeof Status>

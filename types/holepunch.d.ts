@@ -106,6 +106,8 @@ declare module 'hyperdht' {
     host: string | null
     /** Behind a NAT that gives every destination another source port (hole punching needs a relay when the other side is too). */
     randomized: boolean
+    /** Our public port as other nodes see it (0 when it changes per destination, null until known). */
+    port: number | null
     createRawStream(opts?: { framed?: boolean; firewall?: (socket: unknown, port: number, host: string) => boolean }): unknown
     ready(): Promise<void>
     fullyBootstrapped(): Promise<void>

@@ -200,6 +200,7 @@ async function controlCommand(
       if (values.json) process.stdout.write(`${JSON.stringify(status)}\n`)
       else {
         process.stdout.write(`state: ${status.state}${status.error ? ` (${status.error.message})` : ''}\n`)
+        if (status.nat && status.nat !== 'unknown') process.stdout.write(`nat: ${status.nat}\n`)
         for (const hop of status.circuit) process.stdout.write(`${hop.role}: ${hop.region} ${hop.key.slice(0, 16)}…${hop.rttMs === null ? '' : ` ${hop.rttMs} ms`}${hop.bytes ? ` ${formatBytes(hop.bytes.rx)} in, ${formatBytes(hop.bytes.tx)} out` : ''}\n`)
         const info = status.circuitInfo
         if (info) {

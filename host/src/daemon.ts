@@ -120,6 +120,7 @@ export class Daemon {
       bytes: t ? t.bytes : { rx: 0, tx: 0 },
       bypass: this.configStore.config.bypass,
       network: this.network.current,
+      nat: this.natType(),
       hostVersion: HOST_VERSION
     }
   }
@@ -207,6 +208,15 @@ export class Daemon {
   private ensureDht(): DHT {
     this.dht ??= new DHT({ bootstrap: this.opts.bootstrap, ephemeral: true })
     return this.dht
+  }
+
+  /** This device's NAT as our DHT node has measured it (nothing is measured before the first connect). */
+  private natType(): 'open' | 'port-keeping' | 'randomizing' | 'unknown' {
+    const dht = this.dht
+    if (!dht || dht.destroyed || !dht.host) return 'unknown'
+    if (!dht.firewalled) return 'open'
+    if (dht.randomized) return 'randomizing'
+    return dht.port ? 'port-keeping' : 'unknown'
   }
 
   /** Dials first hops; a peer behind a randomizing NAT like ours is reached through a provider's blind relay. */

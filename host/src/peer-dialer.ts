@@ -14,7 +14,9 @@
  *     relay (the first two relays offered; the second starts when the first fails or has not
  *     paired us within 3 s, and the first to open wins); from behind a NAT, a direct dial
  *     still not open after 3 s gets a relayed one racing it, and the first to open wins (hyperdht
- *     classifies our NAT only after a few DHT round trips, so `randomized` may not be known yet).
+ *     classifies our NAT only after a few DHT round trips, so `randomized` may not be known yet);
+ *   - a failed punch with no relay on offer is tried once more after 1 s: a fresh DHT node's view
+ *     of its own NAT is not settled at first, and a punch that starts too early aborts.
  *
  *   const dialer = new PeerDialer({ dht, relays: (exclude) => [...] })
  *   const { conn, relay } = await dialer.dial(key, { keyPair, exclude: [circuit hop keys] })
@@ -39,6 +41,8 @@ const RELAYS_PER_DIAL = 2
 const DIRECT_HEAD_START_MS = 3000
 /** A relay that has not paired us after this long gets the next relay racing it. */
 const RELAY_HEAD_START_MS = 3000
+/** With no relay on offer, a failed punch is tried once more after this long. */
+const DIRECT_RETRY_MS = 1000
 
 export interface RelayCandidate {
   publicKey: Buffer
@@ -77,6 +81,17 @@ function dialError(code: string, message: string, cause?: unknown): Error {
   return Object.assign(new Error(message), { code, cause })
 }
 
+/**
+ * No direct path and no relay on offer; `punchCode` is hyperdht's reason the punch failed,
+ * `weRandomize` whether our own NAT gives every destination a new port.
+ */
+function needsRelay(punchCode: string, weRandomize: boolean): Error {
+  const why = punchCode === 'HOLEPUNCH_DOUBLE_RANDOMIZED_NATS' || weRandomize
+    ? 'both sides are behind NATs that change ports for every connection'
+    : `hole punching through the NATs failed (${punchCode})`
+  return dialError('NEEDS_RELAY', `This peer cannot be reached directly from your network (${why}), and no provider offering a relay was found. Try again in a minute, or from another network.`)
+}
+
 export class PeerDialer {
   private readonly opts: Required<PeerDialerOptions>
   private readonly neededRelay = new Map<string, number>()
@@ -106,50 +121,81 @@ export class PeerDialer {
       }
     }
     return await new Promise<DialResult>((resolve, reject) => {
-      const direct = this.attempt(publicKey, opts.keyPair, null)
-      let relayed: Promise<DialResult> | null = null
       let settled = false
-      let directError: unknown = null
+      let directTries = 0
+      let directPending = false
+      let retryScheduled = false
+      let relay: 'idle' | 'pending' | 'failed' = 'idle'
+      let directError: { code?: string } | null = null
+      let relayError: { code?: string } | null = null
+      const conns: NoiseSocket[] = []
+      const timers: NodeJS.Timeout[] = []
+      const settle = (): void => {
+        settled = true
+        for (const t of timers) clearTimeout(t)
+      }
       const win = (result: DialResult): void => {
         if (settled) {
           result.conn.destroy()
           return
         }
-        settled = true
-        clearTimeout(timer)
+        settle()
+        for (const other of conns) if (other !== result.conn) other.destroy() // stop the dials that lost
         if (result.relay === null) this.counters.direct++
-        else direct.conn.destroy() // the relayed dial won: stop punching on the direct one
         resolve(result)
       }
-      const lose = (err: unknown): void => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        direct.conn.destroy()
-        reject(err)
+      // Nothing left in flight: fail with the error that says the most.
+      const maybeFail = (): void => {
+        if (settled || directPending || retryScheduled || relay === 'pending') return
+        settle()
+        for (const conn of conns) conn.destroy()
+        const directIsNat = HOLEPUNCH_FAILURES.has(directError?.code ?? '')
+        if (directError && !directIsNat) reject(directError) // peer gone, refused: not a NAT problem
+        else if (relayError?.code === 'NEEDS_RELAY' && directError) reject(needsRelay(directError.code ?? '', this.opts.dht.randomized))
+        else reject(relayError ?? directError)
       }
       const startRelay = (): void => {
-        if (settled || relayed) return
-        relayed = this.viaRelay(publicKey, opts)
-        // The relayed dial is the last hope once the direct one has failed; until then, either may win.
-        relayed.then(win, (err) => { if (directError !== null) lose(err) })
+        if (settled || relay !== 'idle') return
+        relay = 'pending'
+        this.viaRelay(publicKey, opts).then(win, (err) => {
+          relay = 'failed'
+          relayError = err
+          maybeRetryDirect()
+          maybeFail()
+        })
       }
+      // A punch can fail because our own NAT view was not settled yet (a fresh DHT node): with no
+      // relay to fall back on, one more direct try a second later.
+      const maybeRetryDirect = (): void => {
+        if (settled || directPending || retryScheduled || directTries >= 2 || relay !== 'failed' || !HOLEPUNCH_FAILURES.has(directError?.code ?? '')) return
+        retryScheduled = true
+        timers.push(setTimeout(() => {
+          retryScheduled = false
+          startDirect()
+        }, DIRECT_RETRY_MS))
+      }
+      const startDirect = (): void => {
+        if (settled) return
+        directTries++
+        directPending = true
+        const attempt = this.attempt(publicKey, opts.keyPair, null)
+        conns.push(attempt.conn)
+        attempt.opened.then((conn) => win({ conn, relay: null }), (err: { code?: string }) => {
+          directPending = false
+          directError = err
+          if (HOLEPUNCH_FAILURES.has(err?.code ?? '')) {
+            this.counters.fallbacks++
+            this.neededRelay.set(hex, Date.now() + REMEMBER_RELAY_MS)
+            startRelay()
+            maybeRetryDirect()
+          }
+          maybeFail()
+        })
+      }
+      startDirect()
       // A dial that has not opened after a head start, from behind a NAT, gets a relayed one racing it
       // (our NAT may randomize before hyperdht has classified it).
-      const timer = setTimeout(() => { if (this.opts.dht.firewalled) startRelay() }, DIRECT_HEAD_START_MS)
-      direct.opened.then((conn) => win({ conn, relay: null }), (err: { code?: string }) => {
-        directError = err
-        if (!HOLEPUNCH_FAILURES.has(err?.code ?? '')) {
-          // Not a NAT problem (peer gone, refused): a relay would not help, unless one is already under way.
-          if (!relayed) lose(err)
-          else relayed.catch(() => lose(err))
-          return
-        }
-        this.counters.fallbacks++
-        this.neededRelay.set(hex, Date.now() + REMEMBER_RELAY_MS)
-        if (relayed) relayed.catch(lose)
-        else startRelay()
-      })
+      timers.push(setTimeout(() => { if (this.opts.dht.firewalled) startRelay() }, DIRECT_HEAD_START_MS))
     })
   }
 
@@ -158,9 +204,7 @@ export class PeerDialer {
     const hex = publicKey.toString('hex')
     const exclude = new Set([hex, ...(opts.exclude ?? []).map((k) => k.toString('hex'))])
     const relays = (await this.opts.relays(exclude)).filter((r) => !exclude.has(r.publicKey.toString('hex'))).slice(0, RELAYS_PER_DIAL)
-    if (relays.length === 0) {
-      throw dialError('NEEDS_RELAY', 'This peer cannot be reached directly from your network (both sides are behind NATs that change ports for every connection), and no provider offering a relay was found. Try again in a minute, or from another network.')
-    }
+    if (relays.length === 0) throw needsRelay('HOLEPUNCH_DOUBLE_RANDOMIZED_NATS', true)
     // The first relay gets a head start; if it has not paired us by then, the next one races it.
     return await new Promise<DialResult>((resolve, reject) => {
       let settled = false
