@@ -1,11 +1,13 @@
 /**
  * The single-hop tunnel with the consumer behind a home NAT router (tests/net/nat-router.ts):
  * plain MASQUERADE, and port-randomizing MASQUERADE --random-fully. The exit is public in both,
- * so hyperdht needs no relay; both sides behind randomizing NATs is issue 4's relayed path.
+ * so hyperdht needs no relay (both sides behind randomizing NATs: nat-relay.test.ts). Also two NATs
+ * deep: a home router behind a port-randomizing carrier-grade NAT.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { NatMode } from './nat-router.ts'
 import { consumerCommands } from './consumer-commands.ts'
+import { patternDigest } from './download-pattern.ts'
 import { Testnet } from './testnet.ts'
 
 const UDP_PORT_SEEN = `const s = require('dgram').createSocket('udp4'); s.on('message', (m, r) => { console.log(String(r.port)); setTimeout(() => process.exit(0), 50) }); s.bind(7000, process.argv[1], () => console.log('ready')); setTimeout(() => process.exit(2), 8000)`
@@ -63,3 +65,37 @@ for (const mode of ['masquerade', 'random'] as const satisfies readonly NatMode[
     }, 60_000)
   })
 }
+
+describe('consumer behind two NATs: a home router behind a port-randomizing carrier-grade NAT', () => {
+  const net = new Testnet({ exits: [{ region: 'eu' }], consumerNat: 'masquerade', consumerCgnat: 'random' })
+  const { cli, status, curl, download } = consumerCommands(net)
+
+  beforeAll(async () => {
+    await net.open()
+    await Promise.all([net.startExit(0), net.startDaemon()])
+  }, 60_000)
+
+  afterAll(async () => {
+    await net.close()
+  }, 60_000)
+
+  it('is two NATs deep: the web server sees the carrier-grade NAT, the home router has a shared-space address', async () => {
+    expect(net.addresses).toMatchObject({ cons: '198.18.0.22', nat: '100.64.0.2', consLan: '192.168.77.2' })
+    expect(await curl('http://198.18.0.5/')).toBe('198.18.0.22')
+    const { stdout } = await net.exec('nat', ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'])
+    expect(stdout).toContain('100.64.0.2/24')
+  }, 30_000)
+
+  it('connects through the exit and carries a download', async () => {
+    await cli('connect', '--region', 'eu')
+    const s = await status()
+    expect(s.state).toBe('connected')
+    const cred = `${s.proxy!.username}:${s.proxy!.password}`
+    expect(await curl('-x', `http://${cred}@${s.proxy!.http}`, 'http://web.test/')).toBe(net.addresses.exit)
+    const n = 10 * 1024 * 1024
+    const result = await download(n)
+    expect(result.sha256).toBe(patternDigest(n))
+    console.log(`two NATs (home router + randomizing CGNAT): daemon connect ${s.connectMs} ms, 10 MiB at ${((n * 8) / (result.ms / 1000) / 1e6).toFixed(0)} Mbit/s, NAT measured as ${s.nat}`)
+    await cli('disconnect')
+  }, 60_000)
+})

@@ -25,6 +25,10 @@ import { ProcessOutput } from './process-output.ts'
  *   mv<id>-cons   192.168.77.2 (addresses.consLan); addresses.cons is the router's 198.18.0.21,
  *                 the address the web server sees for the consumer's direct traffic.
  *
+ * With `consumerCgnat` as well, a carrier-grade NAT sits in front of that router:
+ *   mv<id>-cgnat  198.18.0.22  carrier-grade NAT, LAN 100.64.0.1/24
+ *   mv<id>-nat    100.64.0.2   the home router, now behind it (addresses.cons is 198.18.0.22)
+ *
  * With `nat` in an `exits` entry, that exit (index i, role exit/exit2/…) is likewise not on the
  * bridge but behind a router of its own (role <exit role>nat: exitnat, exit2nat, …):
  *   mv<id>-exitnat  198.18.0.(40+i)   NAT router, LAN 192.168.(80+i).1/24
@@ -72,6 +76,10 @@ export function relayAddress(index: number): string {
   return `${subnet.slice(0, subnet.lastIndexOf('.'))}.${30 + Math.floor(index / RELAY_SUBNETS.length)}`
 }
 export const BOOTSTRAP_PORT = 49737
+/** The carrier-grade NAT of `consumerCgnat`: its bridge address and its LAN (RFC 6598 shared space). */
+const CGNAT_WAN = '198.18.0.22'
+const CGNAT_LAN_ROUTER = '100.64.0.1'
+const CGNAT_LAN_HOST = '100.64.0.2'
 export const WEB_NAMES = ['web.test', 'bypass.test'] as const
 
 export interface ExitOptions {
@@ -94,6 +102,12 @@ export interface TestnetOptions {
    * (port-randomizing). Either way the router drops unsolicited WAN input.
    */
   consumerNat?: NatMode
+  /**
+   * With `consumerNat`: put a carrier-grade NAT (role `cgnat`, 198.18.0.22 on the bridge, LAN
+   * 100.64.0.1/24) in front of the home router, whose WAN leg is then 100.64.0.2 on that LAN:
+   * the consumer sits behind two NATs, as on many mobile and fibre networks.
+   */
+  consumerCgnat?: NatMode
   /** argv prefix that runs the CLI (default: [host/bin/macro-vpn]). */
   macroVpn?: string[]
   /** Keep the run directory (logs, state) after close() for debugging. Namespaces and processes always go. */
@@ -254,7 +268,18 @@ export class Testnet {
       }
       return { index, region: e.region, role, ns: this.namespaces[role]!, address: this.addresses[role]!, nat, ifname: `mv${this.id}x${index}`, state: path.join(this.dir, `exit${index}`) }
     })
-    if (this.consumerNat) {
+    if (opts.consumerCgnat !== undefined && (!this.consumerNat || (opts.consumerCgnat !== 'masquerade' && opts.consumerCgnat !== 'random'))) {
+      throw Object.assign(new Error(`consumerCgnat needs consumerNat and must be 'masquerade' or 'random', not ${JSON.stringify(opts.consumerCgnat)}.`), { code: 'BAD_ARGUMENT' })
+    }
+    if (this.consumerNat && opts.consumerCgnat) {
+      // bridge <- cgnat (198.18.0.22) <- 100.64.0.0/24 <- home router (nat) <- 192.168.77.0/24 <- cons
+      add('cgnat', CGNAT_WAN)
+      add('nat', CGNAT_LAN_HOST)
+      add('cons', CGNAT_WAN) // what the world sees
+      this.addresses.consLan = NAT_LAN_HOST
+      this.natted.push({ role: 'nat', router: this.namespaces.cgnat!, mode: opts.consumerCgnat, routerLanAddress: CGNAT_LAN_ROUTER, hostAddress: CGNAT_LAN_HOST })
+      this.natted.push({ role: 'cons', router: this.namespaces.nat!, mode: this.consumerNat, routerLanAddress: NAT_LAN_ROUTER, hostAddress: NAT_LAN_HOST })
+    } else if (this.consumerNat) {
       add('nat', '198.18.0.21')
       add('cons', '198.18.0.21') // what the world sees; the namespace itself has consLan
       this.addresses.consLan = NAT_LAN_HOST
@@ -343,10 +368,11 @@ export class Testnet {
             await attachToBridge(this.namespaces[role]!, this.addresses[role]!, inet, `v-${role}`, SUBNETS)
           })
       )
-      // Every router's WAN leg is on the bridge now (attached above); add the LAN legs and the NAT.
-      await Promise.all(
-        this.natted.map((n) => setUpNatRouter({ router: n.router, host: this.namespaces[n.role]!, mode: n.mode, routerLanAddress: n.routerLanAddress, hostAddress: n.hostAddress }))
-      )
+      // Every router's WAN leg exists now (on the bridge, attached above, or behind the router
+      // wired before it: a home router behind a CGNAT); add the LAN legs and the NAT, in order.
+      for (const n of this.natted) {
+        await setUpNatRouter({ router: n.router, host: this.namespaces[n.role]!, mode: n.mode, routerLanAddress: n.routerLanAddress, hostAddress: n.hostAddress })
+      }
       const boot = this.spawn('boot', this.macroVpn('bootstrap', '--host', this.addresses.boot!, '--port', String(BOOTSTRAP_PORT)), { name: 'bootstrap' })
       const web = this.spawn('web', [process.execPath, '--import', TSX_IMPORT, WEB_SERVER, '--host', this.addresses.web!, '--port', '80'], { name: 'web-server' })
       this.infrastructure.push(boot, web)
