@@ -13,7 +13,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { Testnet, ROOT } from '../tests/net/testnet.ts'
-import type { Status } from '../shared/native-protocol.ts'
 import type { BenchContext } from './bench-context.ts'
 import { parseBenchOptions } from './bench-options.ts'
 import { benchPaths } from './bench-paths.ts'

@@ -142,7 +142,7 @@ export class CircuitManager {
           avoid.clear()
           continue
         }
-        throw err
+        throw lastError ?? err // why the relays we tried failed says more than that no other relay is left
       }
       const circuit = new ConsumerCircuit({ dialer: opts.dialer, path, wgPublicKey: opts.wgPublicKey, resumeToken: this.resumeToken })
       try {

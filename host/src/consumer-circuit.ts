@@ -60,6 +60,17 @@ export interface ConsumerCircuitOptions {
   timeoutMs?: number
 }
 
+/** A hop's destroy code in plain words (the codes circuit-switch.ts sends). */
+function destroyReason(code: string): string {
+  switch (code) {
+    case 'RELAY_FULL': return 'A relay of the path is full: it already carries as many circuits as its owner allows.'
+    case 'RELAY_CLOSING': return 'A relay of the path is shutting down.'
+    case 'NOT_A_RELAY': return 'A peer of the path does not relay.'
+    case 'NOT_AN_EXIT': return 'The last peer of the path is not an exit.'
+    default: return `A hop closed the circuit (${code}).`
+  }
+}
+
 /** Forged backward cells in a row tolerated before the circuit is declared broken (and a hop blamed). */
 const MAX_FORGED_IN_A_ROW = 16
 
@@ -121,14 +132,12 @@ export class ConsumerCircuit {
     const { path } = this.opts
     const entry = path[0]!
     const started = performance.now()
-    const dialing = this.opts.dialer.dial(entry.publicKey, { keyPair: DHT.keyPair(), exclude: path.map((p) => p.publicKey) }).catch((err: { code?: string; message?: string }) => {
-      throw new CircuitError(err.code ?? 'CONNECT_FAILED', `Could not reach the entry relay: ${err.message ?? err}`, 0)
-    })
     // A direct dial that cannot punch is retried through a relay: give the dial two time windows.
-    const { conn, relay } = await this.within(dialing, 0, 'The entry relay did not answer.', this.opts.timeoutMs * 2).catch((err) => {
-      dialing.then((d) => d.conn.destroy(), () => {})
-      throw err
-    })
+    const { conn, relay } = await this.opts.dialer
+      .dial(entry.publicKey, { keyPair: DHT.keyPair(), exclude: path.map((p) => p.publicKey), deadlineMs: this.opts.timeoutMs * 2 })
+      .catch((err: { code?: string; message?: string }) => {
+        throw new CircuitError(err.code ?? 'CONNECT_FAILED', `Could not reach the entry relay: ${err.message ?? err}`, 0)
+      })
     if (this.ended) {
       conn.destroy()
       throw new CircuitError('CIRCUIT_CLOSED', 'The circuit was closed.', -1)
@@ -143,7 +152,7 @@ export class ConsumerCircuit {
         onopen: () => resolve(),
         oncreated: (m) => { if (m.circuitId === this.circuitId) this.settle('created', m.handshake) },
         oncell: (cell) => this.onControlCell(cell),
-        ondestroy: (m) => { if (m.circuitId === this.circuitId) this.fail(new CircuitError(m.code, `A hop closed the circuit (${m.code}).`, this.hops.length)) },
+        ondestroy: (m) => { if (m.circuitId === this.circuitId) this.fail(new CircuitError(m.code, destroyReason(m.code), this.hops.length)) },
         onclose: () => reject(new CircuitError('LINK_LOST', 'The entry relay closed the circuit channel.', 0))
       })
       this.channel.open()
@@ -246,10 +255,10 @@ export class ConsumerCircuit {
     w.resolve(buf)
   }
 
-  private async within<T>(p: Promise<T>, hop: number, message: string, ms = this.opts.timeoutMs): Promise<T> {
+  private async within<T>(p: Promise<T>, hop: number, message: string): Promise<T> {
     let timer: NodeJS.Timeout | undefined
     try {
-      return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new CircuitError('CIRCUIT_TIMEOUT', message, hop)), ms)))])
+      return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new CircuitError('CIRCUIT_TIMEOUT', message, hop)), this.opts.timeoutMs)))])
     } finally {
       clearTimeout(timer)
     }

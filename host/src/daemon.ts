@@ -255,7 +255,6 @@ export class Daemon {
     const started = performance.now()
     this.setState('connecting')
     try {
-      const dht = this.ensureDht()
       const providers = await this.discover()
       if (!providers.some((p) => p.descriptor.roles.includes('exit') && (!region || p.descriptor.region === region))) {
         throw Object.assign(

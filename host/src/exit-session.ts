@@ -36,11 +36,7 @@ export class ExitSession {
 
   async open(): Promise<TunnelGrant> {
     // A direct dial that cannot punch is retried through a relay: two time windows for the dial.
-    const dialing = this.dialer.dial(this.publicKey, { keyPair: DHT.keyPair() })
-    const { conn, relay } = await withTimeout(dialing, this.timeoutMs * 2, 'CONNECT_TIMEOUT', 'The exit did not answer in time.').catch((err) => {
-      dialing.then((d) => d.conn.destroy(), () => {})
-      throw err
-    })
+    const { conn, relay } = await this.dialer.dial(this.publicKey, { keyPair: DHT.keyPair(), deadlineMs: this.timeoutMs * 2 })
     if (this.closed) {
       conn.destroy()
       throw codeError('CONNECT_FAILED', 'The session was closed while connecting.')

@@ -62,6 +62,8 @@ export interface DialOptions {
   keyPair: KeyPair
   /** Keys that must not relay this connection (the circuit's hops). */
   exclude?: Buffer[]
+  /** Give up after this long (CONNECT_TIMEOUT); a connection that opens later is closed. */
+  deadlineMs?: number
 }
 
 export interface DialResult {
@@ -77,8 +79,8 @@ export interface PeerDialerStats {
   fallbacks: number
 }
 
-function dialError(code: string, message: string, cause?: unknown): Error {
-  return Object.assign(new Error(message), { code, cause })
+function dialError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code })
 }
 
 /**
@@ -109,6 +111,23 @@ export class PeerDialer {
 
   /** Connect to `publicKey`; resolves once the connection is open (the remote proved its key). */
   async dial(publicKey: Buffer, opts: DialOptions): Promise<DialResult> {
+    const dialing = this.connect(publicKey, opts)
+    if (opts.deadlineMs === undefined) return await dialing
+    let timer: NodeJS.Timeout | undefined
+    try {
+      return await Promise.race([
+        dialing,
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(dialError('CONNECT_TIMEOUT', `The peer did not answer within ${Math.round(opts.deadlineMs! / 1000)} s.`)), opts.deadlineMs)))
+      ])
+    } catch (err) {
+      dialing.then((d) => d.conn.destroy(), () => {})
+      throw err
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  private async connect(publicKey: Buffer, opts: DialOptions): Promise<DialResult> {
     if (this.destroyed) throw dialError('DIALER_CLOSED', 'The dialer is closed.')
     const hex = publicKey.toString('hex')
     const remembered = this.neededRelay.get(hex)
@@ -203,7 +222,7 @@ export class PeerDialer {
   private async viaRelay(publicKey: Buffer, opts: DialOptions): Promise<DialResult> {
     const hex = publicKey.toString('hex')
     const exclude = new Set([hex, ...(opts.exclude ?? []).map((k) => k.toString('hex'))])
-    const relays = (await this.opts.relays(exclude)).filter((r) => !exclude.has(r.publicKey.toString('hex'))).slice(0, RELAYS_PER_DIAL)
+    const relays = (await this.opts.relays(exclude)).slice(0, RELAYS_PER_DIAL)
     if (relays.length === 0) throw needsRelay('HOLEPUNCH_DOUBLE_RANDOMIZED_NATS', true)
     // The first relay gets a head start; if it has not paired us by then, the next one races it.
     return await new Promise<DialResult>((resolve, reject) => {

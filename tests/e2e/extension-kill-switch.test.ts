@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { WebWorker } from 'puppeteer-core'
-import { Testnet, type DaemonHandle } from '../net/testnet.ts'
+import type { DaemonHandle } from '../net/testnet.ts'
 import { BrowserTestbed } from './browser-testbed.ts'
 import { extensionWorker } from './extension-worker.ts'
 
