@@ -8,7 +8,7 @@
  * Usage: node --import tsx bench/connect-timer.ts --control PATH --count N [--hops 1[,2,3]] [--host web.test] [--region CODE]
  */
 import { parseArgs } from 'node:util'
-import { ControlClient } from '../host/src/control-client.ts'
+import { ControlClient } from '../host/src/control/control-client.ts'
 import type { Status } from '../shared/native-protocol.ts'
 import { KeepaliveHttpClient } from './keepalive-http-client.ts'
 import { openTcp } from './tcp-route.ts'

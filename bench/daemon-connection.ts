@@ -6,7 +6,7 @@
  * the current proxy credentials. Talks to the control socket from the bench process (a Unix
  * socket path: reachable from any network namespace), one short-lived client per request.
  */
-import { ControlClient, type RequestBody } from '../host/src/control-client.ts'
+import { ControlClient, type RequestBody } from '../host/src/control/control-client.ts'
 import type { Status } from '../shared/native-protocol.ts'
 import type { Testnet } from '../tests/net/testnet.ts'
 import { routeOf, type BenchPath, type PathRoute } from './bench-paths.ts'

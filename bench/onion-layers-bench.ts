@@ -5,9 +5,9 @@
  * relay's peel and add, a dropped (forged) cell, and one hop handshake.
  */
 import DHT from 'hyperdht'
-import { MAX_CELL_PAYLOAD } from '../host/src/circuit-cell.ts'
-import { type HopKeys, HopInitiator, HopResponder } from '../host/src/hop-handshake.ts'
-import { HopLayer, OnionCircuitKeys } from '../host/src/onion-layers.ts'
+import { MAX_CELL_PAYLOAD } from '../host/src/protocol/circuit-cell.ts'
+import { type HopKeys, HopInitiator, HopResponder } from '../host/src/protocol/hop-handshake.ts'
+import { HopLayer, OnionCircuitKeys } from '../host/src/protocol/onion-layers.ts'
 
 const secondsArg = process.argv.indexOf('--seconds')
 const SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 1

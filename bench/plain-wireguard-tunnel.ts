@@ -5,7 +5,7 @@
  * daemon does), the exit forwards and masquerades them. A client opts in by binding to
  * CONSUMER_ADDRESS (curl --interface, socket localAddress).
  */
-import { WireGuardDevice } from '../host/src/wireguard-device.ts'
+import { WireGuardDevice } from '../host/src/system/wireguard-device.ts'
 import type { Testnet } from '../tests/net/testnet.ts'
 
 export const CONSUMER_ADDRESS = '10.98.0.2'

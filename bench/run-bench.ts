@@ -48,7 +48,7 @@ async function main(): Promise<number> {
   }
   Testnet.removeStale()
   const cliPrefix = options.cpuProfDir
-    ? [process.execPath, '--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, '--import', TSX_IMPORT, path.join(ROOT, 'host', 'src', 'cli.ts')]
+    ? [process.execPath, '--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, '--import', TSX_IMPORT, path.join(ROOT, 'host', 'src', 'cli', 'main.ts')]
     : undefined
   if (options.cpuProfDir) fs.mkdirSync(options.cpuProfDir, { recursive: true })
   const net = new Testnet({ exits: [{ region: EXIT_REGION }], relays: RELAYS, ...(cliPrefix ? { macroVpn: cliPrefix } : {}) })

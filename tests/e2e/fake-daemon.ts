@@ -11,7 +11,7 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { ControlServer } from '../../host/src/control-server.ts'
+import { ControlServer } from '../../host/src/control/control-server.ts'
 import { ErrorCode, statusEvent, type CircuitInfo, type Hop, type PeerRecord, type PeersResult, type Request, type Status } from '../../shared/native-protocol.ts'
 import { MACRO_VPN_BIN } from '../net/testnet.ts'
 

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { encodeFrame, FrameDecoder, type DecodedFrame } from '../../host/src/native-framing.ts'
+import { encodeFrame, FrameDecoder, type DecodedFrame } from '../../host/src/control/native-framing.ts'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const BIN = path.join(ROOT, 'host', 'bin', 'macro-vpn')

@@ -10,8 +10,8 @@ import { Client } from 'blind-relay'
 import createTestnet from 'hyperdht/testnet.js'
 import DHT, { type NoiseSocket, type Server } from 'hyperdht'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BlindRelayService } from '../../host/src/blind-relay-service.ts'
-import { PeerDialer } from '../../host/src/peer-dialer.ts'
+import { BlindRelayService } from '../../host/src/overlay/blind-relay-service.ts'
+import { PeerDialer } from '../../host/src/overlay/peer-dialer.ts'
 
 type Testnet = Awaited<ReturnType<typeof createTestnet>>
 

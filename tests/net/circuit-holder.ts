@@ -7,11 +7,11 @@
  */
 import { parseArgs } from 'node:util'
 import DHT from 'hyperdht'
-import { ConsumerCircuit } from '../../host/src/consumer-circuit.ts'
-import { parseBootstrap } from '../../host/src/default-paths.ts'
-import { PeerDialer } from '../../host/src/peer-dialer.ts'
-import { ProviderDiscovery } from '../../host/src/provider-discovery.ts'
-import { WireGuardDevice } from '../../host/src/wireguard-device.ts'
+import { ConsumerCircuit } from '../../host/src/consumer/consumer-circuit.ts'
+import { parseBootstrap } from '../../host/src/control/default-paths.ts'
+import { PeerDialer } from '../../host/src/overlay/peer-dialer.ts'
+import { ProviderDiscovery } from '../../host/src/overlay/provider-discovery.ts'
+import { WireGuardDevice } from '../../host/src/system/wireguard-device.ts'
 
 const { values } = parseArgs({ options: { bootstrap: { type: 'string', multiple: true }, entry: { type: 'string' }, exit: { type: 'string' } } })
 const dht = new DHT({ bootstrap: parseBootstrap(values.bootstrap), ephemeral: true })

@@ -7,10 +7,10 @@
  */
 import crypto from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { CircuitSwitch } from '../../host/src/circuit-switch.ts'
-import { parseBootstrap } from '../../host/src/default-paths.ts'
-import { ProviderNode } from '../../host/src/provider-node.ts'
-import { CELL_HEADER_BYTES } from '../../host/src/circuit-cell.ts'
+import { CircuitSwitch } from '../../host/src/provider/relay/circuit-switch.ts'
+import { parseBootstrap } from '../../host/src/control/default-paths.ts'
+import { ProviderNode } from '../../host/src/provider/provider-node.ts'
+import { CELL_HEADER_BYTES } from '../../host/src/protocol/circuit-cell.ts'
 
 const { values } = parseArgs({ options: { state: { type: 'string' }, bootstrap: { type: 'string', multiple: true }, region: { type: 'string' }, after: { type: 'string', default: '0' } } })
 const after = Number(values.after)

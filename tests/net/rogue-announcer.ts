@@ -7,8 +7,8 @@
  */
 import { parseArgs } from 'node:util'
 import DHT from 'hyperdht'
-import { parseBootstrap } from '../../host/src/default-paths.ts'
-import { PROVIDERS_TOPIC } from '../../host/src/provider-topic.ts'
+import { parseBootstrap } from '../../host/src/control/default-paths.ts'
+import { PROVIDERS_TOPIC } from '../../host/src/protocol/provider-topic.ts'
 
 const { values } = parseArgs({ options: { bootstrap: { type: 'string', multiple: true } } })
 const keyPair = DHT.keyPair()

@@ -6,8 +6,8 @@ import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { WireGuardDevice } from '../../host/src/wireguard-device.ts'
-import { UapiClient } from '../../host/src/uapi-client.ts'
+import { WireGuardDevice } from '../../host/src/system/wireguard-device.ts'
+import { UapiClient } from '../../host/src/system/uapi-client.ts'
 
 const id = randomBytes(3).toString('hex')
 const nsA = `mvpn-wga-${id}`

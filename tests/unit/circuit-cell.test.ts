@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest'
 import {
   CELL_HEADER_BYTES, CELL_VERSION, CellType, MAX_CELL_BYTES, MAX_CELL_PAYLOAD, MAX_CELL_SEQ,
   circuitMtu, createCellHeader, decodeCell, encodeCell, readCellHeader, setCellCircuitId, writeCellHeader
-} from '../../host/src/circuit-cell.ts'
-import { DEFAULT_TUNNEL_MTU } from '../../host/src/tunnel-mtu.ts'
+} from '../../host/src/protocol/circuit-cell.ts'
+import { DEFAULT_TUNNEL_MTU } from '../../host/src/protocol/tunnel-mtu.ts'
 
 function code (fn: () => unknown): string | undefined {
   try { fn() } catch (err) { return (err as { code?: string }).code }

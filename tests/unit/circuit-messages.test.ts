@@ -1,11 +1,11 @@
 import c from 'compact-encoding'
 import { describe, expect, it } from 'vitest'
-import { createEncoding, destroyEncoding } from '../../host/src/circuit-channel.ts'
+import { createEncoding, destroyEncoding } from '../../host/src/protocol/circuit-channel.ts'
 import {
   decodeExtend, decodeExtended, decodeTunnelAnswer, decodeTunnelAsk, encodeExtend, encodeExtended, encodeTunnelAnswer, encodeTunnelAsk, EXTEND_VERSION
-} from '../../host/src/circuit-messages.ts'
-import { HOP_REPLY_OVERHEAD, HOP_REQUEST_OVERHEAD } from '../../host/src/hop-handshake.ts'
-import { TokenBucket } from '../../host/src/token-bucket.ts'
+} from '../../host/src/protocol/circuit-messages.ts'
+import { HOP_REPLY_OVERHEAD, HOP_REQUEST_OVERHEAD } from '../../host/src/protocol/hop-handshake.ts'
+import { TokenBucket } from '../../host/src/lib/token-bucket.ts'
 
 const code = (fn: () => unknown): string | undefined => {
   try {

@@ -8,9 +8,9 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { findExecutable } from '../../host/src/executable-lookup.ts'
-import { installDaemonService, removeDaemonService, systemdQuote, systemdUnit, type ServiceManager } from '../../host/src/daemon-service.ts'
-import { installNativeHosts, uninstallNativeHosts } from '../../host/src/native-host-manifest.ts'
+import { findExecutable } from '../../host/src/lib/executable-lookup.ts'
+import { installDaemonService, removeDaemonService, systemdQuote, systemdUnit, type ServiceManager } from '../../host/src/install/daemon-service.ts'
+import { installNativeHosts, uninstallNativeHosts } from '../../host/src/install/native-host-manifest.ts'
 
 const BIN = path.resolve('host/bin/macro-vpn')
 

@@ -1,6 +1,6 @@
 import DHT from 'hyperdht'
 import { describe, expect, it } from 'vitest'
-import { HOP_REPLY_OVERHEAD, HOP_REQUEST_OVERHEAD, HopInitiator, HopResponder, MAX_HOP_PAYLOAD } from '../../host/src/hop-handshake.ts'
+import { HOP_REPLY_OVERHEAD, HOP_REQUEST_OVERHEAD, HopInitiator, HopResponder, MAX_HOP_PAYLOAD } from '../../host/src/protocol/hop-handshake.ts'
 
 function code (fn: () => unknown): string | undefined {
   try { fn() } catch (err) { return (err as { code?: string }).code }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { encodeFrame, FrameDecoder } from '../../host/src/native-framing.ts'
+import { encodeFrame, FrameDecoder } from '../../host/src/control/native-framing.ts'
 import { MAX_FROM_BROWSER_BYTES, MAX_TO_BROWSER_BYTES } from '../../shared/native-protocol.ts'
 
 function header(length: number): Buffer {

@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { defaultHostCommand, installNativeHost, uninstallNativeHost } from '../../host/src/native-host-manifest.ts'
+import { defaultHostCommand, installNativeHost, uninstallNativeHost } from '../../host/src/install/native-host-manifest.ts'
 import { EXTENSION_ID } from '../../shared/extension-identity.ts'
 import { NATIVE_HOST_NAME } from '../../shared/native-protocol.ts'
 

@@ -1,9 +1,9 @@
 import DHT from 'hyperdht'
 import { describe, expect, it } from 'vitest'
-import { CELL_HEADER_BYTES, CellType, MAX_CELL_BYTES, MAX_CELL_PAYLOAD, createCellHeader, readCellHeader, setCellCircuitId, writeCellHeader } from '../../host/src/circuit-cell.ts'
-import { type HopKeys, HopInitiator, HopResponder } from '../../host/src/hop-handshake.ts'
-import { HopLayer, ONION_LAYER_BYTES, OnionCircuitKeys } from '../../host/src/onion-layers.ts'
-import { ReplayWindow } from '../../host/src/replay-window.ts'
+import { CELL_HEADER_BYTES, CellType, MAX_CELL_BYTES, MAX_CELL_PAYLOAD, createCellHeader, readCellHeader, setCellCircuitId, writeCellHeader } from '../../host/src/protocol/circuit-cell.ts'
+import { type HopKeys, HopInitiator, HopResponder } from '../../host/src/protocol/hop-handshake.ts'
+import { HopLayer, ONION_LAYER_BYTES, OnionCircuitKeys } from '../../host/src/protocol/onion-layers.ts'
+import { ReplayWindow } from '../../host/src/lib/replay-window.ts'
 
 /** Build the keys of an n-hop circuit with real handshakes: the consumer's and each hop's. */
 function circuit (n: number): { consumer: OnionCircuitKeys; hops: HopLayer[] } {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { selectPath, type PathCandidate, type PathRequest } from '../../host/src/path-selection.ts'
-import { DESCRIPTOR_VERSION, type ProviderDescriptor } from '../../host/src/provider-descriptor.ts'
+import { selectPath, type PathCandidate, type PathRequest } from '../../host/src/consumer/path-selection.ts'
+import { DESCRIPTOR_VERSION, type ProviderDescriptor } from '../../host/src/protocol/provider-descriptor.ts'
 
 /** Deterministic uniform [0, 1) (mulberry32). */
 function seeded(seed: number): () => number {

@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { PeerRecord } from '../../shared/native-protocol.ts'
-import { MAX_PEERS, NEUTRAL_SCORE, PeerStore, PeersFileSchema, qualityScore } from '../../host/src/peer-store.ts'
+import { MAX_PEERS, NEUTRAL_SCORE, PeerStore, PeersFileSchema, qualityScore } from '../../host/src/consumer/peer-store.ts'
 
 const key = (n: number): Buffer => Buffer.alloc(32, n)
 const hex = (n: number): string => key(n).toString('hex')

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import {
   DESCRIPTOR_VERSION, decodeDescriptor, encodeDescriptor, MAX_DESCRIPTOR_BYTES, type ProviderDescriptor
-} from '../../host/src/provider-descriptor.ts'
-import { DEFAULT_EXIT_POLICY } from '../../host/src/exit-firewall.ts'
-import { PROVIDERS_TOPIC } from '../../host/src/provider-topic.ts'
+} from '../../host/src/protocol/provider-descriptor.ts'
+import { DEFAULT_EXIT_POLICY } from '../../host/src/system/exit-firewall.ts'
+import { PROVIDERS_TOPIC } from '../../host/src/protocol/provider-topic.ts'
 
 function sample(over: Partial<ProviderDescriptor> = {}): ProviderDescriptor {
   return {

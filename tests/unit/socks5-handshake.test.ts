@@ -4,10 +4,10 @@
  */
 import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ProxyCredential } from '../../host/src/proxy-credential.ts'
-import { Socks5ProxyServer } from '../../host/src/socks5-proxy-server.ts'
-import { TunnelDialer } from '../../host/src/tunnel-dialer.ts'
-import { TunnelResolver } from '../../host/src/tunnel-resolver.ts'
+import { ProxyCredential } from '../../host/src/consumer/proxy-credential.ts'
+import { Socks5ProxyServer } from '../../host/src/consumer/socks5-proxy-server.ts'
+import { TunnelDialer } from '../../host/src/consumer/tunnel-dialer.ts'
+import { TunnelResolver } from '../../host/src/consumer/tunnel-resolver.ts'
 
 const credential = new ProxyCredential('user', 'secret')
 // A dialer that could only reach a resolver on a closed loopback port: none of these cases may get that far.

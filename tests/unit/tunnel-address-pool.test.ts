@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { TunnelAddressPool } from '../../host/src/tunnel-address-pool.ts'
+import { TunnelAddressPool } from '../../host/src/provider/exit/tunnel-address-pool.ts'
 
 describe('tunnel address pool', () => {
   it('hands out 10.77.0.2 first and never the gateway', () => {

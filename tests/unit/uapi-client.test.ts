@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatSetRequest, parseErrno, parseGetResponse } from '../../host/src/uapi-client.ts'
+import { formatSetRequest, parseErrno, parseGetResponse } from '../../host/src/system/uapi-client.ts'
 
 const keyA = Buffer.alloc(32, 0xab)
 const keyB = Buffer.alloc(32, 0x01)

@@ -1,0 +1,372 @@
+/**
+ * Keeps a consumer's multi-hop tunnel carried: one active circuit to the chosen exit, a standby
+ * circuit through other relays to the same exit, health probes, rotation and rerouting
+ * (DESIGN.md section 3, "Lifetime"). Make-before-break: WireGuard's peer endpoint is the local
+ * bridge, and the exit resumes the same tunnel (same address, same WireGuard session) on any
+ * circuit that presents the resume token, so switching circuits keeps the TCP connections in
+ * the tunnel alive.
+ *
+ *   - probes: every `probeIntervalMs` a probe goes through the active circuit; when no backward
+ *     cell at all arrived for `failAfterMisses` intervals, the circuit counts as failed;
+ *   - failure (probe silence, a hop's destroy, link loss, forged cells): switch to the standby at
+ *     once, then build a new standby; without a standby, build a replacement right away;
+ *   - rotation: after `lifetimeMs` a fresh circuit is built and takes over; the old one drains;
+ *   - blame: a hop that fails its handshake or forges cells is blacklisted (PeerStore.block);
+ *     other failures lower the peers' scores (recordFailure).
+ */
+import type { PeerDialer } from '../overlay/peer-dialer.ts'
+import sodium from 'sodium-native'
+import { CircuitError, ConsumerCircuit, type CircuitHop, type CircuitPeer } from './consumer-circuit.ts'
+import { selectPath } from './path-selection.ts'
+import type { PeerStore } from './peer-store.ts'
+import type { TunnelGrant } from '../protocol/session-protocol.ts'
+
+export const DEFAULT_CIRCUIT_LIFETIME_MS = 10 * 60_000
+const BLOCK_MS = 24 * 3600 * 1000
+const DRAIN_MS = 5000
+const PROBE_WINDOW = 20
+const BUILD_ATTEMPTS = 4
+/** Without any working circuit for this long (rebuilds retried meanwhile), the tunnel counts as lost. */
+const LOST_AFTER_MS = 20_000
+
+export interface CircuitManagerOptions {
+  dialer: PeerDialer
+  hops: number
+  exit: CircuitPeer
+  /** The providers known now (relays and exits, descriptors verified). */
+  candidates: () => CircuitPeer[]
+  peers: PeerStore
+  wgPublicKey: Buffer
+  lifetimeMs?: number
+  probeIntervalMs?: number
+  failAfterMisses?: number
+  /** Hot path: a datagram from the exit, for the bridge. */
+  ondatagram: (buf: Buffer, offset: number, length: number) => void
+  /** No circuit to the exit can be built any more: the tunnel is gone. */
+  onlost: (err: Error) => void
+  /** Something the status shows changed (active circuit, standby, rebuilds). */
+  onchange: () => void
+}
+
+export interface CircuitSnapshot {
+  hops: CircuitHop[]
+  builtAt: number
+  rebuilds: number
+  rttMs: number | null
+  probeLoss: number
+  standby: boolean
+  /** How the consumer reaches the entry right now. */
+  entryRoute: 'direct' | 'relayed'
+  /** Tunnel bytes through the active circuit (each of its hops carries them). */
+  bytes: { rx: number; tx: number }
+}
+
+export class CircuitManager {
+  private readonly opts: Required<CircuitManagerOptions>
+  private active: ConsumerCircuit | null = null
+  private standby: ConsumerCircuit | null = null
+  private resumeToken: Buffer | null = null
+  private grant: TunnelGrant | null = null
+  private timer: NodeJS.Timeout | null = null
+  private rotateTimer: NodeJS.Timeout | null = null
+  private building: Promise<void> | null = null
+  private standbyBuilding: Promise<void> | null = null
+  private readonly seen = new Map<ConsumerCircuit, { rx: number; misses: number }>()
+  private tick = 0
+  private pendingProbe: { id: number; sentAt: number } | null = null
+  private readonly probeResults: boolean[] = []
+  private readonly probeBytes = Buffer.alloc(17)
+  private probeId = 0
+  rebuilds = 0
+  rttMs: number | null = null
+  /** Since when no circuit carries the tunnel (rebuilds are retried every tick meanwhile). */
+  private downSince: number | null = null
+  closed = false
+
+  constructor(opts: CircuitManagerOptions) {
+    if (!Number.isInteger(opts.hops) || opts.hops < 2 || opts.hops > 3) {
+      throw Object.assign(new Error(`A relayed circuit has 2 or 3 hops, not ${opts.hops}.`), { code: 'INVALID_HOPS' })
+    }
+    this.opts = { lifetimeMs: DEFAULT_CIRCUIT_LIFETIME_MS, probeIntervalMs: 300, failAfterMisses: 3, ...opts }
+  }
+
+  /** Build the first circuit; resolves with the exit's grant (the WireGuard side needs it). */
+  async open(onProgress: (step: string) => void = () => {}): Promise<TunnelGrant> {
+    onProgress(`building a ${this.opts.hops}-hop circuit`)
+    this.active = await this.build(new Set())
+    this.watch(this.active)
+    this.timer = setInterval(() => this.onTick(), this.opts.probeIntervalMs)
+    this.timer.unref()
+    this.scheduleRotation()
+    this.ensureStandby()
+    return this.grant!
+  }
+
+  get snapshot(): CircuitSnapshot | null {
+    const a = this.active
+    if (!a) return null
+    const answered = this.probeResults.filter(Boolean).length
+    return {
+      hops: a.hops,
+      builtAt: a.builtAt,
+      rebuilds: this.rebuilds,
+      rttMs: this.rttMs,
+      probeLoss: this.probeResults.length === 0 ? 0 : 1 - answered / this.probeResults.length,
+      standby: this.standby !== null,
+      entryRoute: a.entryRoute,
+      bytes: { rx: a.rxBytes, tx: a.txBytes }
+    }
+  }
+
+  get bytes(): { rx: number; tx: number } {
+    return { rx: this.active?.rxBytes ?? 0, tx: this.active?.txBytes ?? 0 }
+  }
+
+  /** Hot path: a WireGuard datagram from the bridge. */
+  readonly send = (buf: Buffer): void => {
+    this.active?.send(buf)
+  }
+
+  /** Build one circuit to the exit, retrying elsewhere when a relay fails. */
+  private async build(exclude: Set<string>): Promise<ConsumerCircuit> {
+    const { opts } = this
+    let lastError: Error | null = null
+    const avoid = new Set(exclude)
+    for (let attempt = 0; attempt < BUILD_ATTEMPTS && !this.closed; attempt++) {
+      let path: CircuitPeer[]
+      try {
+        path = selectPath({ hops: opts.hops, candidates: opts.candidates(), exit: opts.exit.publicKey, exclude: avoid, score: (key) => opts.peers.score(key) })
+      } catch (err) {
+        // Excluding the relays of a failed circuit may leave too few: try again without them.
+        if (avoid.size > 0 && attempt < BUILD_ATTEMPTS - 1) {
+          avoid.clear()
+          continue
+        }
+        throw lastError ?? err // why the relays we tried failed says more than that no other relay is left
+      }
+      const circuit = new ConsumerCircuit({ dialer: opts.dialer, path, wgPublicKey: opts.wgPublicKey, resumeToken: this.resumeToken })
+      try {
+        const grant = await circuit.open()
+        if (this.grant && grant.address !== this.grant.address) {
+          throw new CircuitError('EXIT_MISBEHAVED', 'The exit resumed the tunnel with another address.', path.length - 1, true)
+        }
+        this.grant ??= grant
+        this.resumeToken ??= circuit.resumeToken
+        for (const hop of circuit.hops) opts.peers.recordSuccess(hop.peer.publicKey, { rttMs: hop.rttMs })
+        if (this.closed) {
+          circuit.destroy()
+          break
+        }
+        return circuit
+      } catch (err) {
+        circuit.destroy()
+        lastError = err as Error
+        if (!(err instanceof CircuitError)) throw err
+        const blamed = err.hop >= 0 ? path[err.hop] : undefined
+        if (blamed) {
+          if (err.misbehaved) opts.peers.block(blamed.publicKey, `${err.code}: ${err.message}`, BLOCK_MS)
+          else opts.peers.recordFailure(blamed.publicKey, err.code)
+          if (blamed.publicKey.equals(opts.exit.publicKey)) throw err // the exit itself failed
+          avoid.add(blamed.publicKey.toString('hex'))
+        }
+        if (err.code === 'EXIT_REFUSED') throw err
+      }
+    }
+    throw lastError ?? Object.assign(new Error('The circuit manager was closed.'), { code: 'CIRCUIT_CLOSED' })
+  }
+
+  private watch(circuit: ConsumerCircuit): void {
+    circuit.ondatagram = this.opts.ondatagram
+    circuit.onprobe = (buf, offset, length) => this.onProbeReply(buf, offset, length)
+    circuit.onfail = (err) => this.onCircuitFailed(circuit, err)
+    this.seen.set(circuit, { rx: circuit.rxCells, misses: 0 })
+  }
+
+  private relayKeys(circuit: ConsumerCircuit): Set<string> {
+    return new Set(circuit.path.slice(0, -1).map((p) => p.publicKey.toString('hex')))
+  }
+
+  private ensureStandby(): void {
+    if (this.closed || this.standby || this.standbyBuilding) return
+    const exclude = this.active ? this.relayKeys(this.active) : new Set<string>()
+    this.standbyBuilding = this.build(exclude)
+      .then((circuit) => {
+        if (this.closed) return circuit.destroy()
+        this.standby = circuit
+        this.watch(circuit)
+        this.opts.onchange()
+      })
+      .catch(() => {
+        // No standby now; the next tick tries again.
+      })
+      .finally(() => {
+        this.standbyBuilding = null
+      })
+  }
+
+  private onTick(): void {
+    if (this.closed) return
+    this.tick++
+    const active = this.active
+    if (active) {
+      const s = this.seen.get(active)!
+      if (active.rxCells === s.rx) s.misses++
+      else s.misses = 0
+      s.rx = active.rxCells
+      if (this.pendingProbe) this.recordProbe(false)
+      this.sendProbe(active)
+      if (s.misses >= this.opts.failAfterMisses) {
+        this.onCircuitFailed(active, new CircuitError('CIRCUIT_STALLED', 'The circuit stopped answering probes.', -1))
+        return
+      }
+    } else if (!this.building) {
+      this.replaceActive(new Set())
+    }
+    const standby = this.standby
+    if (standby && this.tick % 4 === 0) {
+      const s = this.seen.get(standby)!
+      if (standby.rxCells === s.rx) s.misses++
+      else s.misses = 0
+      s.rx = standby.rxCells
+      if (s.misses >= this.opts.failAfterMisses) {
+        this.dropStandby(standby)
+      } else {
+        this.probeBytes[1] = 0xff // not matched as a timing probe
+        standby.sendProbe(Buffer.from(this.probeBytes))
+      }
+    }
+    if (!this.standby && this.tick % 4 === 0) this.ensureStandby()
+  }
+
+  private sendProbe(circuit: ConsumerCircuit): void {
+    this.probeId = (this.probeId + 1) % 0xfe
+    sodium.randombytes_buf(this.probeBytes)
+    this.probeBytes[1] = this.probeId
+    this.pendingProbe = { id: this.probeId, sentAt: performance.now() }
+    circuit.sendProbe(Buffer.from(this.probeBytes))
+  }
+
+  private onProbeReply(buf: Buffer, offset: number, length: number): void {
+    const p = this.pendingProbe
+    if (!p || length < 2 || buf[offset + 1] !== p.id) return
+    this.rttMs = Math.round((performance.now() - p.sentAt) * 100) / 100
+    this.recordProbe(true)
+  }
+
+  private recordProbe(answered: boolean): void {
+    this.pendingProbe = null
+    this.probeResults.push(answered)
+    if (this.probeResults.length > PROBE_WINDOW) this.probeResults.shift()
+  }
+
+  private dropStandby(circuit: ConsumerCircuit): void {
+    if (this.standby !== circuit) return
+    this.standby = null
+    this.seen.delete(circuit)
+    for (const key of this.relayKeys(circuit)) this.opts.peers.recordFailure(key, 'CIRCUIT_STALLED')
+    circuit.destroy()
+    this.opts.onchange()
+  }
+
+  /**
+   * Forged cells: the hop whose onion layer failed produced them, or the hop before it altered
+   * the bytes before adding its own layer (links are authenticated, so nobody else could). The
+   * entry's own layer has no such doubt: blocked at once. Otherwise both are suspects, and a
+   * suspect is blocked on its second such incident.
+   */
+  private blameForgery(circuit: ConsumerCircuit, err: CircuitError): void {
+    const suspects = err.hop === 0 ? [circuit.path[0]!] : [circuit.path[err.hop]!, circuit.path[err.hop - 1]!]
+    for (const peer of suspects) {
+      const again = this.opts.peers.lastFailure(peer.publicKey)?.startsWith('BAD_CELL') ?? false
+      if (suspects.length === 1 || again) this.opts.peers.block(peer.publicKey, `${err.code}: ${err.message}`, BLOCK_MS)
+      else this.opts.peers.recordFailure(peer.publicKey, `${err.code}: suspected of forging cells`)
+    }
+  }
+
+  private onCircuitFailed(circuit: ConsumerCircuit, err: CircuitError): void {
+    if (this.closed) return
+    const blamed = err.hop >= 0 ? circuit.path[err.hop] : undefined
+    if (blamed && err.code === 'BAD_CELL') this.blameForgery(circuit, err)
+    else if (blamed && err.misbehaved) this.opts.peers.block(blamed.publicKey, `${err.code}: ${err.message}`, BLOCK_MS)
+    else if (blamed) this.opts.peers.recordFailure(blamed.publicKey, err.code)
+    else for (const key of this.relayKeys(circuit)) this.opts.peers.recordFailure(key, err.code)
+    if (circuit === this.standby) {
+      this.dropStandby(circuit)
+      return
+    }
+    if (circuit !== this.active) return
+    this.seen.delete(circuit)
+    circuit.destroy()
+    const exclude = this.relayKeys(circuit)
+    const standby = this.standby
+    if (standby) {
+      // Make-before-break: the standby is already built to the same exit.
+      this.standby = null
+      this.active = standby
+      this.rebuilds++
+      // Tell the exit at once which circuit to answer on (its replies may be what the inner TCP waits for).
+      this.sendProbe(standby)
+      this.opts.onchange()
+      this.ensureStandby()
+      return
+    }
+    this.active = null
+    this.replaceActive(exclude)
+  }
+
+  private replaceActive(exclude: Set<string>): void {
+    if (this.building || this.closed) return
+    this.building = this.build(exclude)
+      .then((circuit) => {
+        if (this.closed) return circuit.destroy()
+        const old = this.active
+        this.active = circuit
+        this.downSince = null
+        this.watch(circuit)
+        this.rebuilds++
+        this.sendProbe(circuit)
+        this.opts.onchange()
+        if (old) this.retire(old)
+        this.ensureStandby()
+      })
+      .catch((err: Error) => {
+        if (this.active || this.closed) return
+        this.downSince ??= Date.now()
+        // The exit refused to resume, or nothing worked for a while: the tunnel is gone.
+        if ((err as { code?: string }).code === 'EXIT_REFUSED' || Date.now() - this.downSince > LOST_AFTER_MS) this.opts.onlost(err)
+      })
+      .finally(() => {
+        this.building = null
+      })
+  }
+
+  /** Rotation: a fresh circuit takes over; the old one keeps delivering for a few seconds. */
+  private scheduleRotation(): void {
+    if (this.closed) return
+    this.rotateTimer = setTimeout(() => {
+      this.rotateTimer = null
+      const standby = this.standby
+      if (standby && Date.now() - standby.builtAt > this.opts.lifetimeMs) this.dropStandby(standby)
+      this.replaceActive(new Set())
+      this.scheduleRotation()
+    }, this.opts.lifetimeMs)
+    this.rotateTimer.unref()
+  }
+
+  private retire(circuit: ConsumerCircuit): void {
+    this.seen.delete(circuit)
+    circuit.onfail = null
+    setTimeout(() => circuit.destroy(), DRAIN_MS).unref()
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    if (this.timer) clearInterval(this.timer)
+    if (this.rotateTimer) clearTimeout(this.rotateTimer)
+    this.timer = this.rotateTimer = null
+    for (const c of [this.active, this.standby]) c?.destroy()
+    this.active = this.standby = null
+    this.seen.clear()
+    await Promise.allSettled([this.building, this.standbyBuilding])
+  }
+}

@@ -1,0 +1,285 @@
+/**
+ * `macro-vpn native`: the process the browser starts for a native-messaging port. It reads
+ * length-prefixed JSON frames on `input`, validates each, forwards valid requests to the daemon
+ * over the control socket and writes the answers (and the daemon's status events) back as
+ * frames on `output`. It starts the daemon when it is not running and this process may (root).
+ * It ends with the port (EOF on input); the daemon keeps running.
+ *
+ * stdout is the protocol: nothing but frames is ever written to `output`. Nothing private is
+ * written to stderr.
+ */
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { ErrorCode, errorResponse, HelloResult, hostDownEvent, okResponse, parseRequest, statusEvent, type HostMessage, type Request, type Status } from '../../../shared/native-protocol.ts'
+import { ControlClient, daemonUnavailable, type RequestBody } from './control-client.ts'
+import { encodeFrame, FrameDecoder, type DecodedFrame } from './native-framing.ts'
+
+export interface NativeShimOptions {
+  controlPath: string
+  stateDir: string
+  bootstrap: string[]
+  /** The caller's origin (Chrome passes chrome-extension://ID/ as the first argument). Informational. */
+  origin?: string
+  /** argv that starts the daemon, e.g. [process.execPath, '--import', tsx, cli.ts, 'daemon', ...]. */
+  daemonCommand: string[]
+  input: NodeJS.ReadableStream
+  output: NodeJS.WritableStream
+  /** How long to keep retrying the control socket after starting the daemon (default 10000 ms). */
+  daemonStartTimeoutMs?: number
+  /** Whether this process may start the daemon (default: running as root). */
+  mayStartDaemon?: boolean
+}
+
+/** Exit codes of runNativeShim. */
+export const SHIM_EXIT = { OK: 0, BAD_INPUT: 1, OUTPUT_CLOSED: 3 } as const
+
+/** In-flight answers get this long after EOF before the shim exits anyway. */
+const DRAIN_AFTER_EOF_MS = 2000
+const CONNECT_TIMEOUT_MS = 2000
+const RETRY_INTERVAL_MS = 100
+const DAEMON_WATCH_INTERVAL_MS = 1000
+
+export async function runNativeShim(opts: NativeShimOptions): Promise<number> {
+  const shim = new NativeShim(opts)
+  return shim.run()
+}
+
+class NativeShim {
+  private readonly decoder = new FrameDecoder()
+  private client: ControlClient | null = null
+  private connecting: Promise<ControlClient> | null = null
+  private daemonStarted = false
+  private lastHello: RequestBody | null = null
+  private readonly inFlight = new Set<Promise<void>>()
+  private outputBroken = false
+  private lastWrite: Promise<void> = Promise.resolve()
+  private ending = false
+  private watchTimer: NodeJS.Timeout | null = null
+
+  constructor(private readonly opts: NativeShimOptions) {}
+
+  async run(): Promise<number> {
+    const { input, output } = this.opts
+    output.on('error', () => {
+      this.outputBroken = true
+    })
+    let code: number = SHIM_EXIT.OK
+    try {
+      for await (const chunk of input as AsyncIterable<Buffer | string>) {
+        const frames = this.decoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+        const fatal = this.handleFrames(frames)
+        if (fatal) {
+          code = SHIM_EXIT.BAD_INPUT
+          break
+        }
+        if (this.outputBroken) {
+          code = SHIM_EXIT.OUTPUT_CLOSED
+          break
+        }
+      }
+      if (code === SHIM_EXIT.OK) {
+        const tail = this.decoder.end()
+        if (tail) {
+          this.handleFrames([tail])
+          code = SHIM_EXIT.BAD_INPUT
+        }
+      }
+    } catch {
+      // The input stream failed (e.g. EIO): the port is gone, as with EOF.
+    }
+    await this.drain()
+    this.ending = true
+    if (this.watchTimer) clearTimeout(this.watchTimer)
+    this.client?.close()
+    this.client = null
+    await this.lastWrite
+    return this.outputBroken && code === SHIM_EXIT.OK ? SHIM_EXIT.OUTPUT_CLOSED : code
+  }
+
+  /** Returns true when a fatal framing error ends the session. */
+  private handleFrames(frames: DecodedFrame[]): boolean {
+    for (const frame of frames) {
+      if (!frame.ok) {
+        this.send(errorResponse(null, frame.error.code, frame.error.message))
+        if (frame.fatal) return true
+        continue
+      }
+      const parsed = parseRequest(frame.value)
+      if (!parsed.ok) {
+        this.send(errorResponse(parsed.id, parsed.error.code, parsed.error.message))
+        continue
+      }
+      const task = this.forward(parsed.request)
+      this.inFlight.add(task)
+      void task.finally(() => this.inFlight.delete(task))
+    }
+    return false
+  }
+
+  private async forward(request: Request): Promise<void> {
+    const { v: _v, id, ...body } = request
+    let reply: HostMessage
+    try {
+      const client = await this.connect()
+      const result = await client.request(body as RequestBody)
+      if (request.type === 'hello') this.lastHello = body as RequestBody
+      reply = okResponse(id, result) as HostMessage
+    } catch (err) {
+      const e = err as { code?: unknown; message?: unknown }
+      const code = typeof e.code === 'string' ? e.code : ErrorCode.INTERNAL
+      const message = typeof e.message === 'string' && typeof e.code === 'string' ? e.message : 'The native host failed to handle the request.'
+      reply = errorResponse(id, code, message) as HostMessage
+    }
+    this.send(reply)
+  }
+
+  /** The live control connection, made (and the daemon started) on demand. */
+  private connect(): Promise<ControlClient> {
+    if (this.client && !this.client.closed) return Promise.resolve(this.client)
+    if (!this.connecting) {
+      this.connecting = this.openClient().finally(() => {
+        this.connecting = null
+      })
+    }
+    return this.connecting
+  }
+
+  private async openClient(): Promise<ControlClient> {
+    let client: ControlClient
+    try {
+      client = await ControlClient.connect(this.opts.controlPath, { timeoutMs: CONNECT_TIMEOUT_MS })
+    } catch (err) {
+      if (!isNoDaemon(err)) throw err
+      if (!this.mayStartDaemon()) {
+        throw daemonUnavailable(this.opts.controlPath, 'the daemon is not running and this process may not start it', undefined)
+      }
+      client = await this.startDaemonAndConnect()
+    }
+    client.on('status', (status: Status) => this.send(statusEvent(status)))
+    client.on('close', () => {
+      if (this.client === client) this.client = null
+      if (!this.ending && this.lastHello) this.onDaemonLost()
+    })
+    // After a reconnect (daemon restarted) say hello again so status events keep coming.
+    if (this.lastHello) {
+      try {
+        const hello = HelloResult.safeParse(await client.request(this.lastHello))
+        // Tell the browser the daemon is back, and in which state (it may have restarted 'off').
+        if (hello.success) this.send(statusEvent(hello.data.status))
+      } catch {}
+    }
+    this.client = client
+    return client
+  }
+
+  /**
+   * The daemon went away while the browser holds the port: say so at once (the extension keeps
+   * failing closed and shows why), then watch for it to come back and resume its events.
+   */
+  private onDaemonLost(): void {
+    this.send(hostDownEvent(ErrorCode.DAEMON_UNAVAILABLE, 'The Macro VPN daemon stopped. Sites that are not bypassed stay blocked until it is back: restart the daemon, or turn the VPN off to browse directly.'))
+    const retry = (): void => {
+      this.watchTimer = null
+      if (this.ending || this.client) return
+      ControlClient.connect(this.opts.controlPath, { timeoutMs: CONNECT_TIMEOUT_MS }).then(
+        (client) => {
+          client.close()
+          if (!this.ending && !this.client) void this.connect().catch(() => this.scheduleWatch(retry))
+        },
+        () => this.scheduleWatch(retry)
+      )
+    }
+    this.scheduleWatch(retry)
+  }
+
+  private scheduleWatch(fn: () => void): void {
+    if (this.ending || this.watchTimer) return
+    this.watchTimer = setTimeout(fn, DAEMON_WATCH_INTERVAL_MS)
+    this.watchTimer.unref()
+  }
+
+  private mayStartDaemon(): boolean {
+    if (this.opts.mayStartDaemon !== undefined) return this.opts.mayStartDaemon
+    return process.getuid?.() === 0 && this.opts.daemonCommand.length > 0
+  }
+
+  private async startDaemonAndConnect(): Promise<ControlClient> {
+    if (!this.daemonStarted) {
+      this.daemonStarted = true
+      this.spawnDaemon()
+    }
+    const deadline = Date.now() + (this.opts.daemonStartTimeoutMs ?? 10_000)
+    let last: unknown = null
+    while (Date.now() < deadline) {
+      try {
+        return await ControlClient.connect(this.opts.controlPath, { timeoutMs: CONNECT_TIMEOUT_MS })
+      } catch (err) {
+        last = err
+        if (!isNoDaemon(err)) throw err
+      }
+      await new Promise((resolve) => setTimeout(resolve, RETRY_INTERVAL_MS))
+    }
+    throw daemonUnavailable(
+      this.opts.controlPath,
+      `the daemon was started but did not open its socket in time; see ${path.join(this.opts.stateDir, 'daemon.log')}`,
+      last
+    )
+  }
+
+  private spawnDaemon(): void {
+    const [command, ...args] = this.opts.daemonCommand
+    if (!command) return
+    let log: number | 'ignore' = 'ignore'
+    try {
+      fs.mkdirSync(this.opts.stateDir, { recursive: true, mode: 0o700 })
+      log = fs.openSync(path.join(this.opts.stateDir, 'daemon.log'), 'a', 0o600)
+    } catch {}
+    try {
+      const child = spawn(command, args, { detached: true, stdio: ['ignore', log, log] })
+      child.on('error', () => {})
+      child.unref()
+    } catch {
+      // Reported through the connect timeout, which names the log file.
+    } finally {
+      if (typeof log === 'number') fs.closeSync(log)
+    }
+  }
+
+  /** Write one message as a frame; answers too large for the browser become TOO_LARGE errors. */
+  private send(message: HostMessage): void {
+    if (this.outputBroken) return
+    let frame: Buffer
+    try {
+      frame = encodeFrame(message)
+    } catch (err) {
+      if (message.type !== 'result') return // a status event too large to deliver: drop it
+      frame = encodeFrame(errorResponse(message.id, ErrorCode.TOO_LARGE, `The answer is larger than the 1 MiB native-messaging limit and was not sent. ${(err as Error).message}`))
+    }
+    this.lastWrite = new Promise<void>((resolve) => {
+      try {
+        this.opts.output.write(frame, () => resolve())
+      } catch {
+        this.outputBroken = true
+        resolve()
+      }
+    })
+  }
+
+  private async drain(): Promise<void> {
+    if (this.inFlight.size === 0) return
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, DRAIN_AFTER_EOF_MS)
+      })
+    ])
+    clearTimeout(timer)
+  }
+}
+
+function isNoDaemon(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: unknown } } | null)?.cause
+  return cause?.code === 'ENOENT' || cause?.code === 'ECONNREFUSED'
+}

@@ -1,0 +1,41 @@
+/** The consumer daemon's persisted settings (state dir, config.json, 0600, written atomically). */
+import path from 'node:path'
+import { z } from 'zod'
+import { BypassRules } from '../../../shared/native-protocol.ts'
+import { readFileIfExists, writeFileAtomic } from '../lib/atomic-file.ts'
+
+export const DaemonConfigSchema = z.object({
+  v: z.literal(1),
+  bypass: BypassRules
+})
+export type DaemonConfig = z.infer<typeof DaemonConfigSchema>
+
+const DEFAULTS: DaemonConfig = { v: 1, bypass: [] }
+
+export class DaemonConfigStore {
+  readonly file: string
+  config: DaemonConfig = DEFAULTS
+
+  constructor(stateDir: string) {
+    this.file = path.join(stateDir, 'config.json')
+  }
+
+  /** Load the config; a missing file gives the defaults, a corrupt one is an error naming the file. */
+  async load(): Promise<DaemonConfig> {
+    const text = await readFileIfExists(this.file)
+    if (text === null) return (this.config = { ...DEFAULTS })
+    try {
+      this.config = DaemonConfigSchema.parse(JSON.parse(text))
+    } catch {
+      throw Object.assign(new Error(`The config file ${this.file} is not valid; fix or delete it and start again.`), { code: 'BAD_CONFIG' })
+    }
+    return this.config
+  }
+
+  async update(patch: Partial<Omit<DaemonConfig, 'v'>>): Promise<DaemonConfig> {
+    const next = DaemonConfigSchema.parse({ ...this.config, ...patch })
+    await writeFileAtomic(this.file, JSON.stringify(next, null, 2))
+    this.config = next
+    return next
+  }
+}

@@ -1,0 +1,480 @@
+/**
+ * The provider's side of circuits (DESIGN.md section 3): answers creates with a Noise IK hop
+ * handshake, forwards cells between links peeling or adding this hop's onion layer, extends a
+ * circuit to the next hop the consumer names in an EXTEND cell only this hop can read, and — when
+ * this provider is the circuit's exit — hands the datagrams to the exit gateway.
+ *
+ * A relay learns only its two neighbours: the link it was created on and the next hop's key. It
+ * never sees the consumer's key (the handshake uses a fresh one) nor, as an entry of a longer
+ * circuit, the exit. Relays never open connections to the web.
+ *
+ * Hot path (`onDatagram`): DATA cells. No JSON, no logging, no allocation of ours besides the
+ * buffer views sodium needs; cells over a bandwidth cap or for unknown circuits are dropped,
+ * never queued (the per-link send is `trySend`: a saturated link drops too).
+ */
+import type { PeerDialer } from '../../overlay/peer-dialer.ts'
+import type { KeyPair, NoiseSocket } from 'hyperdht'
+import {
+  CELL_HEADER_BYTES, CellType, createCellHeader, MAX_CELL_BYTES, ONION_LAYER_BYTES, readCellHeader, setCellCircuitId, writeCellHeader
+} from '../../protocol/circuit-cell.ts'
+import { CircuitLink } from './circuit-link.ts'
+import { decodeExtend, decodeTunnelAsk, encodeExtended, encodeTunnelAnswer, type ExitTunnelAnswer, type ExtendedBody } from '../../protocol/circuit-messages.ts'
+import type { DestroyMessage } from '../../protocol/circuit-channel.ts'
+import { type ExitGateway, type ExitTunnel, type TunnelOutlet, TunnelRefused } from '../exit/exit-gateway.ts'
+import { HopResponder } from '../../protocol/hop-handshake.ts'
+import { HopLayer } from '../../protocol/onion-layers.ts'
+import { MAX_PROBE_BYTES, PROBE_REPLY, PROBE_REQUEST } from '../../protocol/session-protocol.ts'
+import { TokenBucket } from '../../lib/token-bucket.ts'
+
+const LINK_TIMEOUT_MS = 10_000
+const IDLE_LINK_MS = 60_000
+
+export interface CircuitSwitchOptions {
+  /** Dials next hops (through a blind relay when both NATs randomize ports). */
+  dialer: PeerDialer
+  keyPair: KeyPair
+  relay: boolean
+  gateway: ExitGateway | null
+  maxCircuits: number
+  /** Total bandwidth cap in bytes per second over all circuits, 0 = none. */
+  totalBytesPerSecond: number
+  /** Per-circuit cap in bytes per second, 0 = none. */
+  circuitBytesPerSecond: number
+}
+
+export interface CircuitSwitchStats {
+  circuits: number
+  circuitsTotal: number
+  refused: number
+  cellsForwarded: number
+  cellsDropped: number
+  badCells: number
+  links: number
+}
+
+type Link = CircuitLink<HopCircuit>
+
+/** This hop's state of one circuit. */
+class HopCircuit implements TunnelOutlet {
+  readonly prev: Link
+  readonly prevId: number
+  readonly layer: HopLayer
+  readonly bucket: TokenBucket
+  next: Link | null = null
+  nextId = 0
+  /** The next backward sequence this hop may use for cells it originates. */
+  nextBackwardSeq: number
+  tunnel: ExitTunnel | null = null
+  extending = false
+  ended = false
+  private readonly sw: CircuitSwitch
+
+  constructor(sw: CircuitSwitch, prev: Link, prevId: number, layer: HopLayer, seqBase: number, bytesPerSecond: number) {
+    this.sw = sw
+    this.prev = prev
+    this.prevId = prevId
+    this.layer = layer
+    this.nextBackwardSeq = seqBase
+    this.bucket = new TokenBucket(bytesPerSecond)
+  }
+
+  /** Exit hop, hot path: a datagram from wireguard-go back into the circuit. */
+  sendDatagram(buf: Buffer): void {
+    this.sw.sendBackwardData(this, buf, buf.byteLength)
+  }
+}
+
+export class CircuitSwitch {
+  readonly opts: CircuitSwitchOptions
+  private readonly links = new Set<Link>()
+  private readonly outbound = new Map<string, Promise<Link | null>>()
+  private readonly idleTimers = new Map<Link, NodeJS.Timeout>()
+  private readonly header = createCellHeader()
+  private readonly scratch = Buffer.alloc(MAX_CELL_BYTES + ONION_LAYER_BYTES)
+  private readonly scratchPayload = this.scratch.subarray(CELL_HEADER_BYTES)
+  private readonly totalBucket: TokenBucket
+  private circuitCount = 0
+  private closed = false
+  readonly counters: CircuitSwitchStats = { circuits: 0, circuitsTotal: 0, refused: 0, cellsForwarded: 0, cellsDropped: 0, badCells: 0, links: 0 }
+
+  constructor(opts: CircuitSwitchOptions) {
+    this.opts = opts
+    this.totalBucket = new TokenBucket(opts.totalBytesPerSecond)
+  }
+
+  stats(): CircuitSwitchStats {
+    return { ...this.counters, circuits: this.circuitCount, links: this.links.size }
+  }
+
+  /** An incoming connection whose peer opened the circuit channel (the caller routes datagrams here). */
+  acceptLink(conn: NoiseSocket): Link {
+    const link: Link = new CircuitLink<HopCircuit>(conn, true, {
+      oncreate: (m) => { this.onCreate(link, m.circuitId, m.seqBase, m.handshake).catch(() => {}) },
+      oncell: (cell) => this.onForwardControl(link, cell),
+      ondestroy: (m) => this.onDestroy(link, m),
+      // A peer that speaks only the session channel rejects this one: that closes nothing.
+      onclose: () => { if (link.opened) conn.destroy() }
+    })
+    this.addLink(link)
+    return link
+  }
+
+  private addLink(link: Link): void {
+    this.links.add(link)
+    link.conn.on('close', () => this.onLinkClosed(link))
+    if (link.inbound) {
+      // The connection may carry a direct session instead: cells count only once the circuit channel is open.
+      link.conn.on('message', (buf: Buffer) => { if (link.opened) this.onDatagram(link, buf) })
+    }
+    link.channel.open()
+  }
+
+  /** Hot path: a datagram (a DATA cell) that arrived on `link`. */
+  onDatagram(link: Link, buf: Buffer): void {
+    const h = readCellHeader(buf, this.header)
+    if (h === null || h.type !== CellType.DATA) {
+      this.counters.badCells++
+      return
+    }
+    const circuit = link.circuits.get(h.circuitId)
+    if (circuit === undefined || circuit.ended) {
+      this.counters.cellsDropped++
+      return
+    }
+    const length = buf.byteLength
+    if (!this.totalBucket.take(length) || !circuit.bucket.take(length)) {
+      this.counters.cellsDropped++
+      return
+    }
+    if (link.inbound) this.forwardData(circuit, buf, h.seq)
+    else this.backwardData(circuit, buf, h.seq)
+  }
+
+  private forwardData(circuit: HopCircuit, buf: Buffer, seq: number): void {
+    const n = circuit.layer.peelForward(buf.subarray(CELL_HEADER_BYTES), buf.byteLength - CELL_HEADER_BYTES, seq)
+    if (n < 0) {
+      this.counters.badCells++
+      return
+    }
+    const next = circuit.next
+    if (next !== null) {
+      setCellCircuitId(buf, circuit.nextId)
+      next.conn.trySend(buf.subarray(0, CELL_HEADER_BYTES + n))
+      this.counters.cellsForwarded++
+      return
+    }
+    const tunnel = circuit.tunnel
+    if (tunnel === null) {
+      this.counters.cellsDropped++
+      return
+    }
+    if (buf[CELL_HEADER_BYTES] === PROBE_REQUEST) {
+      tunnel.use(circuit)
+      if (n <= MAX_PROBE_BYTES) {
+        buf[CELL_HEADER_BYTES] = PROBE_REPLY
+        this.sendBackwardData(circuit, buf.subarray(CELL_HEADER_BYTES, CELL_HEADER_BYTES + n), n)
+      }
+      return
+    }
+    tunnel.deliver(buf, CELL_HEADER_BYTES, n, circuit)
+  }
+
+  private backwardData(circuit: HopCircuit, buf: Buffer, seq: number): void {
+    const n = circuit.layer.addBackward(buf.subarray(CELL_HEADER_BYTES), buf.byteLength - CELL_HEADER_BYTES, seq, this.scratchPayload)
+    if (n < 0) {
+      this.counters.badCells++
+      return
+    }
+    writeCellHeader(this.scratch, CellType.DATA, circuit.prevId, seq)
+    circuit.prev.conn.trySend(this.scratch.subarray(0, CELL_HEADER_BYTES + n))
+    this.counters.cellsForwarded++
+  }
+
+  /** A cell this hop originates towards the consumer (exit data, probe replies). */
+  sendBackwardData(circuit: HopCircuit, payload: Buffer, length: number): void {
+    if (circuit.ended) return
+    const seq = circuit.nextBackwardSeq++
+    const n = circuit.layer.addBackward(payload, length, seq, this.scratchPayload)
+    if (n < 0) return
+    writeCellHeader(this.scratch, CellType.DATA, circuit.prevId, seq)
+    circuit.prev.conn.trySend(this.scratch.subarray(0, CELL_HEADER_BYTES + n))
+  }
+
+  private async onCreate(link: Link, circuitId: number, seqBase: number, handshake: Buffer): Promise<void> {
+    const refuse = (code: string): void => {
+      this.counters.refused++
+      link.channel.sendDestroy({ circuitId, code })
+    }
+    if (this.closed) return refuse('RELAY_CLOSING')
+    if (link.circuits.has(circuitId)) return refuse('DUPLICATE_CIRCUIT')
+    if (this.circuitCount >= this.opts.maxCircuits) return refuse('RELAY_FULL')
+    const responder = new HopResponder(this.opts.keyPair)
+    let payload: Buffer
+    try {
+      payload = responder.accept(handshake).payload
+    } catch {
+      return refuse('HANDSHAKE_FAILED')
+    }
+    const wantsExit = payload.byteLength > 0
+    if (wantsExit && this.opts.gateway === null) return refuse('NOT_AN_EXIT')
+    if (!wantsExit && !this.opts.relay) return refuse('NOT_A_RELAY')
+
+    if (!wantsExit) {
+      const { message, keys } = responder.reply()
+      this.addCircuit(link, circuitId, new HopCircuit(this, link, circuitId, new HopLayer(keys), seqBase, this.opts.circuitBytesPerSecond))
+      link.channel.sendCreated({ circuitId, handshake: message })
+      return
+    }
+
+    // Exit hop: the handshake payload asks for a tunnel and the reply payload answers it. The
+    // hop keys come with the reply, so the tunnel first gets an outlet that forwards to the
+    // circuit once it exists.
+    let ask
+    try {
+      ask = decodeTunnelAsk(payload)
+    } catch {
+      return refuse('BAD_TUNNEL_REQUEST')
+    }
+    let circuit: HopCircuit | null = null
+    const placeholder: TunnelOutlet = { sendDatagram: (buf) => circuit?.sendDatagram(buf) }
+    let tunnel: ExitTunnel | null = null
+    let result: ExitTunnelAnswer
+    try {
+      const opened = await this.opts.gateway!.openTunnel(ask, placeholder, { resumable: true })
+      tunnel = opened.tunnel
+      result = { ok: true, grant: opened.grant, resumeToken: opened.tunnel.resumeToken }
+    } catch (err) {
+      const e = err instanceof TunnelRefused ? err : new TunnelRefused('EXIT_ERROR', 'This exit could not set up the tunnel; try another exit.')
+      result = { ok: false, refusal: { code: e.code, message: e.message } }
+    }
+    let reply
+    try {
+      reply = responder.reply(encodeTunnelAnswer(result))
+    } catch {
+      tunnel?.detach(placeholder)
+      return refuse('HANDSHAKE_FAILED')
+    }
+    if (link.closed || this.closed) {
+      tunnel?.detach(placeholder)
+      return
+    }
+    if (tunnel !== null) {
+      circuit = new HopCircuit(this, link, circuitId, new HopLayer(reply.keys), seqBase, this.opts.circuitBytesPerSecond)
+      circuit.tunnel = tunnel
+      tunnel.attach(circuit)
+      tunnel.detach(placeholder)
+      this.addCircuit(link, circuitId, circuit)
+    }
+    // A refusal is answered too, but keeps no circuit here.
+    link.channel.sendCreated({ circuitId, handshake: reply.message })
+  }
+
+  private addCircuit(link: Link, circuitId: number, circuit: HopCircuit): void {
+    link.circuits.set(circuitId, circuit)
+    this.circuitCount++
+    this.counters.circuitsTotal++
+    this.touchLink(link)
+  }
+
+  /** An EXTEND cell from the previous hop (control channel). */
+  private onForwardControl(link: Link, cell: Buffer): void {
+    const h = readCellHeader(cell, createCellHeader())
+    if (h === null || h.type !== CellType.EXTEND) {
+      this.counters.badCells++
+      return
+    }
+    const circuit = link.circuits.get(h.circuitId)
+    if (!circuit || circuit.ended) return
+    const n = circuit.layer.peelForward(cell.subarray(CELL_HEADER_BYTES), cell.byteLength - CELL_HEADER_BYTES, h.seq)
+    if (n < 0) {
+      this.counters.badCells++
+      this.endCircuit(circuit, 'BAD_CELL', 'both')
+      return
+    }
+    if (circuit.next) {
+      setCellCircuitId(cell, circuit.nextId)
+      circuit.next.channel.sendCell(cell.subarray(0, CELL_HEADER_BYTES + n))
+      return
+    }
+    this.extend(circuit, Buffer.from(cell.subarray(CELL_HEADER_BYTES, CELL_HEADER_BYTES + n))).catch(() => {})
+  }
+
+  private async extend(circuit: HopCircuit, body: Buffer): Promise<void> {
+    const seq = circuit.nextBackwardSeq++
+    const answer = (m: ExtendedBody): void => {
+      circuit.extending = false
+      if (circuit.ended) return
+      const encoded = encodeExtended(m)
+      const cell = Buffer.alloc(CELL_HEADER_BYTES + encoded.byteLength + ONION_LAYER_BYTES)
+      encoded.copy(cell, CELL_HEADER_BYTES)
+      const n = circuit.layer.addBackward(cell.subarray(CELL_HEADER_BYTES), encoded.byteLength, seq)
+      if (n < 0) return
+      writeCellHeader(cell, CellType.EXTENDED, circuit.prevId, seq)
+      circuit.prev.channel.sendCell(cell.subarray(0, CELL_HEADER_BYTES + n))
+    }
+    if (!this.opts.relay || circuit.tunnel !== null || circuit.extending) {
+      answer({ ok: false, code: 'CANNOT_EXTEND', message: 'This hop does not extend this circuit (not a relay, already an exit, or extending).' })
+      return
+    }
+    let ext
+    try {
+      ext = decodeExtend(body)
+    } catch {
+      this.counters.badCells++
+      this.endCircuit(circuit, 'BAD_CELL', 'both')
+      return
+    }
+    if (ext.nextKey.equals(this.opts.keyPair.publicKey) || ext.nextKey.equals(circuit.prev.remoteKey)) {
+      answer({ ok: false, code: 'BAD_EXTEND', message: 'A circuit cannot return to this hop or its previous hop.' })
+      return
+    }
+    circuit.extending = true
+    const next = await this.linkTo(ext.nextKey)
+    if (circuit.ended) return
+    if (next === null) {
+      answer({ ok: false, code: 'EXTEND_FAILED', message: 'The next hop could not be reached.' })
+      return
+    }
+    const nextId = next.allocateId()
+    next.circuits.set(nextId, circuit)
+    const created = await next.create(nextId, seq + 1, ext.handshake, LINK_TIMEOUT_MS)
+    if (circuit.ended || created === null) {
+      next.circuits.delete(nextId)
+      this.maybeIdle(next)
+      if (!circuit.ended) {
+        answer({ ok: false, code: 'EXTEND_FAILED', message: 'The next hop refused or did not answer.' })
+      }
+      return
+    }
+    circuit.next = next
+    circuit.nextId = nextId
+    answer({ ok: true, handshake: created.handshake })
+  }
+
+  /** An EXTENDED cell from the next hop (control channel): add our layer, pass it back. */
+  private onBackwardControl(link: Link, cell: Buffer): void {
+    const h = readCellHeader(cell, createCellHeader())
+    if (h === null || h.type !== CellType.EXTENDED) {
+      this.counters.badCells++
+      return
+    }
+    const circuit = link.circuits.get(h.circuitId)
+    if (!circuit || circuit.ended || circuit.next !== link) return
+    const length = cell.byteLength - CELL_HEADER_BYTES
+    const out = Buffer.alloc(CELL_HEADER_BYTES + length + ONION_LAYER_BYTES)
+    const n = circuit.layer.addBackward(cell.subarray(CELL_HEADER_BYTES), length, h.seq, out.subarray(CELL_HEADER_BYTES))
+    if (n < 0) {
+      this.counters.badCells++
+      return
+    }
+    writeCellHeader(out, CellType.EXTENDED, circuit.prevId, h.seq)
+    circuit.prev.channel.sendCell(out.subarray(0, CELL_HEADER_BYTES + n))
+  }
+
+  /** The link to a next hop, dialled once and shared by every circuit through it. */
+  private linkTo(key: Buffer): Promise<Link | null> {
+    const hex = key.toString('hex')
+    let link = this.outbound.get(hex)
+    if (!link) {
+      link = this.dial(key)
+      this.outbound.set(hex, link)
+      link.then((l) => { if (l === null) this.outbound.delete(hex) }, () => this.outbound.delete(hex))
+    }
+    return link
+  }
+
+  private async dial(key: Buffer): Promise<Link | null> {
+    if (this.closed) return null
+    let conn: NoiseSocket
+    try {
+      ;({ conn } = await this.opts.dialer.dial(key, { keyPair: this.opts.keyPair }))
+    } catch {
+      return null
+    }
+    if (this.closed) {
+      conn.destroy()
+      return null
+    }
+    conn.on('error', () => {})
+    const link: Link = new CircuitLink<HopCircuit>(conn, false, {
+      oncell: (cell) => this.onBackwardControl(link, cell),
+      ondestroy: (m) => this.onDestroy(link, m),
+      onclose: () => conn.destroy()
+    })
+    conn.on('message', (buf: Buffer) => this.onDatagram(link, buf))
+    conn.on('close', () => this.outbound.delete(key.toString('hex')))
+    this.addLink(link)
+    const ok = await link.waitOpen(LINK_TIMEOUT_MS)
+    if (!ok) {
+      conn.destroy()
+      return null
+    }
+    return link
+  }
+
+  private onDestroy(link: Link, m: DestroyMessage): void {
+    const circuit = link.circuits.get(m.circuitId)
+    if (!circuit) return
+    // From the previous hop: pass it on forward; from the next hop: pass it back.
+    this.endCircuit(circuit, m.code, link.inbound ? 'forward' : 'backward')
+  }
+
+  /** Tear a circuit down here and tell the neighbours in `tell` direction(s). */
+  private endCircuit(circuit: HopCircuit, code: string, tell: 'forward' | 'backward' | 'both'): void {
+    if (circuit.ended) return
+    circuit.ended = true
+    this.circuitCount--
+    circuit.prev.circuits.delete(circuit.prevId)
+    if ((tell === 'backward' || tell === 'both') && !circuit.prev.closed) circuit.prev.channel.sendDestroy({ circuitId: circuit.prevId, code })
+    this.maybeIdle(circuit.prev)
+    const next = circuit.next
+    if (next) {
+      next.circuits.delete(circuit.nextId)
+      if ((tell === 'forward' || tell === 'both') && !next.closed) next.channel.sendDestroy({ circuitId: circuit.nextId, code })
+      this.maybeIdle(next)
+    }
+    if (circuit.tunnel) circuit.tunnel.detach(circuit)
+    circuit.tunnel = null
+    circuit.layer.destroy()
+  }
+
+  private onLinkClosed(link: Link): void {
+    link.markClosed()
+    this.links.delete(link)
+    const timer = this.idleTimers.get(link)
+    if (timer) clearTimeout(timer)
+    this.idleTimers.delete(link)
+    for (const circuit of [...new Set(link.circuits.values())]) {
+      this.endCircuit(circuit, link.inbound ? 'PREVIOUS_HOP_LOST' : 'NEXT_HOP_LOST', link.inbound ? 'forward' : 'backward')
+    }
+    link.circuits.clear()
+  }
+
+  private touchLink(link: Link): void {
+    const timer = this.idleTimers.get(link)
+    if (timer) clearTimeout(timer)
+    this.idleTimers.delete(link)
+  }
+
+  /** An outbound link without circuits is closed after a minute. */
+  private maybeIdle(link: Link): void {
+    if (link.inbound || link.circuits.size > 0 || link.closed || this.idleTimers.has(link)) return
+    const timer = setTimeout(() => {
+      this.idleTimers.delete(link)
+      if (link.circuits.size === 0) link.conn.destroy()
+    }, IDLE_LINK_MS)
+    timer.unref()
+    this.idleTimers.set(link, timer)
+  }
+
+  close(): void {
+    this.closed = true
+    for (const link of [...this.links]) {
+      link.conn.destroy()
+      this.onLinkClosed(link)
+    }
+    for (const timer of this.idleTimers.values()) clearTimeout(timer)
+    this.idleTimers.clear()
+    this.outbound.clear()
+  }
+}
