@@ -1,19 +1,28 @@
 import { defineBackground } from 'wxt/utils/define-background'
-import { registerFirefoxProxy } from '../firefox-proxy-handler.ts'
-import { PopupHub } from '../popup-hub.ts'
-import { SiteBypassMenu } from '../site-bypass-menu.ts'
-import { ToolbarBadge } from '../toolbar-badge.ts'
-import { VpnController } from '../vpn-controller.ts'
+import { registerFirefoxProxy } from '../adapters/firefox-proxy-handler.ts'
+import { LeakProtection } from '../adapters/leak-protection.ts'
+import { NativeHostPort } from '../adapters/native-host-port.ts'
+import { NetworkSessionMemory } from '../adapters/network-session-memory.ts'
+import { PopupHub } from '../adapters/popup-hub.ts'
+import { ProxyAuthResponder } from '../adapters/proxy-auth-responder.ts'
+import { ProxyControlWatch } from '../adapters/proxy-control-watch.ts'
+import { ProxySettings } from '../adapters/proxy-settings.ts'
+import { SiteBypassMenu } from '../adapters/site-bypass-menu.ts'
+import { ToolbarBadge } from '../adapters/toolbar-badge.ts'
+import { VpnController } from '../core/vpn-controller.ts'
 
 export default defineBackground({
   main() {
     // Firefox MV3 answers onAuthRequired with 'blocking' (a returned Promise) and proxies through
     // proxy.onRequest; Chrome MV3 needs 'asyncBlocking' and a PAC proxy setting.
     const isFirefox = chrome.runtime.getURL('').startsWith('moz-extension:')
+    const version = chrome.runtime.getManifest().version
     const controller = new VpnController({
-      version: chrome.runtime.getManifest().version,
-      authBlocking: isFirefox ? 'blocking' : 'asyncBlocking',
-      usePacSetting: !isFirefox
+      connectHost: (events) => new NativeHostPort(events, version),
+      proxyAuth: new ProxyAuthResponder(isFirefox ? 'blocking' : 'asyncBlocking'),
+      leakProtection: new LeakProtection(),
+      pac: isFirefox ? null : { setting: new ProxySettings(), watchControl: (onChange) => new ProxyControlWatch(onChange) },
+      networkMemory: new NetworkSessionMemory()
     })
     const hub = new PopupHub(controller)
     const menu = new SiteBypassMenu(controller, (message) => controller.reportError(message))

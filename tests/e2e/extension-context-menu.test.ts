@@ -7,8 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { WebWorker } from 'puppeteer-core'
-import { HOST_INSTALL_COMMAND } from '../../extension/popup-messages.ts'
-import { MENU_BYPASS_ID, MENU_STOP_BYPASS_ID } from '../../extension/site-bypass-menu.ts'
+import { HOST_INSTALL_COMMAND } from '../../extension/core/popup-messages.ts'
+import { MENU_BYPASS_ID, MENU_STOP_BYPASS_ID } from '../../extension/adapters/site-bypass-menu.ts'
 import { BrowserTestbed, eventually } from './browser-testbed.ts'
 import { extensionWorker } from './extension-worker.ts'
 

@@ -7,10 +7,10 @@
 import { describe, expect, it } from 'vitest'
 import { parseBypassRules } from '../../shared/bypass-rules.ts'
 import type { Status } from '../../shared/native-protocol.ts'
-import { exportRulesFile, parseRulesFile } from '../../extension/bypass-rules-file.ts'
-import { decideFirefoxProxy } from '../../extension/firefox-proxy-handler.ts'
-import type { PopupView } from '../../extension/popup-messages.ts'
-import { badgeLook } from '../../extension/toolbar-badge.ts'
+import { exportRulesFile, parseRulesFile } from '../../extension/core/bypass-rules-file.ts'
+import { decideFirefoxProxy } from '../../extension/adapters/firefox-proxy-handler.ts'
+import type { PopupView } from '../../extension/core/popup-messages.ts'
+import { badgeLook } from '../../extension/adapters/toolbar-badge.ts'
 
 const rules = parseBypassRules(['bank.example', '10.0.0.0/8', '<local>']).rules
 

@@ -1,5 +1,5 @@
-import type { PopupView } from '../../popup-messages.ts'
-import { HOPS_FOR_MODE, type ConnectionMode } from '../../stored-settings.ts'
+import type { PopupView } from '../../core/popup-messages.ts'
+import { HOPS_FOR_MODE, type ConnectionMode } from '../../core/stored-settings.ts'
 
 /** Each mode in one plain line: who sees what, and what it costs in speed. */
 export const MODES: { id: ConnectionMode; name: string; text: string }[] = [

@@ -1,4 +1,4 @@
-import { bypassItem, readBypassTexts, readSettings, settingsItem, type Settings } from '../../stored-settings.ts'
+import { bypassItem, readBypassTexts, readSettings, settingsItem, type Settings } from '../../core/stored-settings.ts'
 import { useBackgroundView } from '../popup/use-background-view.ts'
 import { useEffect } from 'preact/hooks'
 import { ModeSection } from './mode-section.tsx'

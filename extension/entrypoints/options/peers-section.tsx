@@ -1,5 +1,5 @@
 import type { PeerRecord } from '../../../shared/native-protocol.ts'
-import type { PopupView } from '../../popup-messages.ts'
+import type { PopupView } from '../../core/popup-messages.ts'
 
 /**
  * Peers the host has blocked (a failed or misbehaving relay or exit, or one blocked by hand):

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks'
 import { parseBypassRules } from '../../../shared/bypass-rules.ts'
-import { BYPASS_PRESETS, type BypassPreset } from '../../bypass-preset-catalog.ts'
-import type { PresetSetting } from '../../stored-settings.ts'
+import { BYPASS_PRESETS, type BypassPreset } from '../../core/bypass-preset-catalog.ts'
+import type { PresetSetting } from '../../core/stored-settings.ts'
 
 /** Bypass presets: rule groups a user switches on, and whose rules they can view and edit. */
 export function PresetsSection(props: { presets: Record<string, PresetSetting>; onChange(presets: Record<string, PresetSetting>): void }) {

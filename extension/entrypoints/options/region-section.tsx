@@ -1,4 +1,4 @@
-import type { PopupView } from '../../popup-messages.ts'
+import type { PopupView } from '../../core/popup-messages.ts'
 
 /** Preferred exit region: "Any", or one of the regions with exits online now (asked from the host). */
 export function RegionSection(props: { region: string | null; regions: PopupView['regions']; onLoad(): void; onChange(region: string | null): void }) {

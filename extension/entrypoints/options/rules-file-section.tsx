@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks'
 import { MAX_BYPASS_RULES } from '../../../shared/native-protocol.ts'
-import { exportRulesFile, parseRulesFile } from '../../bypass-rules-file.ts'
+import { exportRulesFile, parseRulesFile } from '../../core/bypass-rules-file.ts'
 
 /** Your own bypass list: its size, export to a file, import (merged) from a file. */
 export function RulesFileSection(props: { rules: readonly string[]; onImport(rules: string[]): Promise<void> }) {

@@ -1,5 +1,5 @@
 import type { NetworkInfo } from '../../../shared/native-protocol.ts'
-import type { TrustedNetwork } from '../../stored-settings.ts'
+import type { TrustedNetwork } from '../../core/stored-settings.ts'
 
 /**
  * Trusted networks: on a saved network the VPN turns itself off (e.g. home) or on (e.g. a café).

@@ -1,4 +1,4 @@
-import { HOST_INSTALL_COMMAND, HOST_UPDATE_COMMAND } from '../../popup-messages.ts'
+import { HOST_INSTALL_COMMAND, HOST_UPDATE_COMMAND } from '../../core/popup-messages.ts'
 
 /** Shown while the native host cannot be reached: the cause and the next step. */
 export function HostMissingPanel({ error, incompatible }: { error: string | null; incompatible: boolean }) {

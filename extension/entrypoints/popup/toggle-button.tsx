@@ -1,5 +1,5 @@
 import type { Status } from '../../../shared/native-protocol.ts'
-import type { PendingAction } from '../../popup-messages.ts'
+import type { PendingAction } from '../../core/popup-messages.ts'
 
 /**
  * The big on/off button. Its look follows the host-confirmed state and the user's choice

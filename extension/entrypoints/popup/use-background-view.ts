@@ -3,7 +3,7 @@
  * Every message is validated; if the port drops (service worker restarted) it reconnects.
  */
 import { useEffect, useRef, useState } from 'preact/hooks'
-import { POPUP_PORT_NAME, ViewMessage, type PopupCommand, type PopupView } from '../../popup-messages.ts'
+import { POPUP_PORT_NAME, ViewMessage, type PopupCommand, type PopupView } from '../../core/popup-messages.ts'
 
 const RECONNECT_MS = 500
 

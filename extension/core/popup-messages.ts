@@ -3,7 +3,7 @@
  * chrome.runtime.connect({ name: POPUP_PORT_NAME }) port. Both directions are validated.
  */
 import { z } from 'zod'
-import { BypassRule, PeerKey, PeerRecord, RegionsResult, Status } from '../shared/native-protocol.ts'
+import { BypassRule, PeerKey, PeerRecord, RegionsResult, Status } from '../../shared/native-protocol.ts'
 
 export const POPUP_PORT_NAME = 'popup'
 

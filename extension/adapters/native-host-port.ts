@@ -7,7 +7,8 @@
  * ones are counted and ignored. When the port goes down (host missing, crashed, or refusing
  * the hello) it reconnects with backoff: 1 s, 2 s, 4 s … at most 30 s.
  */
-import { HelloResult, HostMessage, NATIVE_HOST_NAME, PROTOCOL_VERSION, type Request, type RequestType, type Status } from '../shared/native-protocol.ts'
+import { HelloResult, HostMessage, NATIVE_HOST_NAME, PROTOCOL_VERSION, type RequestType } from '../../shared/native-protocol.ts'
+import { HOST_INCOMPATIBLE, type HostLink, type HostLinkEvents, type HostRequestFields } from '../core/browser-adapters.ts'
 
 export const HOST_UNREACHABLE = 'HOST_UNREACHABLE'
 export const HOST_DISCONNECTED = 'HOST_DISCONNECTED'
@@ -28,32 +29,13 @@ const TIMEOUT_MS: Record<RequestType, number> = {
   unblockPeer: 15000
 }
 
-type RequestFields<T extends RequestType> = Omit<Extract<Request, { type: T }>, 'v' | 'id' | 'type'>
-
-export interface NativeHostPortEvents {
-  /** The host answered the hello: the port is ready. */
-  onReady(hello: HelloResult): void
-  /** The host pushed a new status. */
-  onStatus(status: Status): void
-  /**
-   * The port went down; `message` says why (chrome.runtime.lastError or the hello's error) and
-   * `code` is the host's error code when it answered with one (e.g. UNSUPPORTED_VERSION).
-   */
-  onDown(message: string, code: string | null): void
-  /** The native shim lost the daemon: the tunnel's state is unknown until a status follows. */
-  onDaemonDown(error: { code: string; message: string }): void
-}
-
-/** The host speaks another protocol version than this extension. */
-export const HOST_INCOMPATIBLE = 'HOST_INCOMPATIBLE'
-
 interface PendingRequest {
   resolve(result: unknown): void
   reject(error: Error): void
   timer: ReturnType<typeof setTimeout>
 }
 
-export class NativeHostPort {
+export class NativeHostPort implements HostLink {
   /** Incoming messages that failed validation (content never logged). */
   invalidMessages = 0
   private port: chrome.runtime.Port | null = null
@@ -65,7 +47,7 @@ export class NativeHostPort {
   private readonly pending = new Map<number, PendingRequest>()
 
   constructor(
-    private readonly events: NativeHostPortEvents,
+    private readonly events: HostLinkEvents,
     private readonly clientVersion: string,
     private readonly hostName: string = NATIVE_HOST_NAME
   ) {}
@@ -90,7 +72,7 @@ export class NativeHostPort {
   }
 
   /** Send a request once the host is ready; resolves with its result, rejects with an Error carrying `code`. */
-  request<T extends RequestType>(type: T, fields: RequestFields<T>): Promise<unknown> {
+  request<T extends RequestType>(type: T, fields: HostRequestFields<T>): Promise<unknown> {
     if (!this.port || (!this.ready && type !== 'hello')) {
       return Promise.reject(codeError(HOST_UNREACHABLE, 'The Macro VPN host is not connected.'))
     }

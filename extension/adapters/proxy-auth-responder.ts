@@ -11,7 +11,8 @@
  * until the stored choice is read, and while the VPN is wanted on), a challenge from a loopback
  * proxy waits up to WAIT_MS for the host to announce the credential, then is cancelled.
  */
-import type { LocalProxy } from './local-proxy.ts'
+import type { ProxyCredentials } from '../core/browser-adapters.ts'
+import type { LocalProxy } from '../core/local-proxy.ts'
 
 /** How many answered request ids to remember (oldest forgotten first). */
 const MAX_REMEMBERED = 2048
@@ -28,7 +29,7 @@ interface Waiting {
   timer: ReturnType<typeof setTimeout>
 }
 
-export class ProxyAuthResponder {
+export class ProxyAuthResponder implements ProxyCredentials {
   private proxy: LocalProxy | null = null
   private readonly answered = new Set<string>()
   private readonly waiting = new Set<Waiting>()

@@ -2,7 +2,7 @@
  * Serves popup ports: posts the current view on connect and on every change, and hands
  * validated commands to the controller. Ports from anything but this extension are refused.
  */
-import { POPUP_PORT_NAME, PopupCommand, type PopupView, type ViewMessage } from './popup-messages.ts'
+import { POPUP_PORT_NAME, PopupCommand, type PopupView, type ViewMessage } from '../core/popup-messages.ts'
 
 export interface PopupHubTarget {
   readonly view: PopupView

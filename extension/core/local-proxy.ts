@@ -2,7 +2,7 @@
  * The daemon's local HTTP proxy as announced in a host Status. Only loopback addresses are
  * accepted: the extension never sends browser traffic, or the proxy credential, elsewhere.
  */
-import type { ProxyInfo } from '../shared/native-protocol.ts'
+import type { ProxyInfo } from '../../shared/native-protocol.ts'
 
 export interface LocalProxy {
   /** "127.0.0.1:PORT", as used in the PAC script. */

@@ -4,8 +4,8 @@
  * validated; invalid entries are dropped. Writes from other extension pages (options page
  * import) arrive through the storage watch.
  */
-import { matchesBypass, parseBypassRule, parseBypassRules, type ParsedBypassRule } from '../shared/bypass-rules.ts'
-import { BypassRules, MAX_BYPASS_RULES } from '../shared/native-protocol.ts'
+import { matchesBypass, parseBypassRule, parseBypassRules, type ParsedBypassRule } from '../../shared/bypass-rules.ts'
+import { BypassRules, MAX_BYPASS_RULES } from '../../shared/native-protocol.ts'
 import { bypassItem, readBypassTexts } from './stored-settings.ts'
 
 export const BYPASS_STORAGE_KEY = 'bypass'

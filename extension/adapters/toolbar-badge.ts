@@ -2,7 +2,7 @@
  * The toolbar button's badge, colour and tooltip for the state the popup view describes, so
  * the state is visible without opening the popup.
  */
-import type { PopupView } from './popup-messages.ts'
+import type { PopupView } from '../core/popup-messages.ts'
 
 export interface BadgeLook {
   text: string

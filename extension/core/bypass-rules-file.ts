@@ -5,8 +5,8 @@
  * shared parser; invalid ones are reported, not imported.
  */
 import { z } from 'zod'
-import { parseBypassRules, type BypassRuleError } from '../shared/bypass-rules.ts'
-import { MAX_BYPASS_RULES } from '../shared/native-protocol.ts'
+import { parseBypassRules, type BypassRuleError } from '../../shared/bypass-rules.ts'
+import { MAX_BYPASS_RULES } from '../../shared/native-protocol.ts'
 
 export const RULES_FILE_FORMAT = 'macro-vpn-bypass-rules'
 const MAX_FILE_CHARS = 1024 * 1024

@@ -5,8 +5,8 @@
  * and the tunnel is down the decision points at the dead address (fail closed). Until the
  * stored state is read the answer waits (onRequest takes a Promise), so nothing leaks at start.
  */
-import { matchesBypass } from '../shared/bypass-rules.ts'
-import type { ProxyDecision } from './vpn-controller.ts'
+import { matchesBypass } from '../../shared/bypass-rules.ts'
+import type { ProxyDecision } from '../core/vpn-controller.ts'
 
 interface FirefoxProxyInfo {
   type: 'direct' | 'http'

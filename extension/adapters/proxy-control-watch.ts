@@ -1,22 +1,11 @@
 /**
- * Watches who controls the browser's proxy setting. When another extension holds it (or policy
- * does), this extension's PAC is not in effect: the VPN would silently not be used, so the
- * popup must say so and name the next step.
+ * Watches who controls the browser's proxy setting (chrome.proxy.settings levelOfControl) and
+ * reports each change; what a change means for the user is in core/proxy-control.ts.
  */
-export type ProxyControl = 'ours' | 'available' | 'other_extension' | 'policy' | 'unknown'
+import type { ProxyControlSource } from '../core/browser-adapters.ts'
+import type { ProxyControl } from '../core/proxy-control.ts'
 
-export function proxyControlProblem(control: ProxyControl): string | null {
-  switch (control) {
-    case 'other_extension':
-      return 'Another extension controls the browser\'s proxy, so Macro VPN cannot route your traffic. Disable the other proxy or VPN extension (chrome://extensions), then turn Macro VPN on again.'
-    case 'policy':
-      return 'Your administrator\'s policy fixes the browser\'s proxy, so Macro VPN cannot route your traffic. Ask your administrator, or use another browser profile.'
-    default:
-      return null
-  }
-}
-
-export class ProxyControlWatch {
+export class ProxyControlWatch implements ProxyControlSource {
   private control: ProxyControl = 'unknown'
   private opened = false
 

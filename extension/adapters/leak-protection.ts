@@ -5,7 +5,9 @@
  * proxied request. Both are given back to the browser when the VPN is turned off.
  * Calls are serialised; a state already in place is not set again.
  */
-export class LeakProtection {
+import type { LeakGuard } from '../core/browser-adapters.ts'
+
+export class LeakProtection implements LeakGuard {
   private applied: boolean | null = null
   private queue: Promise<void> = Promise.resolve()
 

@@ -3,6 +3,16 @@
  * proxy credential, the bypass list and the settings together, and keeps the view the popup
  * and the options page show.
  *
+ * Layers (imports go one way): entrypoints/ -> adapters/ and core/; adapters/ -> core/ (types and
+ * pure helpers only). core/ never imports adapters/ or entrypoints/ and calls no chrome.* API
+ * itself: the browser adapters come in through VpnControllerAdapters (browser-adapters.ts),
+ * built by entrypoints/background.ts. Stored items go through @wxt-dev/storage
+ * (stored-settings.ts).
+ *
+ * Actions: one connect or disconnect request at a time, with what follows it queued, is the
+ * ActionMachine (action-machine.ts); the automatic reconnect is ReconnectBackoff
+ * (reconnect-backoff.ts). The view's `status` is only ever what the host confirmed.
+ *
  * Proxy policy (fail closed):
  * - the host confirms 'connected' with a loopback proxy: PAC to that proxy, leak protection on;
  * - the user wants the VPN on (kept in storage) but the tunnel or the host is down: the PAC
@@ -15,25 +25,21 @@
  * At browser start the last state is put back as soon as storage is read, before the host
  * answers (Chrome also keeps the extension's proxy setting in the profile).
  */
-import { compilePac, parseBypassRules, matchesBypass, type ParsedBypassRule } from '../shared/bypass-rules.ts'
-import { PeersResult, RegionsResult, Status, type HelloResult, type NetworkInfo } from '../shared/native-protocol.ts'
+import { compilePac, parseBypassRules, matchesBypass, type ParsedBypassRule } from '../../shared/bypass-rules.ts'
+import { PeersResult, RegionsResult, Status, type HelloResult, type NetworkInfo } from '../../shared/native-protocol.ts'
+import { ActionMachine, type StartedAction } from './action-machine.ts'
+import { HOST_INCOMPATIBLE, type HostLink, type LeakGuard, type NetworkMemory, type PacSetting, type ProxyControlSource, type ProxyCredentials, type VpnControllerAdapters } from './browser-adapters.ts'
 import { BYPASS_PRESETS, presetRules } from './bypass-preset-catalog.ts'
 import { BypassStore } from './bypass-store.ts'
-import { LeakProtection } from './leak-protection.ts'
 import { parseLocalProxy } from './local-proxy.ts'
-import { HOST_INCOMPATIBLE, NativeHostPort } from './native-host-port.ts'
-import { MAX_BLOCKED_SHOWN, type PendingAction, type PopupCommand, type PopupView } from './popup-messages.ts'
-import { ProxyAuthResponder } from './proxy-auth-responder.ts'
-import { ProxyControlWatch, proxyControlProblem } from './proxy-control-watch.ts'
-import { ProxySettings } from './proxy-settings.ts'
+import { MAX_BLOCKED_SHOWN, type PopupCommand, type PopupView } from './popup-messages.ts'
+import { proxyControlProblem } from './proxy-control.ts'
+import { ReconnectBackoff } from './reconnect-backoff.ts'
 import { pageHost, siteRule } from './site-rule.ts'
 import { DEFAULT_INTENT, DEFAULT_SETTINGS, HOPS_FOR_MODE, intentItem, readIntent, readSettings, settingsItem, type Settings, type VpnIntent } from './stored-settings.ts'
 
 /** Where non-bypassed traffic is sent while failing closed with no known proxy: nothing listens there. */
 export const DEAD_PROXY = '127.0.0.1:9'
-/** Delays between automatic reconnect attempts while the user wants the VPN on. */
-const RECONNECT_BACKOFF_MS = [0, 3000, 10000, 30000, 60000]
-const NETWORK_SESSION_KEY = 'lastNetworkId'
 
 /** What the Firefox proxy.onRequest handler needs to decide per request. */
 export interface ProxyDecision {
@@ -43,70 +49,62 @@ export interface ProxyDecision {
   rules: readonly ParsedBypassRule[]
 }
 
+/** The native host as last heard of: still being contacted, answering, or down (and why). */
+type HostReach = { kind: 'contacting' } | { kind: 'ready' } | { kind: 'down'; error: string; incompatible: boolean }
+
 export class VpnController {
-  private readonly host: NativeHostPort
-  private readonly proxySettings = new ProxySettings()
-  private readonly leak = new LeakProtection()
-  private readonly auth: ProxyAuthResponder
+  private readonly host: HostLink
+  private readonly leak: LeakGuard
+  private readonly auth: ProxyCredentials
+  /** Chrome's PAC setting and who controls it; null on Firefox (proxy.onRequest reads `proxyDecision`). */
+  private readonly pac: { setting: PacSetting; control: ProxyControlSource } | null
+  private readonly networkMemory: NetworkMemory
   private readonly bypass: BypassStore
-  private readonly proxyControl: ProxyControlWatch
+  private readonly actions = new ActionMachine()
+  private readonly backoff = new ReconnectBackoff()
   private readonly viewListeners = new Set<(view: PopupView) => void>()
   private readonly decisionListeners = new Set<() => void>()
   private intent: VpnIntent = DEFAULT_INTENT
   private settings: Settings = DEFAULT_SETTINGS
   private effectiveRules: ParsedBypassRule[] = []
   private loaded = false
-  private hostReachable = false
-  private hostError: string | null = null
-  private hostIncompatible = false
+  private hostReach: HostReach = { kind: 'contacting' }
   private daemonDown: string | null = null
   private status: Status | null = null
-  private pending: PendingAction | null = null
   private lastError: string | null = null
   private regions: PopupView['regions'] = null
   private peers: PopupView['peers'] = null
-  private reconnectTimer: ReturnType<typeof setTimeout> | null = null
-  private reconnectAttempts = 0
-  private disconnectAfterPending = false
-  /** The running disconnect is the first half of a reconnect for new settings: connect after it. */
-  private reconnectForSettings = false
-  /** Mode or region changed while a connect was under way: reconnect once it has finished. */
-  private settingsChangedWhilePending = false
   private decision: ProxyDecision = { mode: 'unknown', hostPort: DEAD_PROXY, rules: [] }
   private unwatchSettings: (() => void) | null = null
   private lastNetworkId: string | null | undefined = undefined
-  /** Set by the Firefox background: proxying is done by proxy.onRequest, not a PAC setting. */
-  private readonly usePacSetting: boolean
 
-  constructor(options: { version: string; authBlocking?: 'asyncBlocking' | 'blocking'; usePacSetting?: boolean }) {
-    this.usePacSetting = options.usePacSetting ?? true
-    this.host = new NativeHostPort(
-      {
-        onReady: (hello) => this.onHostReady(hello),
-        onStatus: (status) => this.onStatus(status),
-        onDown: (message, code) => this.onHostDown(message, code),
-        onDaemonDown: (error) => this.onDaemonDown(error.message)
-      },
-      options.version
-    )
-    this.auth = new ProxyAuthResponder(options.authBlocking)
+  constructor(adapters: VpnControllerAdapters) {
+    this.host = adapters.connectHost({
+      onReady: (hello) => this.onHostReady(hello),
+      onStatus: (status) => this.onStatus(status),
+      onDown: (message, code) => this.onHostDown(message, code),
+      onDaemonDown: (error) => this.onDaemonDown(error.message)
+    })
+    this.auth = adapters.proxyAuth
+    this.leak = adapters.leakProtection
+    this.pac = adapters.pac && { setting: adapters.pac.setting, control: adapters.pac.watchControl(() => this.emit()) }
+    this.networkMemory = adapters.networkMemory
     this.bypass = new BypassStore(() => this.onRulesChanged())
-    this.proxyControl = new ProxyControlWatch(() => this.emit())
   }
 
   get view(): PopupView {
     return {
-      hostReachable: this.hostReachable,
-      hostError: this.hostError,
+      hostReachable: this.hostReach.kind === 'ready',
+      hostError: this.hostReach.kind === 'down' ? this.hostReach.error : null,
       status: this.status,
-      pending: this.pending,
+      pending: this.actions.pending,
       lastError: this.lastError,
       bypass: this.bypass.texts,
       presetsOn: BYPASS_PRESETS.filter((p) => this.settings.presets[p.id]?.enabled).map((p) => p.name),
       wantedOn: this.intent.wantedOn,
       blocked: this.blockedReason(),
-      proxyConflict: this.usePacSetting ? proxyControlProblem(this.proxyControl.current) : null,
-      hostIncompatible: this.hostIncompatible,
+      proxyConflict: this.pac ? proxyControlProblem(this.pac.control.current) : null,
+      hostIncompatible: this.hostReach.kind === 'down' && this.hostReach.incompatible,
       regions: this.regions,
       peers: this.peers
     }
@@ -124,7 +122,7 @@ export class VpnController {
   /** Synchronous part of start-up: listeners that must exist before any event is delivered. */
   listen(): void {
     this.auth.open()
-    if (this.usePacSetting) this.proxyControl.open()
+    this.pac?.control.open()
   }
 
   async open(): Promise<void> {
@@ -156,9 +154,9 @@ export class VpnController {
     this.host.close()
     this.bypass.close()
     this.auth.close()
-    this.proxyControl.close()
+    this.pac?.control.close()
     this.unwatchSettings?.()
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer)
+    this.backoff.cancel()
     this.viewListeners.clear()
   }
 
@@ -241,41 +239,45 @@ export class VpnController {
   }
 
   private userConnect(): void {
-    if (this.pending !== null) return
+    // One action at a time: the popup's toggle is disabled while one is under way.
+    if (!this.actions.isIdle) return
     this.setIntent({ ...this.intent, wantedOn: true })
-    this.reconnectAttempts = 0
+    this.backoff.reset()
     this.applyProxy()
     if (!this.host.isReady) {
       this.emit()
       return
     }
-    this.sendConnect()
+    this.run('connect')
   }
 
   private userDisconnect(): void {
     this.setIntent({ ...this.intent, wantedOn: false })
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer)
-    this.reconnectTimer = null
+    this.backoff.cancel()
     // An explicit off gives the proxy back at once, even with the host down.
     this.clearProxy()
-    if (this.pending === 'connect') {
-      // Turned off while a connect is under way: disconnect once it has finished.
-      this.disconnectAfterPending = true
-      this.emit()
-      return
-    }
     // With the daemon down there is no tunnel to take down (and a request would start a daemon).
-    if (!this.host.isReady || this.daemonDown !== null || this.status?.state === 'off') {
-      this.emit()
-      return
+    const nothingToTakeDown = !this.host.isReady || this.daemonDown !== null || this.status?.state === 'off'
+    switch (this.actions.state.kind) {
+      case 'connecting':
+        // Turned off while a connect is under way: disconnect once it has finished.
+        this.actions.turnOff()
+        this.emit()
+        return
+      case 'disconnecting':
+      case 'reconnecting':
+        // A disconnect is under way (the user's, or the first half of a reconnect): it is the
+        // last step now. The view is sent when it finishes (at once if there is no tunnel).
+        this.actions.turnOff()
+        if (nothingToTakeDown) this.emit()
+        return
+      case 'idle':
+        if (nothingToTakeDown) {
+          this.emit()
+          return
+        }
+        this.run('disconnect')
     }
-    this.run('disconnect', () => this.host.request('disconnect', {}))
-  }
-
-  private sendConnect(): void {
-    const hops = HOPS_FOR_MODE[this.settings.mode]
-    const region = this.settings.region ?? undefined
-    this.run('connect', () => this.host.request('connect', region ? { hops, region } : { hops }))
   }
 
   private setIntent(intent: VpnIntent): void {
@@ -292,26 +294,28 @@ export class VpnController {
    */
   private onConnectionSettingsChanged(): void {
     if (!this.intent.wantedOn) return
-    if (this.pending === 'connect') {
-      this.settingsChangedWhilePending = true
+    if (!this.actions.isIdle) {
+      // During a connect: rebuild once it has finished. During a disconnect (the user's, or the
+      // first half of a reconnect, whose connect reads the settings when it is sent): nothing.
+      this.actions.settingsChanged()
       return
     }
-    // A disconnect under way is either the user's (not wanted on any more) or the first half of
-    // a reconnect, whose connect reads the settings when it is sent.
-    if (this.pending !== null) return
     const state = this.status?.state
     if (!this.host.isReady || this.daemonDown !== null || (state !== 'connected' && state !== 'connecting')) return
-    this.reconnectForSettings = true
-    this.run('disconnect', () => this.host.request('disconnect', {}))
+    this.run('reconnect')
   }
 
-  private run(action: PendingAction, send: () => Promise<unknown>): void {
-    if (this.pending !== null || !this.host.isReady) return
-    this.pending = action
+  /**
+   * Start `action`, send its request, and carry out what follows it. Nothing happens unless the
+   * machine is idle and the host ready (e.g. a backoff timer firing during an action).
+   */
+  private run(action: StartedAction): void {
+    if (!this.actions.isIdle || !this.host.isReady) return
+    this.actions.start(action)
     this.lastError = null
     this.emit()
     let failed = false
-    send()
+    this.send(action)
       .then(
         (result) => {
           const status = Status.safeParse(result)
@@ -324,32 +328,32 @@ export class VpnController {
       )
       .then(() => this.refreshStatus())
       .finally(() => {
-        this.pending = null
-        if (this.disconnectAfterPending) {
-          this.disconnectAfterPending = false
-          if (!this.intent.wantedOn) {
-            this.settingsChangedWhilePending = false
-            this.userDisconnect()
-            return
-          }
+        const next = this.actions.finish(failed ? 'failed' : 'done')
+        if (next === 'disconnect' && !this.intent.wantedOn) {
+          this.userDisconnect()
+          return
         }
-        if (action === 'disconnect' && this.reconnectForSettings) {
-          this.reconnectForSettings = false
-          // The old tunnel is down (a failed disconnect keeps it, and its error is shown).
-          if (!failed && this.intent.wantedOn && this.host.isReady && this.daemonDown === null) {
-            this.reconnectAttempts = 0
-            this.sendConnect()
-            return
-          }
+        // The old tunnel is down: connect with the new settings.
+        if (next === 'connect' && this.intent.wantedOn && this.host.isReady && this.daemonDown === null) {
+          this.backoff.reset()
+          this.run('connect')
+          return
         }
-        if (action === 'connect' && this.settingsChangedWhilePending) {
-          this.settingsChangedWhilePending = false
+        if (next === 'reconnect') {
           this.onConnectionSettingsChanged()
-          if (this.pending !== null) return
+          if (!this.actions.isIdle) return
         }
         this.maybeReconnect()
         this.emit()
       })
+  }
+
+  /** The request of an action; a connect reads the mode and region when it is sent. */
+  private send(action: StartedAction): Promise<unknown> {
+    if (action !== 'connect') return this.host.request('disconnect', {})
+    const hops = HOPS_FOR_MODE[this.settings.mode]
+    const region = this.settings.region ?? undefined
+    return this.host.request('connect', region ? { hops, region } : { hops })
   }
 
   private async refreshStatus(): Promise<void> {
@@ -440,9 +444,7 @@ export class VpnController {
   }
 
   private onHostReady(hello: HelloResult): void {
-    this.hostReachable = true
-    this.hostError = null
-    this.hostIncompatible = false
+    this.hostReach = { kind: 'ready' }
     this.daemonDown = null
     this.setStatus(hello.status)
     this.sendBypass()
@@ -455,9 +457,7 @@ export class VpnController {
   }
 
   private onHostDown(message: string, code: string | null): void {
-    this.hostReachable = false
-    this.hostError = message
-    this.hostIncompatible = code === HOST_INCOMPATIBLE
+    this.hostReach = { kind: 'down', error: message, incompatible: code === HOST_INCOMPATIBLE }
     this.status = null
     this.applyProxy()
     this.emit()
@@ -492,10 +492,10 @@ export class VpnController {
 
   private setStatus(status: Status, emit = true): void {
     this.status = status
-    if (status.state === 'connected') this.reconnectAttempts = 0
+    if (status.state === 'connected') this.backoff.reset()
     // Someone turned the VPN off on purpose elsewhere (`macro-vpn disconnect`, another client):
     // that is the user's choice too, so stop wanting it on instead of reconnecting.
-    if (status.state === 'off' && status.offReason === 'request' && this.intent.wantedOn && this.pending === null) {
+    if (status.state === 'off' && status.offReason === 'request' && this.intent.wantedOn && this.actions.isIdle) {
       this.setIntent({ ...this.intent, wantedOn: false })
       this.clearProxy()
     }
@@ -508,15 +508,12 @@ export class VpnController {
   /** Wanted on, host up, tunnel off or failed: connect again (with backoff). */
   private maybeReconnect(): void {
     const state = this.status?.state
-    if (!this.intent.wantedOn || !this.host.isReady || this.daemonDown || this.pending !== null || this.reconnectTimer) return
+    if (!this.intent.wantedOn || !this.host.isReady || this.daemonDown || !this.actions.isIdle || this.backoff.armed) return
     if (state !== 'off' && state !== 'error') return
-    const delay = RECONNECT_BACKOFF_MS[Math.min(this.reconnectAttempts, RECONNECT_BACKOFF_MS.length - 1)]!
-    this.reconnectAttempts++
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null
+    this.backoff.schedule(() => {
       const now = this.status?.state
-      if (this.intent.wantedOn && this.host.isReady && (now === 'off' || now === 'error')) this.sendConnect()
-    }, delay)
+      if (this.intent.wantedOn && this.host.isReady && (now === 'off' || now === 'error')) this.run('connect')
+    })
   }
 
   /** Trusted networks: when the machine joins a saved network, apply its rule once. */
@@ -528,10 +525,9 @@ export class VpnController {
     void (async () => {
       if (first) {
         // A restarted service worker must not re-apply the rule the user may have overridden.
-        const stored = (await chrome.storage.session.get(NETWORK_SESSION_KEY).catch(() => ({})))[NETWORK_SESSION_KEY as never] as unknown
-        if (stored === id) return
+        if ((await this.networkMemory.read()) === id) return
       }
-      await chrome.storage.session.set({ [NETWORK_SESSION_KEY]: id }).catch(() => {})
+      await this.networkMemory.write(id)
       const rule = id === null ? undefined : this.settings.trustedNetworks.find((n) => n.id === id)
       if (!rule) return
       if (rule.action === 'off' && (this.intent.wantedOn || this.status?.state === 'connected')) this.userDisconnect()
@@ -554,7 +550,7 @@ export class VpnController {
     }
     if (this.intent.wantedOn) {
       // Fail closed: the tunnel is not up, so nothing that is not bypassed may go direct.
-      if (this.daemonDown !== null || !this.hostReachable) this.auth.setProxy(null)
+      if (this.daemonDown !== null || this.hostReach.kind !== 'ready') this.auth.setProxy(null)
       this.setPac(this.intent.lastProxy ?? DEAD_PROXY)
       return
     }
@@ -564,13 +560,13 @@ export class VpnController {
 
   private setPac(hostPort: string): void {
     this.setDecision({ mode: 'proxy', hostPort, rules: this.effectiveRules })
-    if (this.usePacSetting) this.proxySettings.apply(compilePac(this.effectiveRules, hostPort)).catch((err: Error) => this.fail(err.message))
+    this.pac?.setting.apply(compilePac(this.effectiveRules, hostPort)).catch((err: Error) => this.fail(err.message))
     this.leak.set(true).catch((err: Error) => this.fail(err.message))
   }
 
   private clearProxy(): void {
     this.setDecision({ mode: 'clear', hostPort: DEAD_PROXY, rules: this.effectiveRules })
-    const cleared = this.usePacSetting ? this.proxySettings.clear() : Promise.resolve()
+    const cleared = this.pac ? this.pac.setting.clear() : Promise.resolve()
     cleared.then(
       () => this.auth.setProxy(null),
       (err: Error) => this.fail(err.message)
@@ -590,7 +586,8 @@ export class VpnController {
     if (status?.state === 'connected' && this.daemonDown === null) return null
     const then = 'Sites that are not bypassed are blocked until the VPN is back, so nothing leaks; turn the VPN off to browse directly.'
     if (this.daemonDown !== null) return this.daemonDown
-    if (!this.hostReachable) return `The Macro VPN host is not reachable${this.hostError ? ` (${this.hostError.replace(/\.$/, '')})` : ''}. ${then}`
+    const reach = this.hostReach
+    if (reach.kind !== 'ready') return `The Macro VPN host is not reachable${reach.kind === 'down' && reach.error ? ` (${reach.error.replace(/\.$/, '')})` : ''}. ${then}`
     if (status === null || status.state === 'connecting') return null
     if (status.state === 'error') return `The tunnel failed: ${status.error?.message ?? 'no details'} ${then} Macro VPN keeps retrying.`
     return `The tunnel is down; Macro VPN is reconnecting. ${then}`

@@ -3,10 +3,11 @@
  * host reports 'connected', cleared otherwise. Calls are serialised so the last one wins, and a
  * PAC identical to the one in place is not set again.
  */
+import type { PacSetting } from '../core/browser-adapters.ts'
 
 type Applied = { kind: 'unknown' } | { kind: 'cleared' } | { kind: 'pac'; pac: string }
 
-export class ProxySettings {
+export class ProxySettings implements PacSetting {
   private applied: Applied = { kind: 'unknown' }
   private queue: Promise<void> = Promise.resolve()
 

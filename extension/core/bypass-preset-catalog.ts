@@ -3,7 +3,7 @@
  * catalogue defines them (shared/bypass-presets.ts), combined with the user's settings: which
  * are on and the user's edited rule lists.
  */
-import { BYPASS_PRESETS, type BypassPreset } from '../shared/bypass-rules.ts'
+import { BYPASS_PRESETS, type BypassPreset } from '../../shared/bypass-rules.ts'
 import type { PresetSetting } from './stored-settings.ts'
 
 export { BYPASS_PRESETS, type BypassPreset }

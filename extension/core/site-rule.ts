@@ -2,7 +2,7 @@
  * The bypass rule for "this site": the registrable domain of a page's host (shared
  * siteRuleFor, e.g. www.bank.example.co.uk -> bank.example.co.uk), or the host itself.
  */
-import { siteRuleFor } from '../shared/bypass-rules.ts'
+import { siteRuleFor } from '../../shared/bypass-rules.ts'
 
 /** The page's hostname for http(s) pages (IPv6 without brackets), else null. */
 export function pageHost(url: string): string | null {

@@ -11,7 +11,7 @@
  */
 import { storage } from '@wxt-dev/storage'
 import { z } from 'zod'
-import { BypassRule, NetworkInfo } from '../shared/native-protocol.ts'
+import { BypassRule, NetworkInfo } from '../../shared/native-protocol.ts'
 
 export const VpnIntent = z.object({
   wantedOn: z.boolean(),
