@@ -162,6 +162,27 @@ export const REQUEST_TYPES: readonly RequestType[] = ['hello', 'status', 'connec
 export const HelloResult = z.object({ protocol: z.number().int(), hostVersion: z.string(), status: Status })
 export type HelloResult = z.infer<typeof HelloResult>
 
+/**
+ * What each request is answered with: the daemon's handlers, the CLI and the native shim are
+ * typed by this map, and a client validates every result against it.
+ */
+export const RESULT_SCHEMAS = {
+  hello: HelloResult,
+  status: Status,
+  connect: Status,
+  disconnect: Status,
+  setBypass: Status,
+  regions: RegionsResult,
+  peers: PeersResult,
+  blockPeer: PeersResult,
+  unblockPeer: PeersResult
+} as const satisfies Record<RequestType, z.ZodType>
+export type ResultOf<T extends RequestType> = z.infer<(typeof RESULT_SCHEMAS)[T]>
+/** The request of one type. */
+export type RequestOf<T extends RequestType> = Extract<Request, { type: T }>
+/** A request without its envelope (v and id are added by the client). */
+export type RequestBody<T extends RequestType = RequestType> = T extends RequestType ? Omit<RequestOf<T>, 'v' | 'id'> : never
+
 export const OkResponse = z.object({ v: z.literal(PROTOCOL_VERSION), id: z.number().int().nonnegative(), type: z.literal('result'), ok: z.literal(true), result: z.unknown() }).strict()
 export const ErrorResponse = z
   .object({ v: z.literal(PROTOCOL_VERSION), id: z.number().int().nonnegative().nullable(), type: z.literal('result'), ok: z.literal(false), error: ErrorInfo })

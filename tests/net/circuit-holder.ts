@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util'
 import DHT from 'hyperdht'
 import { ConsumerCircuit } from '../../host/src/consumer/consumer-circuit.ts'
-import { parseBootstrap } from '../../host/src/control/default-paths.ts'
+import { parseBootstrap } from '../../host/src/overlay/bootstrap-address.ts'
 import { PeerDialer } from '../../host/src/overlay/peer-dialer.ts'
 import { ProviderDiscovery } from '../../host/src/overlay/provider-discovery.ts'
 import { WireGuardDevice } from '../../host/src/system/wireguard-device.ts'

@@ -8,7 +8,7 @@
 import crypto from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { CircuitSwitch } from '../../host/src/provider/relay/circuit-switch.ts'
-import { parseBootstrap } from '../../host/src/control/default-paths.ts'
+import { parseBootstrap } from '../../host/src/overlay/bootstrap-address.ts'
 import { ProviderNode } from '../../host/src/provider/provider-node.ts'
 import { CELL_HEADER_BYTES } from '../../host/src/protocol/circuit-cell.ts'
 

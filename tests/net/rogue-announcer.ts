@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util'
 import DHT from 'hyperdht'
-import { parseBootstrap } from '../../host/src/control/default-paths.ts'
+import { parseBootstrap } from '../../host/src/overlay/bootstrap-address.ts'
 import { PROVIDERS_TOPIC } from '../../host/src/protocol/provider-topic.ts'
 
 const { values } = parseArgs({ options: { bootstrap: { type: 'string', multiple: true } } })

@@ -133,7 +133,7 @@ describe('path table: every browser × OS', () => {
       expectManifest(manifest, browser, launcher)
       const cmd = fs.readFileSync(launcher, 'utf8')
       expect(cmd.startsWith('@echo off\r\n')).toBe(true)
-      expect(cmd).toMatch(/host[\\/]src[\\/]cli\.ts" native --control|host[\\/]src[\\/]cli\.ts native --control/)
+      expect(cmd).toMatch(/host[\\/]src[\\/]cli[\\/]main\.ts"? native --control/)
       expect(cmd.trimEnd().endsWith('%*')).toBe(true)
 
       const bytes = fs.readFileSync(opts.regFile!)

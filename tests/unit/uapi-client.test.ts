@@ -88,7 +88,7 @@ describe('UAPI parsing', () => {
       parseGetResponse('errno=-5\n\n')
       expect.unreachable()
     } catch (err) {
-      expect(err).toMatchObject({ code: 'UAPI_ERROR', errno: -5 })
+      expect(err).toMatchObject({ code: 'UAPI_ERROR', detail: { errno: -5 } })
     }
     expect(code(() => parseGetResponse('public_key=zz\nerrno=0\n\n'))).toBe('UAPI_ERROR')
     expect(code(() => parseGetResponse(`public_key=${'01'.repeat(32)}\nrx_bytes=-1\nerrno=0\n\n`))).toBe('UAPI_ERROR')

@@ -1,5 +1,5 @@
 /**
- * Keeps a consumer's multi-hop tunnel carried: one active circuit to the chosen exit, a standby
+ * The carrier of Balanced and Privacy modes (consumer/carrier.ts): keeps a consumer's multi-hop tunnel carried: one active circuit to the chosen exit, a standby
  * circuit through other relays to the same exit, health probes, rotation and rerouting
  * (DESIGN.md section 3, "Lifetime"). Make-before-break: WireGuard's peer endpoint is the local
  * bridge, and the exit resumes the same tunnel (same address, same WireGuard session) on any
@@ -14,12 +14,20 @@
  *   - blame: a hop that fails its handshake or forges cells is blacklisted (PeerStore.block);
  *     other failures lower the peers' scores (recordFailure).
  */
+import { CodedError, errorCode } from '../lib/coded-error.ts'
+import { withDefaults, type Defaulted } from '../lib/option-defaults.ts'
 import type { PeerDialer } from '../overlay/peer-dialer.ts'
-import sodium from 'sodium-native'
-import { CircuitError, ConsumerCircuit, type CircuitHop, type CircuitPeer } from './consumer-circuit.ts'
+import { CELL_HEADER_BYTES, ONION_LAYER_BYTES } from '../protocol/circuit-cell.ts'
+import { createProbe, probeId, UNTIMED_PROBE_ID } from '../protocol/probe.ts'
+import { ProtocolError } from '../protocol/protocol-errors.ts'
+import type { TunnelGrant } from '../protocol/session-protocol.ts'
+import { DestroyCode } from '../protocol/wire-codes.ts'
+import type { Carrier, CarrierSnapshot } from './carrier.ts'
+import { ConsumerError, isCircuitFailure, type CircuitFailure, circuitFailure } from './consumer-errors.ts'
+import { ConsumerCircuit, type CircuitPeer } from './consumer-circuit.ts'
 import { selectPath } from './path-selection.ts'
 import type { PeerStore } from './peer-store.ts'
-import type { TunnelGrant } from '../protocol/session-protocol.ts'
+import { ProbeRound } from './probe-round.ts'
 
 export const DEFAULT_CIRCUIT_LIFETIME_MS = 10 * 60_000
 const BLOCK_MS = 24 * 3600 * 1000
@@ -28,93 +36,96 @@ const PROBE_WINDOW = 20
 const BUILD_ATTEMPTS = 4
 /** Without any working circuit for this long (rebuilds retried meanwhile), the tunnel counts as lost. */
 const LOST_AFTER_MS = 20_000
+/** How often the provider list is refreshed while connected (circuit rebuilds choose from it). */
+const CANDIDATE_REFRESH_MS = 30_000
 
-export interface CircuitManagerOptions {
+export interface CircuitCarrierOptions {
   dialer: PeerDialer
   hops: number
   exit: CircuitPeer
   /** The providers known now (relays and exits, descriptors verified). */
   candidates: () => CircuitPeer[]
+  /** Look the providers up again (every 30 s while open), so rebuilds choose from a fresh list. */
+  refreshCandidates?: () => Promise<unknown>
   peers: PeerStore
   wgPublicKey: Buffer
   lifetimeMs?: number
   probeIntervalMs?: number
   failAfterMisses?: number
-  /** Hot path: a datagram from the exit, for the bridge. */
-  ondatagram: (buf: Buffer, offset: number, length: number) => void
-  /** No circuit to the exit can be built any more: the tunnel is gone. */
-  onlost: (err: Error) => void
-  /** Something the status shows changed (active circuit, standby, rebuilds). */
-  onchange: () => void
 }
 
-export interface CircuitSnapshot {
-  hops: CircuitHop[]
-  builtAt: number
-  rebuilds: number
-  rttMs: number | null
-  probeLoss: number
-  standby: boolean
-  /** How the consumer reaches the entry right now. */
-  entryRoute: 'direct' | 'relayed'
-  /** Tunnel bytes through the active circuit (each of its hops carries them). */
-  bytes: { rx: number; tx: number }
-}
+const DEFAULTS = { lifetimeMs: DEFAULT_CIRCUIT_LIFETIME_MS, probeIntervalMs: 300, failAfterMisses: 3 }
 
-export class CircuitManager {
-  private readonly opts: Required<CircuitManagerOptions>
+export class CircuitCarrier implements Carrier {
+  readonly overhead: number
+  ondatagram: (buf: Buffer, offset: number, length: number) => void = () => {}
+  onlost: (err: Error) => void = () => {}
+  onchange: () => void = () => {}
+  private readonly opts: Defaulted<CircuitCarrierOptions, typeof DEFAULTS>
   private active: ConsumerCircuit | null = null
   private standby: ConsumerCircuit | null = null
   private resumeToken: Buffer | null = null
   private grant: TunnelGrant | null = null
   private timer: NodeJS.Timeout | null = null
   private rotateTimer: NodeJS.Timeout | null = null
+  private refreshTimer: NodeJS.Timeout | null = null
   private building: Promise<void> | null = null
   private standbyBuilding: Promise<void> | null = null
   private readonly seen = new Map<ConsumerCircuit, { rx: number; misses: number }>()
   private tick = 0
   private pendingProbe: { id: number; sentAt: number } | null = null
   private readonly probeResults: boolean[] = []
-  private readonly probeBytes = Buffer.alloc(17)
-  private probeId = 0
+  private readonly rounds = new ProbeRound()
+  private probeCounter = 0
   rebuilds = 0
   rttMs: number | null = null
   /** Since when no circuit carries the tunnel (rebuilds are retried every tick meanwhile). */
   private downSince: number | null = null
   closed = false
 
-  constructor(opts: CircuitManagerOptions) {
+  constructor(opts: CircuitCarrierOptions) {
     if (!Number.isInteger(opts.hops) || opts.hops < 2 || opts.hops > 3) {
-      throw Object.assign(new Error(`A relayed circuit has 2 or 3 hops, not ${opts.hops}.`), { code: 'INVALID_HOPS' })
+      throw new CodedError(ProtocolError.INVALID_HOPS, `A relayed circuit has 2 or 3 hops, not ${opts.hops}.`)
     }
-    this.opts = { lifetimeMs: DEFAULT_CIRCUIT_LIFETIME_MS, probeIntervalMs: 300, failAfterMisses: 3, ...opts }
+    this.opts = withDefaults(opts, DEFAULTS)
+    this.overhead = CELL_HEADER_BYTES + ONION_LAYER_BYTES * opts.hops
   }
 
-  /** Build the first circuit; resolves with the exit's grant (the WireGuard side needs it). */
+  /** Build the first circuit and prove it with a probe; resolves with the exit's grant (the WireGuard side needs it). */
   async open(onProgress: (step: string) => void = () => {}): Promise<TunnelGrant> {
     onProgress(`building a ${this.opts.hops}-hop circuit`)
     this.active = await this.build(new Set())
     this.watch(this.active)
+    onProgress('checking the path')
+    await this.probe()
     this.timer = setInterval(() => this.onTick(), this.opts.probeIntervalMs)
     this.timer.unref()
     this.scheduleRotation()
     this.ensureStandby()
+    const refresh = this.opts.refreshCandidates
+    if (refresh) {
+      this.refreshTimer = setInterval(() => void refresh().catch(() => {}), CANDIDATE_REFRESH_MS)
+      this.refreshTimer.unref()
+    }
     return this.grant!
   }
 
-  get snapshot(): CircuitSnapshot | null {
+  get route(): 'direct' | 'relayed' {
+    return this.active?.entryRoute ?? 'direct'
+  }
+
+  snapshot(): CarrierSnapshot {
     const a = this.active
-    if (!a) return null
     const answered = this.probeResults.filter(Boolean).length
     return {
-      hops: a.hops,
-      builtAt: a.builtAt,
+      hops: a?.hops ?? [],
+      builtAt: a?.builtAt ?? 0,
       rebuilds: this.rebuilds,
       rttMs: this.rttMs,
       probeLoss: this.probeResults.length === 0 ? 0 : 1 - answered / this.probeResults.length,
       standby: this.standby !== null,
-      entryRoute: a.entryRoute,
-      bytes: { rx: a.rxBytes, tx: a.txBytes }
+      route: this.route,
+      bytes: this.bytes
     }
   }
 
@@ -123,8 +134,15 @@ export class CircuitManager {
   }
 
   /** Hot path: a WireGuard datagram from the bridge. */
-  readonly send = (buf: Buffer): void => {
+  send(buf: Buffer): void {
     this.active?.send(buf)
+  }
+
+  /** A probe round through the active circuit (retried with a doubling wait). */
+  probe(): Promise<number> {
+    const active = this.active
+    if (!active) return Promise.reject(new CodedError(ConsumerError.CONNECT_FAILED, 'No circuit to probe.'))
+    return this.rounds.run((bytes) => active.sendProbe(bytes), 'the exit through the circuit')
   }
 
   /** Build one circuit to the exit, retrying elsewhere when a relay fails. */
@@ -148,7 +166,7 @@ export class CircuitManager {
       try {
         const grant = await circuit.open()
         if (this.grant && grant.address !== this.grant.address) {
-          throw new CircuitError('EXIT_MISBEHAVED', 'The exit resumed the tunnel with another address.', path.length - 1, true)
+          throw circuitFailure(ConsumerError.EXIT_MISBEHAVED, 'The exit resumed the tunnel with another address.', path.length - 1, true)
         }
         this.grant ??= grant
         this.resumeToken ??= circuit.resumeToken
@@ -161,22 +179,22 @@ export class CircuitManager {
       } catch (err) {
         circuit.destroy()
         lastError = err as Error
-        if (!(err instanceof CircuitError)) throw err
-        const blamed = err.hop >= 0 ? path[err.hop] : undefined
+        if (!isCircuitFailure(err)) throw err
+        const blamed = err.detail.hop >= 0 ? path[err.detail.hop] : undefined
         if (blamed) {
-          if (err.misbehaved) opts.peers.block(blamed.publicKey, `${err.code}: ${err.message}`, BLOCK_MS)
+          if (err.detail.misbehaved) opts.peers.block(blamed.publicKey, `${err.code}: ${err.message}`, BLOCK_MS)
           else opts.peers.recordFailure(blamed.publicKey, err.code)
           if (blamed.publicKey.equals(opts.exit.publicKey)) throw err // the exit itself failed
           avoid.add(blamed.publicKey.toString('hex'))
         }
-        if (err.code === 'EXIT_REFUSED') throw err
+        if (err.code === ConsumerError.EXIT_REFUSED) throw err
       }
     }
-    throw lastError ?? Object.assign(new Error('The circuit manager was closed.'), { code: 'CIRCUIT_CLOSED' })
+    throw lastError ?? new CodedError(ConsumerError.CIRCUIT_CLOSED, 'The circuit carrier was closed.')
   }
 
   private watch(circuit: ConsumerCircuit): void {
-    circuit.ondatagram = this.opts.ondatagram
+    circuit.ondatagram = (buf, offset, length) => this.ondatagram(buf, offset, length)
     circuit.onprobe = (buf, offset, length) => this.onProbeReply(buf, offset, length)
     circuit.onfail = (err) => this.onCircuitFailed(circuit, err)
     this.seen.set(circuit, { rx: circuit.rxCells, misses: 0 })
@@ -194,7 +212,7 @@ export class CircuitManager {
         if (this.closed) return circuit.destroy()
         this.standby = circuit
         this.watch(circuit)
-        this.opts.onchange()
+        this.onchange()
       })
       .catch(() => {
         // No standby now; the next tick tries again.
@@ -216,7 +234,7 @@ export class CircuitManager {
       if (this.pendingProbe) this.recordProbe(false)
       this.sendProbe(active)
       if (s.misses >= this.opts.failAfterMisses) {
-        this.onCircuitFailed(active, new CircuitError('CIRCUIT_STALLED', 'The circuit stopped answering probes.', -1))
+        this.onCircuitFailed(active, circuitFailure(ConsumerError.CIRCUIT_STALLED, 'The circuit stopped answering probes.', -1))
         return
       }
     } else if (!this.building) {
@@ -231,24 +249,22 @@ export class CircuitManager {
       if (s.misses >= this.opts.failAfterMisses) {
         this.dropStandby(standby)
       } else {
-        this.probeBytes[1] = 0xff // not matched as a timing probe
-        standby.sendProbe(Buffer.from(this.probeBytes))
+        standby.sendProbe(createProbe(UNTIMED_PROBE_ID)) // a keep-alive, not timed
       }
     }
     if (!this.standby && this.tick % 4 === 0) this.ensureStandby()
   }
 
   private sendProbe(circuit: ConsumerCircuit): void {
-    this.probeId = (this.probeId + 1) % 0xfe
-    sodium.randombytes_buf(this.probeBytes)
-    this.probeBytes[1] = this.probeId
-    this.pendingProbe = { id: this.probeId, sentAt: performance.now() }
-    circuit.sendProbe(Buffer.from(this.probeBytes))
+    this.probeCounter = (this.probeCounter + 1) % UNTIMED_PROBE_ID
+    this.pendingProbe = { id: this.probeCounter, sentAt: performance.now() }
+    circuit.sendProbe(createProbe(this.probeCounter))
   }
 
   private onProbeReply(buf: Buffer, offset: number, length: number): void {
+    if (this.rounds.onReply(buf, offset, length)) return
     const p = this.pendingProbe
-    if (!p || length < 2 || buf[offset + 1] !== p.id) return
+    if (!p || probeId(buf, offset, length) !== p.id) return
     this.rttMs = Math.round((performance.now() - p.sentAt) * 100) / 100
     this.recordProbe(true)
   }
@@ -265,7 +281,7 @@ export class CircuitManager {
     this.seen.delete(circuit)
     for (const key of this.relayKeys(circuit)) this.opts.peers.recordFailure(key, 'CIRCUIT_STALLED')
     circuit.destroy()
-    this.opts.onchange()
+    this.onchange()
   }
 
   /**
@@ -274,20 +290,21 @@ export class CircuitManager {
    * entry's own layer has no such doubt: blocked at once. Otherwise both are suspects, and a
    * suspect is blocked on its second such incident.
    */
-  private blameForgery(circuit: ConsumerCircuit, err: CircuitError): void {
-    const suspects = err.hop === 0 ? [circuit.path[0]!] : [circuit.path[err.hop]!, circuit.path[err.hop - 1]!]
+  private blameForgery(circuit: ConsumerCircuit, err: CircuitFailure): void {
+    const { hop } = err.detail
+    const suspects = hop === 0 ? [circuit.path[0]!] : [circuit.path[hop]!, circuit.path[hop - 1]!]
     for (const peer of suspects) {
-      const again = this.opts.peers.lastFailure(peer.publicKey)?.startsWith('BAD_CELL') ?? false
+      const again = this.opts.peers.lastFailure(peer.publicKey)?.startsWith(DestroyCode.BAD_CELL) ?? false
       if (suspects.length === 1 || again) this.opts.peers.block(peer.publicKey, `${err.code}: ${err.message}`, BLOCK_MS)
       else this.opts.peers.recordFailure(peer.publicKey, `${err.code}: suspected of forging cells`)
     }
   }
 
-  private onCircuitFailed(circuit: ConsumerCircuit, err: CircuitError): void {
+  private onCircuitFailed(circuit: ConsumerCircuit, err: CircuitFailure): void {
     if (this.closed) return
-    const blamed = err.hop >= 0 ? circuit.path[err.hop] : undefined
-    if (blamed && err.code === 'BAD_CELL') this.blameForgery(circuit, err)
-    else if (blamed && err.misbehaved) this.opts.peers.block(blamed.publicKey, `${err.code}: ${err.message}`, BLOCK_MS)
+    const blamed = err.detail.hop >= 0 ? circuit.path[err.detail.hop] : undefined
+    if (blamed && err.code === DestroyCode.BAD_CELL) this.blameForgery(circuit, err)
+    else if (blamed && err.detail.misbehaved) this.opts.peers.block(blamed.publicKey, `${err.code}: ${err.message}`, BLOCK_MS)
     else if (blamed) this.opts.peers.recordFailure(blamed.publicKey, err.code)
     else for (const key of this.relayKeys(circuit)) this.opts.peers.recordFailure(key, err.code)
     if (circuit === this.standby) {
@@ -306,7 +323,7 @@ export class CircuitManager {
       this.rebuilds++
       // Tell the exit at once which circuit to answer on (its replies may be what the inner TCP waits for).
       this.sendProbe(standby)
-      this.opts.onchange()
+      this.onchange()
       this.ensureStandby()
       return
     }
@@ -325,7 +342,7 @@ export class CircuitManager {
         this.watch(circuit)
         this.rebuilds++
         this.sendProbe(circuit)
-        this.opts.onchange()
+        this.onchange()
         if (old) this.retire(old)
         this.ensureStandby()
       })
@@ -333,7 +350,7 @@ export class CircuitManager {
         if (this.active || this.closed) return
         this.downSince ??= Date.now()
         // The exit refused to resume, or nothing worked for a while: the tunnel is gone.
-        if ((err as { code?: string }).code === 'EXIT_REFUSED' || Date.now() - this.downSince > LOST_AFTER_MS) this.opts.onlost(err)
+        if (errorCode(err) === ConsumerError.EXIT_REFUSED || Date.now() - this.downSince > LOST_AFTER_MS) this.onlost(err)
       })
       .finally(() => {
         this.building = null
@@ -363,7 +380,9 @@ export class CircuitManager {
     this.closed = true
     if (this.timer) clearInterval(this.timer)
     if (this.rotateTimer) clearTimeout(this.rotateTimer)
-    this.timer = this.rotateTimer = null
+    if (this.refreshTimer) clearInterval(this.refreshTimer)
+    this.timer = this.rotateTimer = this.refreshTimer = null
+    this.rounds.cancel()
     for (const c of [this.active, this.standby]) c?.destroy()
     this.active = this.standby = null
     this.seen.clear()

@@ -5,50 +5,32 @@
  * tunnel request to the exit and its reply the grant. Afterwards every WireGuard datagram
  * travels as one DATA cell with one onion layer per hop.
  *
- * Failures carry a stable code and the index of the hop to blame (`CircuitError.hop`), so the
+ * Failures carry a stable code and the hop to blame (`circuitFailure(…).detail.hop`), so the
  * caller can record the failure against that peer or blacklist it.
  *
  * Hot path (`send`, the message handler): one copy into a preallocated cell buffer, the layers
  * in place, no JSON, no logging.
  */
 import DHT, { type NoiseSocket } from 'hyperdht'
-import type { PeerDialer, RelayCandidate } from '../overlay/peer-dialer.ts'
 import sodium from 'sodium-native'
-import { CircuitChannel } from '../protocol/circuit-channel.ts'
-import {
-  CELL_HEADER_BYTES, CellType, createCellHeader, MAX_CELL_BYTES, ONION_LAYER_BYTES, readCellHeader, writeCellHeader
-} from '../protocol/circuit-cell.ts'
+import { errorCode, errorMessage } from '../lib/coded-error.ts'
+import { withDeadline } from '../lib/deadline.ts'
+import type { PeerDialer, RelayCandidate } from '../overlay/peer-dialer.ts'
+import type { ProviderInfo } from '../overlay/provider-discovery.ts'
+import { CELL_HEADER_BYTES, CellType, createCellHeader, MAX_CELL_BYTES, MAX_CIRCUIT_HOPS, ONION_LAYER_BYTES, readCellHeader, writeCellHeader } from '../protocol/circuit-cell.ts'
+import { circuitChannel, type CircuitChannelEnd } from '../protocol/circuit-channel.ts'
 import { decodeExtended, decodeTunnelAnswer, encodeExtend, encodeTunnelAsk, EXTEND_VERSION } from '../protocol/circuit-messages.ts'
 import { HopInitiator, type HopKeys } from '../protocol/hop-handshake.ts'
 import { OnionCircuitKeys } from '../protocol/onion-layers.ts'
-import type { ProviderDescriptor } from '../protocol/provider-descriptor.ts'
-import { PROBE_REPLY, PROBE_REQUEST, SESSION_VERSION, type TunnelGrant } from '../protocol/session-protocol.ts'
+import { isProbeReply, PROBE_REQUEST } from '../protocol/probe.ts'
+import { SESSION_VERSION, type TunnelGrant } from '../protocol/session-protocol.ts'
+import { DestroyCode } from '../protocol/wire-codes.ts'
+import type { CarrierHop } from './carrier.ts'
+import { circuitFailure, ConsumerError, type CircuitFailure } from './consumer-errors.ts'
 
-export interface CircuitPeer {
-  publicKey: Buffer
-  descriptor: ProviderDescriptor
-}
-
-export interface CircuitHop {
-  peer: CircuitPeer
-  role: 'entry' | 'relay' | 'exit'
-  /** Round trip from the consumer to this hop while building, ms. */
-  rttMs: number
-}
-
-/** A failure while building or running a circuit; `hop` is the index of the peer to blame, or -1. */
-export class CircuitError extends Error {
-  readonly code: string
-  readonly hop: number
-  /** True when the peer provably misbehaved (bad handshake, forged cells): blacklist it. */
-  readonly misbehaved: boolean
-  constructor(code: string, message: string, hop: number, misbehaved = false) {
-    super(message)
-    this.code = code
-    this.hop = hop
-    this.misbehaved = misbehaved
-  }
-}
+/** A provider on a circuit's path (its descriptor verified by the DHT). */
+export type CircuitPeer = ProviderInfo
+export type CircuitHop = CarrierHop
 
 export interface ConsumerCircuitOptions {
   /** Dials the entry (directly, or through a blind relay that is none of the path's peers). */
@@ -63,11 +45,16 @@ export interface ConsumerCircuitOptions {
 /** A hop's destroy code in plain words (the codes circuit-switch.ts sends). */
 function destroyReason(code: string): string {
   switch (code) {
-    case 'RELAY_FULL': return 'A relay of the path is full: it already carries as many circuits as its owner allows.'
-    case 'RELAY_CLOSING': return 'A relay of the path is shutting down.'
-    case 'NOT_A_RELAY': return 'A peer of the path does not relay.'
-    case 'NOT_AN_EXIT': return 'The last peer of the path is not an exit.'
-    default: return `A hop closed the circuit (${code}).`
+    case DestroyCode.RELAY_FULL:
+      return 'A relay of the path is full: it already carries as many circuits as its owner allows.'
+    case DestroyCode.RELAY_CLOSING:
+      return 'A relay of the path is shutting down.'
+    case DestroyCode.NOT_A_RELAY:
+      return 'A peer of the path does not relay.'
+    case DestroyCode.NOT_AN_EXIT:
+      return 'The last peer of the path is not an exit.'
+    default:
+      return `A hop closed the circuit (${code}).`
   }
 }
 
@@ -92,7 +79,7 @@ export class ConsumerCircuit {
   /** Hot path: a datagram from the exit at buf[offset, offset + length). */
   ondatagram: (buf: Buffer, offset: number, length: number) => void = () => {}
   /** The circuit broke after it was built (destroy from a hop, link loss, forged cells). */
-  onfail: ((err: CircuitError) => void) | null = null
+  onfail: ((err: CircuitFailure) => void) | null = null
   /** A probe reply arrived (payload without the reply byte). */
   onprobe: ((buf: Buffer, offset: number, length: number) => void) | null = null
 
@@ -100,17 +87,17 @@ export class ConsumerCircuit {
   private conn: NoiseSocket | null = null
   /** The blind relay the entry link was dialled through, or null. */
   private entryRelay: RelayCandidate | null = null
-  private channel: CircuitChannel | null = null
+  private channel: CircuitChannelEnd | null = null
   private readonly circuitId: number
   private keys: OnionCircuitKeys | null = null
   private seq = 0
   private readonly out = Buffer.alloc(MAX_CELL_BYTES + ONION_LAYER_BYTES)
   private readonly outPayload = this.out.subarray(CELL_HEADER_BYTES)
   private readonly header = createCellHeader()
-  private waiter: { kind: 'created' | 'extended'; resolve: (buf: Buffer) => void; reject: (err: CircuitError) => void } | null = null
+  private waiter: { kind: 'created' | 'extended'; resolve: (buf: Buffer) => void; reject: (err: CircuitFailure) => void } | null = null
 
   constructor(opts: ConsumerCircuitOptions) {
-    if (opts.path.length < 1 || opts.path.length > 3) throw new CircuitError('INVALID_HOPS', `A circuit has 1 to 3 hops, not ${opts.path.length}.`, -1)
+    if (opts.path.length < 1 || opts.path.length > MAX_CIRCUIT_HOPS) throw circuitFailure('INVALID_HOPS', `A circuit has 1 to ${MAX_CIRCUIT_HOPS} hops, not ${opts.path.length}.`, -1)
     this.opts = { timeoutMs: 10_000, ...opts }
     this.path = opts.path
     const id = Buffer.alloc(4)
@@ -127,7 +114,7 @@ export class ConsumerCircuit {
     return CELL_HEADER_BYTES + ONION_LAYER_BYTES * this.path.length
   }
 
-  /** Build the circuit. Throws CircuitError naming the hop to blame; the caller then destroys it. */
+  /** Build the circuit. Throws a circuit failure (consumer-errors.ts) naming the hop to blame; the caller then destroys it. */
   async open(): Promise<TunnelGrant> {
     const { path } = this.opts
     const entry = path[0]!
@@ -135,25 +122,31 @@ export class ConsumerCircuit {
     // A direct dial that cannot punch is retried through a relay: give the dial two time windows.
     const { conn, relay } = await this.opts.dialer
       .dial(entry.publicKey, { keyPair: DHT.keyPair(), exclude: path.map((p) => p.publicKey), deadlineMs: this.opts.timeoutMs * 2 })
-      .catch((err: { code?: string; message?: string }) => {
-        throw new CircuitError(err.code ?? 'CONNECT_FAILED', `Could not reach the entry relay: ${err.message ?? err}`, 0)
+      .catch((err: unknown) => {
+        throw circuitFailure(errorCode(err) ?? ConsumerError.CONNECT_FAILED, `Could not reach the entry relay: ${errorMessage(err)}`, 0)
       })
     if (this.ended) {
       conn.destroy()
-      throw new CircuitError('CIRCUIT_CLOSED', 'The circuit was closed.', -1)
+      throw circuitFailure(ConsumerError.CIRCUIT_CLOSED, 'The circuit was closed.', -1)
     }
     this.conn = conn
     this.entryRelay = relay
     conn.on('error', () => {})
-    conn.on('close', () => this.fail(new CircuitError('LINK_LOST', 'The connection to the entry relay was lost.', 0)))
+    conn.on('close', () => this.fail(circuitFailure(ConsumerError.LINK_LOST, 'The connection to the entry relay was lost.', 0)))
     conn.on('message', this.onMessage)
     const opened = new Promise<void>((resolve, reject) => {
-      this.channel = new CircuitChannel(conn, {
+      this.channel = circuitChannel.attach(conn, {
         onopen: () => resolve(),
-        oncreated: (m) => { if (m.circuitId === this.circuitId) this.settle('created', m.handshake) },
-        oncell: (cell) => this.onControlCell(cell),
-        ondestroy: (m) => { if (m.circuitId === this.circuitId) this.fail(new CircuitError(m.code, destroyReason(m.code), this.hops.length)) },
-        onclose: () => reject(new CircuitError('LINK_LOST', 'The entry relay closed the circuit channel.', 0))
+        onclose: () => reject(circuitFailure(ConsumerError.LINK_LOST, 'The entry relay closed the circuit channel.', 0)),
+        on: {
+          created: (m) => {
+            if (m.circuitId === this.circuitId) this.settle('created', m.handshake)
+          },
+          cell: (cell) => this.onControlCell(cell),
+          destroy: (m) => {
+            if (m.circuitId === this.circuitId) this.fail(circuitFailure(m.code, destroyReason(m.code), this.hops.length))
+          }
+        }
       })
       this.channel.open()
     })
@@ -171,7 +164,7 @@ export class ConsumerCircuit {
       let reply: Buffer
       if (i === 0) {
         const created = this.expect('created')
-        this.channel!.sendCreate({ circuitId: this.circuitId, seqBase: 0, handshake: request })
+        this.channel!.send.create({ circuitId: this.circuitId, seqBase: 0, handshake: request })
         reply = await this.within(created, 0, 'The entry relay did not answer the circuit request.')
       } else {
         reply = await this.extend(i, keys, peer.publicKey, request)
@@ -180,7 +173,7 @@ export class ConsumerCircuit {
       try {
         finished = initiator.finish(reply)
       } catch {
-        throw new CircuitError('HANDSHAKE_FAILED', 'A hop answered the circuit handshake with a key other than the one it published.', i, true)
+        throw circuitFailure(DestroyCode.HANDSHAKE_FAILED, 'A hop answered the circuit handshake with a key other than the one it published.', i, true)
       }
       keys.push(finished.keys)
       this.hops.push({ peer, role: last ? 'exit' : i === 0 ? 'entry' : 'relay', rttMs: Math.round((performance.now() - (i === 0 ? started : t0)) * 10) / 10 })
@@ -192,11 +185,11 @@ export class ConsumerCircuit {
     try {
       answer = decodeTunnelAnswer(exitAnswer!)
     } catch {
-      throw new CircuitError('EXIT_MISBEHAVED', 'The exit answered the tunnel request with malformed bytes.', exitIndex, true)
+      throw circuitFailure(ConsumerError.EXIT_MISBEHAVED, 'The exit answered the tunnel request with malformed bytes.', exitIndex, true)
     }
-    if (!answer.ok) throw new CircuitError('EXIT_REFUSED', `The exit refused the tunnel (${answer.refusal.code}): ${answer.refusal.message}`, exitIndex)
+    if (!answer.ok) throw circuitFailure(ConsumerError.EXIT_REFUSED, `The exit refused the tunnel (${answer.refusal.code}): ${answer.refusal.message}`, exitIndex)
     if (!answer.grant.wgPublicKey.equals(path[exitIndex]!.descriptor.wgPublicKey)) {
-      throw new CircuitError('EXIT_MISBEHAVED', 'The exit answered with a WireGuard key other than the one it published.', exitIndex, true)
+      throw circuitFailure(ConsumerError.EXIT_MISBEHAVED, 'The exit answered with a WireGuard key other than the one it published.', exitIndex, true)
     }
     this.grant = answer.grant
     this.resumeToken = answer.resumeToken
@@ -214,19 +207,19 @@ export class ConsumerCircuit {
     const n = onion.wrapForward(cell.subarray(CELL_HEADER_BYTES), body.byteLength, seq)
     writeCellHeader(cell, CellType.EXTEND, this.circuitId, seq)
     const extended = this.expect('extended')
-    this.channel!.sendCell(cell.subarray(0, CELL_HEADER_BYTES + n))
+    this.channel!.send.cell(cell.subarray(0, CELL_HEADER_BYTES + n))
     const back = await this.within(extended, hop, 'The circuit could not be extended in time.')
     const h = readCellHeader(back, createCellHeader())!
     const m = onion.unwrapBackward(back.subarray(CELL_HEADER_BYTES), back.byteLength - CELL_HEADER_BYTES, h.seq)
     onion.destroy()
-    if (m < 0) throw new CircuitError('BAD_CELL', 'A relay returned a forged or corrupted extend reply.', Math.max(onion.lastFailedLayer, 0), true)
+    if (m < 0) throw circuitFailure(DestroyCode.BAD_CELL, 'A relay returned a forged or corrupted extend reply.', Math.max(onion.lastFailedLayer, 0), true)
     let reply
     try {
       reply = decodeExtended(back.subarray(CELL_HEADER_BYTES, CELL_HEADER_BYTES + m))
     } catch {
-      throw new CircuitError('BAD_CELL', 'A relay returned a malformed extend reply.', hop - 1, true)
+      throw circuitFailure(DestroyCode.BAD_CELL, 'A relay returned a malformed extend reply.', hop - 1, true)
     }
-    if (!reply.ok) throw new CircuitError(reply.code, `The circuit could not reach its next hop (${reply.code}): ${reply.message}`, hop)
+    if (!reply.ok) throw circuitFailure(reply.code, `The circuit could not reach its next hop (${reply.code}): ${reply.message}`, hop)
     return reply.handshake
   }
 
@@ -255,13 +248,8 @@ export class ConsumerCircuit {
     w.resolve(buf)
   }
 
-  private async within<T>(p: Promise<T>, hop: number, message: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined
-    try {
-      return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new CircuitError('CIRCUIT_TIMEOUT', message, hop)), this.opts.timeoutMs)))])
-    } finally {
-      clearTimeout(timer)
-    }
+  private within<T>(p: Promise<T>, hop: number, message: string): Promise<T> {
+    return withDeadline(p, this.opts.timeoutMs, () => circuitFailure(ConsumerError.CIRCUIT_TIMEOUT, message, hop))
   }
 
   /** Hot path: one WireGuard datagram into the circuit. */
@@ -298,13 +286,13 @@ export class ConsumerCircuit {
     const m = keys.unwrapBackward(buf.subarray(CELL_HEADER_BYTES), buf.byteLength - CELL_HEADER_BYTES, h.seq)
     if (m < 0) {
       if (++this.forgedInARow >= MAX_FORGED_IN_A_ROW && keys.lastFailedLayer >= 0) {
-        this.fail(new CircuitError('BAD_CELL', 'A relay of the circuit sent forged or corrupted cells.', keys.lastFailedLayer, true))
+        this.fail(circuitFailure(DestroyCode.BAD_CELL, 'A relay of the circuit sent forged or corrupted cells.', keys.lastFailedLayer, true))
       }
       return
     }
     this.forgedInARow = 0
     this.rxCells++
-    if (m > 0 && buf[CELL_HEADER_BYTES] === PROBE_REPLY) {
+    if (m > 0 && isProbeReply(buf, CELL_HEADER_BYTES)) {
       this.onprobe?.(buf, CELL_HEADER_BYTES, m)
       return
     }
@@ -312,7 +300,7 @@ export class ConsumerCircuit {
     this.ondatagram(buf, CELL_HEADER_BYTES, m)
   }
 
-  private fail(err: CircuitError): void {
+  private fail(err: CircuitFailure): void {
     if (this.waiter) {
       const w = this.waiter
       this.waiter = null
@@ -331,10 +319,10 @@ export class ConsumerCircuit {
     if (this.waiter) {
       const w = this.waiter
       this.waiter = null
-      w.reject(new CircuitError('CIRCUIT_CLOSED', 'The circuit was closed.', -1))
+      w.reject(circuitFailure(ConsumerError.CIRCUIT_CLOSED, 'The circuit was closed.', -1))
     }
     try {
-      if (this.channel?.opened) this.channel.sendDestroy({ circuitId: this.circuitId, code: 'CLOSED' })
+      if (this.channel?.opened) this.channel.send.destroy({ circuitId: this.circuitId, code: DestroyCode.CLOSED })
     } catch {}
     this.keys?.destroy()
     const conn = this.conn

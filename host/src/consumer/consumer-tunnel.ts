@@ -1,33 +1,27 @@
 /**
  * One live tunnel of the consumer: carrier -> bridge -> wireguard-go -> policy route -> resolver
- * -> local proxies. The carrier is the direct exit session for one hop (Speed) or the circuit
- * manager for two or three hops. open() builds it in that order (each step is recorded so that
- * a crash can be undone), close() takes it down in reverse.
+ * -> local proxies. The carrier (consumer/carrier.ts) is the exit alone or a circuit through
+ * relays; the tunnel does not care which. open() builds it in that order (each step is recorded
+ * so that a crash can be undone), close() takes it down in reverse.
  */
-import type { PeerDialer } from '../overlay/peer-dialer.ts'
-import { circuitMtu } from '../protocol/circuit-cell.ts'
-import { CircuitManager, type CircuitSnapshot } from './circuit-carrier.ts'
-import type { CircuitPeer } from './consumer-circuit.ts'
-import type { PeerStore } from './peer-store.ts'
-import type { TunnelGrant } from '../protocol/session-protocol.ts'
-import { OVERLAY_OVERHEAD } from '../protocol/tunnel-mtu.ts'
-import { ExitSession } from './direct-carrier.ts'
-import { HttpProxyServer } from './http-proxy-server.ts'
+import { CodedError } from '../lib/coded-error.ts'
 import type { NetworkStateRecord } from '../system/network-state-record.ts'
 import { PolicyRoute } from '../system/policy-routing.ts'
-import type { ProviderInfo } from '../overlay/provider-discovery.ts'
+import { WireGuardDevice } from '../system/wireguard-device.ts'
+import type { Carrier, CarrierSnapshot } from './carrier.ts'
+import { ConsumerError } from './consumer-errors.ts'
+import { HttpProxyServer } from './http-proxy-server.ts'
 import { ProxyCredential } from './proxy-credential.ts'
 import { Socks5ProxyServer } from './socks5-proxy-server.ts'
 import { TunnelBridge } from './tunnel-bridge.ts'
 import { TunnelDialer } from './tunnel-dialer.ts'
 import { TunnelResolver } from './tunnel-resolver.ts'
-import { WireGuardDevice } from '../system/wireguard-device.ts'
 
 export interface ConsumerTunnelOptions {
-  /** Dials the first hop (the exit in Speed mode), through a blind relay when it must. */
-  dialer: PeerDialer
-  provider: ProviderInfo
+  /** Makes the carrier for this tunnel's fresh WireGuard key (consumer/create-carrier.ts). */
+  carrier: (wgPublicKey: Buffer) => Carrier
   ifname: string
+  /** The configured tunnel MTU for one hop on a 1500-byte path (the carrier's overhead comes off it). */
   mtu: number
   table: number
   priority: number
@@ -35,20 +29,13 @@ export interface ConsumerTunnelOptions {
   httpPort?: number
   socksPort?: number
   onProgress?: (step: string) => void
-  /** 1 = the exit alone (direct session); 2 or 3 = a circuit through relays. */
-  hops?: number
-  /** For circuits: the providers known now, the peer store, the circuit lifetime. */
-  candidates?: () => CircuitPeer[]
-  peers?: PeerStore
-  circuitLifetimeMs?: number
-  /** Something in the circuit snapshot changed (rebuild, standby). */
+  /** Something in the carrier's snapshot changed (rebuild, standby). */
   onchange?: () => void
 }
 
 export class ConsumerTunnel {
   readonly opts: ConsumerTunnelOptions
-  private session: ExitSession | null = null
-  private circuits: CircuitManager | null = null
+  private carrier: Carrier | null = null
   private bridge: TunnelBridge | null = null
   private device: WireGuardDevice | null = null
   private route: PolicyRoute | null = null
@@ -58,8 +45,7 @@ export class ConsumerTunnel {
   credential: ProxyCredential | null = null
   address: string | null = null
   mtu = 0
-  probeRttMs = 0
-  /** Called when the exit connection drops while the tunnel is up. */
+  /** Called when the carrier can no longer reach the exit while the tunnel is up. */
   onlost: (() => void) | null = null
 
   constructor(opts: ConsumerTunnelOptions) {
@@ -74,13 +60,9 @@ export class ConsumerTunnel {
     return this.socks?.address ?? null
   }
 
-  /** How the consumer reaches the first hop right now: directly, or through a blind relay. */
-  get entryRoute(): 'direct' | 'relayed' {
-    return this.circuits?.snapshot?.entryRoute ?? this.session?.route ?? 'direct'
-  }
-
-  get circuit(): CircuitSnapshot | null {
-    return this.circuits?.snapshot ?? null
+  /** The carrier's hops, round trip, route and bytes; null before open(). */
+  get snapshot(): CarrierSnapshot | null {
+    return this.carrier?.snapshot() ?? null
   }
 
   get bytes(): { rx: number; tx: number } {
@@ -92,41 +74,16 @@ export class ConsumerTunnel {
     const progress = opts.onProgress ?? (() => {})
     const keys = WireGuardDevice.generateKeyPair()
 
-    const hops = opts.hops ?? 1
-    let grant: TunnelGrant
     this.bridge = new TunnelBridge()
     await this.bridge.open()
-    if (hops === 1) {
-      progress('dialling exit')
-      this.session = new ExitSession({ dialer: opts.dialer, publicKey: opts.provider.publicKey, wgPublicKey: keys.publicKey })
-      grant = await this.session.open()
-      if (!grant.wgPublicKey.equals(opts.provider.descriptor.wgPublicKey)) {
-        throw Object.assign(new Error('The exit answered with a WireGuard key other than the one it published.'), { code: 'EXIT_MISBEHAVED' })
-      }
-      progress('checking the path')
-      this.bridge.attach(this.session.conn!, this.session.onProbeReply)
-      this.probeRttMs = await this.session.probe()
-      this.session.onclose = () => this.onlost?.()
-      this.mtu = Math.min(grant.mtu, opts.mtu)
-    } else {
-      if (!opts.candidates || !opts.peers) throw Object.assign(new Error('A circuit needs candidates and a peer store.'), { code: 'BAD_ARGUMENT' })
-      const bridge = this.bridge
-      this.circuits = new CircuitManager({
-        dialer: opts.dialer,
-        hops,
-        exit: opts.provider,
-        candidates: opts.candidates,
-        peers: opts.peers,
-        wgPublicKey: keys.publicKey,
-        lifetimeMs: opts.circuitLifetimeMs,
-        ondatagram: bridge.deliver,
-        onlost: () => this.onlost?.(),
-        onchange: () => opts.onchange?.()
-      })
-      grant = await this.circuits.open(progress)
-      this.bridge.attachCarrier(this.circuits.send)
-      this.mtu = Math.min(grant.mtu, circuitMtu(opts.mtu + OVERLAY_OVERHEAD, hops))
-    }
+    const carrier = opts.carrier(keys.publicKey)
+    this.carrier = carrier
+    this.bridge.attach(carrier)
+    carrier.onlost = () => this.onlost?.()
+    carrier.onchange = () => opts.onchange?.()
+    const grant = await carrier.open(progress)
+    // The carrier's per-datagram overhead comes off the one-hop budget, in steps of 8 bytes.
+    this.mtu = Math.min(grant.mtu, Math.floor((opts.mtu - carrier.overhead) / 8) * 8)
 
     progress('starting WireGuard')
     this.address = grant.address
@@ -164,7 +121,7 @@ export class ConsumerTunnel {
         return
       } catch (err) {
         if (Date.now() > deadline) {
-          throw Object.assign(new Error('WireGuard did not come up through the exit (no handshake or no DNS answer within 10 s).'), { code: 'TUNNEL_FAILED' })
+          throw new CodedError(ConsumerError.TUNNEL_FAILED, 'WireGuard did not come up through the exit (no handshake or no DNS answer within 10 s).', { cause: err })
         }
       }
     }
@@ -178,8 +135,7 @@ export class ConsumerTunnel {
       () => this.route?.close(),
       () => this.device?.close(),
       () => this.bridge?.close(),
-      () => this.circuits?.close(),
-      () => this.session?.close(),
+      () => this.carrier?.close(),
       () => this.opts.record.clear()
     ]
     for (const step of steps) {
@@ -194,7 +150,6 @@ export class ConsumerTunnel {
     this.route = null
     this.device = null
     this.bridge = null
-    this.circuits = null
-    this.session = null
+    this.carrier = null
   }
 }

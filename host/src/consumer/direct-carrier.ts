@@ -1,114 +1,149 @@
 /**
- * The consumer's session with one exit: dial it by key with a fresh key pair (sessions cannot be
- * linked by key), ask for a tunnel over the session channel, and prove with an echoed probe
- * datagram that the connection carries unordered messages both ways — "opened" alone does not.
+ * Speed mode's carrier: the exit alone. Dial it by key with a fresh key pair (sessions cannot be
+ * linked by key), ask for a tunnel over the session channel, and prove with an echoed probe that
+ * the connection carries unordered messages both ways ("opened" alone does not). WireGuard
+ * datagrams then travel as one unordered secret-stream message each (`conn.trySend`: no promise
+ * per datagram). The exit's success or failure is recorded in the peer store.
  */
 import DHT, { type NoiseSocket } from 'hyperdht'
-import sodium from 'sodium-native'
+import { CodedError, errorCode, errorMessage } from '../lib/coded-error.ts'
+import { withDeadline } from '../lib/deadline.ts'
 import type { PeerDialer, RelayCandidate } from '../overlay/peer-dialer.ts'
-import { PROBE_REQUEST, SESSION_VERSION, SessionChannel, type TunnelGrant } from '../protocol/session-protocol.ts'
+import type { ProviderInfo } from '../overlay/provider-discovery.ts'
+import { isProbeReply } from '../protocol/probe.ts'
+import { SESSION_VERSION, sessionChannel, type TunnelGrant } from '../protocol/session-protocol.ts'
+import type { Carrier, CarrierSnapshot } from './carrier.ts'
+import { ConsumerError } from './consumer-errors.ts'
+import type { PeerStore } from './peer-store.ts'
+import { ProbeRound } from './probe-round.ts'
 
-export class ExitSession {
-  conn: NoiseSocket | null = null
-  grant: TunnelGrant | null = null
-  private channel: SessionChannel | null = null
-  private closed = false
-  private readonly dialer: PeerDialer
-  private relay: RelayCandidate | null = null
-  private readonly publicKey: Buffer
-  private readonly wgPublicKey: Buffer
+export interface DirectCarrierOptions {
+  dialer: PeerDialer
+  exit: ProviderInfo
+  wgPublicKey: Buffer
+  peers: PeerStore
+  timeoutMs?: number
+}
+
+export class DirectCarrier implements Carrier {
+  readonly overhead = 0
+  ondatagram: (buf: Buffer, offset: number, length: number) => void = () => {}
+  onlost: (err: Error) => void = () => {}
+  onchange: () => void = () => {}
+  private readonly opts: DirectCarrierOptions
   private readonly timeoutMs: number
-  private pendingProbe: { sent: Array<{ bytes: Buffer; at: number }>; resolve: (rttMs: number) => void } | null = null
-  /** Called once when the connection to the exit ends after open() succeeded. */
-  onclose: (() => void) | null = null
+  private conn: NoiseSocket | null = null
+  private relay: RelayCandidate | null = null
+  private readonly probes = new ProbeRound()
+  private openedAt = 0
+  private rttMs = 0
+  private rxBytes = 0
+  private txBytes = 0
+  private closed = false
 
-  constructor(opts: { dialer: PeerDialer; publicKey: Buffer; wgPublicKey: Buffer; timeoutMs?: number }) {
-    this.dialer = opts.dialer
-    this.publicKey = opts.publicKey
-    this.wgPublicKey = opts.wgPublicKey
-    this.timeoutMs = opts.timeoutMs ?? 10000
+  constructor(opts: DirectCarrierOptions) {
+    this.opts = opts
+    this.timeoutMs = opts.timeoutMs ?? 10_000
   }
 
-  /** How the consumer reaches the exit right now: directly, or through a blind relay. */
   get route(): 'direct' | 'relayed' {
-    return this.conn ? this.dialer.route(this.conn, this.relay) : 'direct'
+    return this.conn ? this.opts.dialer.route(this.conn, this.relay) : 'direct'
   }
 
-  async open(): Promise<TunnelGrant> {
+  get bytes(): { rx: number; tx: number } {
+    return { rx: this.rxBytes, tx: this.txBytes }
+  }
+
+  snapshot(): CarrierSnapshot {
+    return {
+      hops: [{ peer: this.opts.exit, role: 'exit', rttMs: Math.round(this.rttMs * 10) / 10 }],
+      builtAt: this.openedAt,
+      rebuilds: 0,
+      rttMs: Math.round(this.rttMs * 100) / 100,
+      probeLoss: 0,
+      standby: false,
+      route: this.route,
+      bytes: this.bytes
+    }
+  }
+
+  async open(onProgress: (step: string) => void = () => {}): Promise<TunnelGrant> {
+    const { exit, peers } = this.opts
+    try {
+      onProgress('dialling exit')
+      const grant = await this.requestTunnel()
+      if (!grant.wgPublicKey.equals(exit.descriptor.wgPublicKey)) {
+        throw new CodedError(ConsumerError.EXIT_MISBEHAVED, 'The exit answered with a WireGuard key other than the one it published.')
+      }
+      onProgress('checking the path')
+      this.rttMs = await this.probe()
+      this.openedAt = Date.now()
+      peers.recordSuccess(exit.publicKey, { rttMs: this.rttMs })
+      return grant
+    } catch (err) {
+      const code = errorCode(err) ?? ConsumerError.CONNECT_FAILED
+      if (code === ConsumerError.EXIT_MISBEHAVED) peers.block(exit.publicKey, `${code}: ${errorMessage(err)}`)
+      else peers.recordFailure(exit.publicKey, code)
+      throw err
+    }
+  }
+
+  private async requestTunnel(): Promise<TunnelGrant> {
     // A direct dial that cannot punch is retried through a relay: two time windows for the dial.
-    const { conn, relay } = await this.dialer.dial(this.publicKey, { keyPair: DHT.keyPair(), deadlineMs: this.timeoutMs * 2 })
+    const { conn, relay } = await this.opts.dialer.dial(this.opts.exit.publicKey, { keyPair: DHT.keyPair(), deadlineMs: this.timeoutMs * 2 })
     if (this.closed) {
       conn.destroy()
-      throw codeError('CONNECT_FAILED', 'The session was closed while connecting.')
+      throw new CodedError(ConsumerError.CONNECT_FAILED, 'The session was closed while connecting.')
     }
     this.conn = conn
     this.relay = relay
     conn.on('error', () => {})
-    conn.on('close', () => {
-      if (!this.closed) this.onclose?.()
+    conn.on('message', this.onMessage)
+    const granted = new Promise<TunnelGrant>((resolve, reject) => {
+      conn.once('close', () => reject(new CodedError(ConsumerError.CONNECT_FAILED, 'The exit closed the connection before granting a tunnel.')))
+      const channel = sessionChannel.attach(conn, {
+        onopen: () => channel.send.request({ version: SESSION_VERSION, wgPublicKey: this.opts.wgPublicKey }),
+        on: {
+          grant: resolve,
+          refusal: (r) => reject(new CodedError(ConsumerError.EXIT_REFUSED, `The exit refused the tunnel (${r.code}): ${r.message}`))
+        }
+      })
+      channel.open()
     })
-    return await withTimeout(
-      new Promise<TunnelGrant>((resolve, reject) => {
-        conn.once('close', () => reject(codeError('CONNECT_FAILED', 'The exit closed the connection before granting a tunnel.')))
-        this.channel = new SessionChannel(conn, {
-          onopen: () => this.channel?.sendRequest({ version: SESSION_VERSION, wgPublicKey: this.wgPublicKey }),
-          ongrant: (grant) => {
-            this.grant = grant
-            resolve(grant)
-          },
-          onrefusal: (r) => reject(codeError('EXIT_REFUSED', `The exit refused the tunnel (${r.code}): ${r.message}`))
-        })
-        this.channel.open()
-      }),
-      this.timeoutMs,
-      'CONNECT_TIMEOUT',
-      'The exit did not answer in time.'
-    )
+    const grant = await withDeadline(granted, this.timeoutMs, () => new CodedError(ConsumerError.CONNECT_TIMEOUT, 'The exit did not answer in time.'))
+    conn.on('close', () => {
+      if (!this.closed) this.onlost(new CodedError(ConsumerError.LINK_LOST, 'The connection to the exit was lost.'))
+    })
+    return grant
   }
 
-  /** The bridge hands probe replies here: any probe of the current round counts. */
-  readonly onProbeReply = (buf: Buffer): void => {
-    const p = this.pendingProbe
-    if (!p) return
-    for (const sent of p.sent) {
-      if (buf.length === sent.bytes.length && buf.subarray(1).equals(sent.bytes.subarray(1))) {
-        this.pendingProbe = null
-        p.resolve(performance.now() - sent.at)
-        return
-      }
-    }
-  }
-
-  /**
-   * Echo a probe datagram through the exit. Tries again with a doubling wait (200 ms, 400 ms, …
-   * about 5 s in all): the first datagram on a fresh relayed connection is sometimes lost, and a
-   * late answer to an earlier try still counts.
-   */
-  async probe(tries = 5, firstTimeoutMs = 200): Promise<number> {
+  probe(): Promise<number> {
     const conn = this.conn
-    if (!conn) throw codeError('CONNECT_FAILED', 'No connection to probe.')
-    let resolve!: (rttMs: number) => void
-    const answered = new Promise<number>((r) => (resolve = r))
-    const round = { sent: [] as Array<{ bytes: Buffer; at: number }>, resolve }
-    this.pendingProbe = round
-    let timeoutMs = firstTimeoutMs
-    for (let i = 0; i < tries; i++) {
-      const bytes = Buffer.alloc(17)
-      sodium.randombytes_buf(bytes)
-      bytes[0] = PROBE_REQUEST
-      round.sent.push({ bytes, at: performance.now() })
-      conn.send(Buffer.from(bytes))
-      const rtt = await Promise.race([answered, sleep(timeoutMs).then(() => null)])
-      if (rtt !== null) return rtt
-      timeoutMs = Math.min(timeoutMs * 2, 2000)
+    if (!conn) return Promise.reject(new CodedError(ConsumerError.CONNECT_FAILED, 'No connection to probe.'))
+    return this.probes.run((bytes) => conn.send(bytes), 'the exit')
+  }
+
+  /** Hot path: the exit's datagrams (and probe replies). */
+  private readonly onMessage = (buf: Buffer): void => {
+    if (isProbeReply(buf)) {
+      this.probes.onReply(buf, 0, buf.byteLength)
+      return
     }
-    if (this.pendingProbe === round) this.pendingProbe = null
-    throw codeError('CONNECT_FAILED', 'The connection to the exit opened but carries no datagrams.')
+    this.rxBytes += buf.byteLength
+    this.ondatagram(buf, 0, buf.byteLength)
+  }
+
+  /** Hot path: one WireGuard datagram as one unordered message. */
+  send(buf: Buffer): void {
+    const conn = this.conn
+    if (conn === null) return
+    this.txBytes += buf.byteLength
+    conn.trySend(buf)
   }
 
   async close(): Promise<void> {
     this.closed = true
-    this.pendingProbe = null
+    this.probes.cancel()
     const conn = this.conn
     if (!conn || conn.destroyed) return
     await new Promise<void>((resolve) => {
@@ -116,22 +151,5 @@ export class ExitSession {
       conn.destroy()
       setTimeout(resolve, 2000).unref()
     })
-  }
-}
-
-function codeError(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code })
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms))
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, code: string, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(codeError(code, message)), ms)))])
-  } finally {
-    clearTimeout(timer)
   }
 }

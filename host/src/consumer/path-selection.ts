@@ -17,7 +17,12 @@
  * Malformed candidates (key not 32 bytes, bad host or price) are never chosen. When one key
  * appears more than once, the descriptor with the highest seq counts.
  */
+import { parseIPv4 } from '../../../shared/bypass-ip-address.ts'
 import type { ProviderDescriptor } from '../protocol/provider-descriptor.ts'
+import { ProtocolError } from '../protocol/protocol-errors.ts'
+import { CodedError } from '../lib/coded-error.ts'
+import { LibError } from '../lib/lib-errors.ts'
+import { ConsumerError } from './consumer-errors.ts'
 
 export interface PathCandidate {
   publicKey: Buffer
@@ -43,7 +48,6 @@ export interface PathRequest {
 /** The connection mode named by a hop count, as the user sees it. */
 const MODE_NAMES = ['', 'Speed', 'Balanced', 'Privacy'] as const
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
 
 interface Peer {
   candidate: PathCandidate
@@ -55,13 +59,7 @@ interface Peer {
   exit: boolean
 }
 
-function noPath(message: string): Error {
-  return Object.assign(new Error(message), { code: 'NO_PATH' })
-}
 
-function badArgument(message: string): Error {
-  return Object.assign(new Error(message), { code: 'BAD_ARGUMENT' })
-}
 
 export function priceFactor(priceLamportsPerMiB: number): number {
   return 1 / (1 + priceLamportsPerMiB / 1000)
@@ -75,12 +73,12 @@ function plural(n: number, one: string, many: string): string {
 export function selectPath(req: PathRequest): PathCandidate[] {
   const { hops } = req
   if (typeof hops !== 'number' || !Number.isInteger(hops) || hops < 1 || hops > 3) {
-    throw Object.assign(new Error(`The hop count must be 1, 2 or 3 (got ${String(hops)}); pick a connection mode.`), { code: 'INVALID_HOPS' })
+    throw new CodedError(ProtocolError.INVALID_HOPS, `The hop count must be 1, 2 or 3 (got ${String(hops)}); pick a connection mode.`)
   }
-  if (!Array.isArray(req.candidates)) throw badArgument('candidates must be a list.')
-  if (typeof req.score !== 'function') throw badArgument('score must be a function.')
-  if (req.region !== undefined && typeof req.region !== 'string') throw badArgument('region must be text.')
-  if (req.exit !== undefined && !(Buffer.isBuffer(req.exit) && req.exit.length === 32)) throw badArgument('The pinned exit must be a 32-byte public key.')
+  if (!Array.isArray(req.candidates)) throw new CodedError(LibError.BAD_ARGUMENT, 'candidates must be a list.')
+  if (typeof req.score !== 'function') throw new CodedError(LibError.BAD_ARGUMENT, 'score must be a function.')
+  if (req.region !== undefined && typeof req.region !== 'string') throw new CodedError(LibError.BAD_ARGUMENT, 'region must be text.')
+  if (req.exit !== undefined && !(Buffer.isBuffer(req.exit) && req.exit.length === 32)) throw new CodedError(LibError.BAD_ARGUMENT, 'The pinned exit must be a 32-byte public key.')
   const random = req.random ?? Math.random
   const exclude = new Set<string>()
   for (const key of req.exclude ?? []) if (typeof key === 'string') exclude.add(key.toLowerCase())
@@ -92,18 +90,18 @@ export function selectPath(req: PathRequest): PathCandidate[] {
   // The exit.
   const where = req.region === undefined ? '' : ` in region ${req.region}`
   const exitsOnline = online.filter((p) => p.exit && (req.region === undefined || p.candidate.descriptor.region === req.region))
-  if (exitsOnline.length === 0) throw noPath(`No exit${where} is online. ${req.region === undefined ? 'Try again later.' : 'Choose another region or try again later.'}`)
+  if (exitsOnline.length === 0) throw new CodedError(ConsumerError.NO_PATH, `No exit${where} is online. ${req.region === undefined ? 'Try again later.' : 'Choose another region or try again later.'}`)
   let exits = exitsOnline
   if (req.exit !== undefined) {
     const pinned = req.exit.toString('hex')
     exits = exitsOnline.filter((p) => p.hex === pinned)
-    if (exits.length === 0) throw noPath(`The exit ${pinned.slice(0, 8)}… is no longer online${where}. Connect again to use another exit.`)
-    if (!exits.some(eligible)) throw noPath(`The exit ${pinned.slice(0, 8)}… is blocked or unusable. Connect again to use another exit.`)
+    if (exits.length === 0) throw new CodedError(ConsumerError.NO_PATH, `The exit ${pinned.slice(0, 8)}… is no longer online${where}. Connect again to use another exit.`)
+    if (!exits.some(eligible)) throw new CodedError(ConsumerError.NO_PATH, `The exit ${pinned.slice(0, 8)}… is blocked or unusable. Connect again to use another exit.`)
   }
   exits = exits.filter(eligible)
   if (exits.length === 0) {
     const which = exitsOnline.length === 1 ? `The only exit online${where} is` : `All ${exitsOnline.length} exits online${where} are`
-    throw noPath(`${which} blocked or unusable. Unblock one in the peer list${req.region === undefined ? '' : ', choose another region'} or try again later.`)
+    throw new CodedError(ConsumerError.NO_PATH, `${which} blocked or unusable. Unblock one in the peer list${req.region === undefined ? '' : ', choose another region'} or try again later.`)
   }
 
   const relays = online.filter((p) => p.relay && eligible(p))
@@ -128,7 +126,7 @@ export function selectPath(req: PathRequest): PathCandidate[] {
 function tooFewRelays(hops: number, available: number): Error {
   const count = available === 0 ? 'No relay' : `Only ${plural(available, 'relay', 'relays')}`
   const lower = hops === 3 ? 'Choose a lower connection mode' : `Choose ${MODE_NAMES[1]} mode`
-  return noPath(`${count} outside the exit's network ${available <= 1 ? 'is' : 'are'} available; ${MODE_NAMES[2]} needs 1 and ${MODE_NAMES[3]} needs 2. ${lower} or try again later.`)
+  return new CodedError(ConsumerError.NO_PATH, `${count} outside the exit's network ${available <= 1 ? 'is' : 'are'} available; ${MODE_NAMES[2]} needs 1 and ${MODE_NAMES[3]} needs 2. ${lower} or try again later.`)
 }
 
 function weightOf(req: PathRequest, p: Peer): number {
@@ -148,7 +146,7 @@ function usableCandidates(candidates: PathCandidate[]): Peer[] {
   for (const c of candidates) {
     const d = c?.descriptor
     if (!(c?.publicKey instanceof Uint8Array) || c.publicKey.byteLength !== 32 || !d || !Array.isArray(d.roles)) continue
-    if (typeof d.host !== 'string' || (d.host !== '' && !IPV4.test(d.host))) continue
+    if (typeof d.host !== 'string' || (d.host !== '' && parseIPv4(d.host) === null)) continue
     if (typeof d.region !== 'string') continue
     if (typeof d.priceLamportsPerMiB !== 'number' || !Number.isFinite(d.priceLamportsPerMiB) || d.priceLamportsPerMiB < 0) continue
     const hex = Buffer.from(c.publicKey.buffer, c.publicKey.byteOffset, 32).toString('hex')

@@ -15,6 +15,9 @@ import path from 'node:path'
 import { z } from 'zod'
 import type { PeerRecord } from '../../../shared/native-protocol.ts'
 import { readFileIfExists, writeFileAtomic } from '../lib/atomic-file.ts'
+import { ConsumerError } from './consumer-errors.ts'
+import { CodedError } from '../lib/coded-error.ts'
+import { LibError } from '../lib/lib-errors.ts'
 
 export const PEERS_FILE = 'peers.json'
 export const MAX_PEERS = 5000
@@ -68,30 +71,27 @@ export interface PeerStoreOptions {
   flushDelayMs?: number
 }
 
-function badArgument(message: string): Error {
-  return Object.assign(new Error(message), { code: 'BAD_ARGUMENT' })
-}
 
 /** A 32-byte key as 64 lowercase hex characters; throws BAD_PEER_KEY for anything else. */
 export function peerKeyHex(key: PeerKeyInput): string {
   if (typeof key === 'string' && HEX_KEY.test(key)) return key
   if (key instanceof Uint8Array && key.byteLength === 32) return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex')
-  throw Object.assign(new Error('A peer key must be a 32-byte public key (a Buffer or 64 lowercase hex characters); check the key passed in.'), { code: 'BAD_PEER_KEY' })
+  throw new CodedError(ConsumerError.BAD_PEER_KEY, 'A peer key must be a 32-byte public key (a Buffer or 64 lowercase hex characters); check the key passed in.')
 }
 
 /** Trim whitespace, cut to MAX_REASON_CHARS without splitting a surrogate pair; empty is an error. */
 function cleanReason(reason: unknown): string {
-  if (typeof reason !== 'string') throw badArgument('A reason must be text describing what the peer did.')
+  if (typeof reason !== 'string') throw new CodedError(LibError.BAD_ARGUMENT, 'A reason must be text describing what the peer did.')
   let text = reason.trim().slice(0, MAX_REASON_CHARS)
   if (/[\uD800-\uDBFF]$/.test(text)) text = text.slice(0, -1)
   text = text.trimEnd()
-  if (text === '') throw badArgument('A reason must not be empty; say what the peer did.')
+  if (text === '') throw new CodedError(LibError.BAD_ARGUMENT, 'A reason must not be empty; say what the peer did.')
   return text
 }
 
 function checkMeasurement(value: unknown, what: string, max: number): number | undefined {
   if (value === undefined) return undefined
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max) throw badArgument(`${what} must be a number from 0 to ${max}.`)
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max) throw new CodedError(LibError.BAD_ARGUMENT, `${what} must be a number from 0 to ${max}.`)
   return value
 }
 
@@ -132,9 +132,9 @@ export class PeerStore {
   private writing: Promise<void> | null = null
 
   constructor(opts: PeerStoreOptions) {
-    if (typeof opts?.stateDir !== 'string' || opts.stateDir === '') throw badArgument('The peer store needs the state directory path.')
+    if (typeof opts?.stateDir !== 'string' || opts.stateDir === '') throw new CodedError(LibError.BAD_ARGUMENT, 'The peer store needs the state directory path.')
     const delay = opts.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS
-    if (!Number.isInteger(delay) || delay < 0 || delay > 3_600_000) throw badArgument('flushDelayMs must be an integer from 0 to 3600000.')
+    if (!Number.isInteger(delay) || delay < 0 || delay > 3_600_000) throw new CodedError(LibError.BAD_ARGUMENT, 'flushDelayMs must be an integer from 0 to 3600000.')
     this.file = path.join(opts.stateDir, PEERS_FILE)
     this.now = opts.now ?? Date.now
     this.flushDelayMs = delay
@@ -142,12 +142,12 @@ export class PeerStore {
 
   async open(): Promise<void> {
     if (this.state === 'open') return
-    if (this.state === 'closed') throw Object.assign(new Error('The peer store was closed; create a new PeerStore to open it again.'), { code: 'PEER_STORE_CLOSED' })
+    if (this.state === 'closed') throw new CodedError(ConsumerError.PEER_STORE_CLOSED, 'The peer store was closed; create a new PeerStore to open it again.')
     let text: string | null
     try {
       text = await readFileIfExists(this.file)
     } catch (err) {
-      throw Object.assign(new Error(`The peer list ${this.file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); check its permissions or delete it.`), { code: 'PEER_STORE_UNREADABLE' })
+      throw new CodedError(ConsumerError.PEER_STORE_UNREADABLE, `The peer list ${this.file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); check its permissions or delete it.`)
     }
     const peers = new Map<string, StoredPeer>()
     if (text !== null) {
@@ -193,7 +193,7 @@ export class PeerStore {
         await write
       } catch (err) {
         this.dirty = true
-        throw Object.assign(new Error(`The peer list ${this.file} could not be saved (${(err as NodeJS.ErrnoException).code ?? 'error'}); check free space and permissions of the state directory.`), { code: 'PEER_STORE_WRITE_FAILED' })
+        throw new CodedError(ConsumerError.PEER_STORE_WRITE_FAILED, `The peer list ${this.file} could not be saved (${(err as NodeJS.ErrnoException).code ?? 'error'}); check free space and permissions of the state directory.`)
       } finally {
         this.writing = null
       }
@@ -203,8 +203,8 @@ export class PeerStore {
   /** Remember the roles and region of a verified descriptor. */
   noteProvider(key: PeerKeyInput, info: { roles: PeerRole[]; region: string }): void {
     const hex = peerKeyHex(key)
-    if (!Array.isArray(info?.roles) || info.roles.length === 0 || info.roles.some((r) => r !== 'relay' && r !== 'exit')) throw badArgument('roles must be a non-empty list of "relay" and "exit".')
-    if (typeof info.region !== 'string' || !REGION.test(info.region)) throw badArgument('region must be 1-16 characters of a-z, 0-9 and -.')
+    if (!Array.isArray(info?.roles) || info.roles.length === 0 || info.roles.some((r) => r !== 'relay' && r !== 'exit')) throw new CodedError(LibError.BAD_ARGUMENT, 'roles must be a non-empty list of "relay" and "exit".')
+    if (typeof info.region !== 'string' || !REGION.test(info.region)) throw new CodedError(LibError.BAD_ARGUMENT, 'region must be 1-16 characters of a-z, 0-9 and -.')
     this.assertOpen()
     const p = this.touch(hex)
     p.roles = (['relay', 'exit'] as const).filter((r) => info.roles.includes(r))
@@ -240,7 +240,7 @@ export class PeerStore {
   block(key: PeerKeyInput, reason: string, durationMs: number = DEFAULT_BLOCK_MS): void {
     const hex = peerKeyHex(key)
     const text = cleanReason(reason)
-    if (!Number.isInteger(durationMs) || durationMs < MIN_BLOCK_MS || durationMs > MAX_BLOCK_MS) throw badArgument(`The block duration must be a whole number of milliseconds from ${MIN_BLOCK_MS} to ${MAX_BLOCK_MS} (one year).`)
+    if (!Number.isInteger(durationMs) || durationMs < MIN_BLOCK_MS || durationMs > MAX_BLOCK_MS) throw new CodedError(LibError.BAD_ARGUMENT, `The block duration must be a whole number of milliseconds from ${MIN_BLOCK_MS} to ${MAX_BLOCK_MS} (one year).`)
     this.assertOpen()
     const p = this.peers.get(hex) ?? this.touch(hex)
     p.blocked = { reason: text, until: this.now() + durationMs }
@@ -309,7 +309,7 @@ export class PeerStore {
   }
 
   private assertOpen(): void {
-    if (this.state !== 'open') throw Object.assign(new Error('The peer store is not open; call open() before recording anything.'), { code: 'PEER_STORE_NOT_OPEN' })
+    if (this.state !== 'open') throw new CodedError(ConsumerError.PEER_STORE_NOT_OPEN, 'The peer store is not open; call open() before recording anything.')
   }
 
   private activeBlock(hex: string): { reason: string; until: number } | null {

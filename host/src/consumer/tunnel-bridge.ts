@@ -1,22 +1,18 @@
 /**
- * The consumer's bridge between the local wireguard-go and the overlay.
- * WireGuard's peer endpoint is this UDP socket on 127.0.0.1, so the overlay under it can change
- * (a new circuit to the same exit) without WireGuard noticing. Every datagram from wireguard-go
- * goes to the carrier: for one hop the exit connection itself (one unordered secret-stream
- * message, `conn.trySend`: no promise per datagram), for a circuit the circuit manager (one
- * cell). What comes back is handed to `deliver`. Hot path: no allocation of ours, no JSON, no
- * logging.
+ * The consumer's bridge between the local wireguard-go and the carrier (consumer/carrier.ts).
+ * WireGuard's peer endpoint is this UDP socket on 127.0.0.1, so the carrier under it can change
+ * paths (a new circuit to the same exit) without WireGuard noticing. Every datagram from
+ * wireguard-go goes to the carrier; what the carrier brings back is handed to `deliver`.
+ * Hot path: no allocation of ours, no JSON, no logging.
  */
 import dgram from 'node:dgram'
-import type { NoiseSocket } from 'hyperdht'
-import { PROBE_REPLY } from '../protocol/session-protocol.ts'
+import { bindUdp } from '../lib/socket-binding.ts'
+import type { Carrier } from './carrier.ts'
 
 export class TunnelBridge {
   private readonly socket: dgram.Socket
-  private conn: NoiseSocket | null = null
-  private carrier: ((buf: Buffer) => void) | null = null
+  private carrier: Carrier | null = null
   private wgPort = 0
-  private onProbeReply: ((buf: Buffer) => void) | null = null
   /** Aggregate counters (bytes of WireGuard datagrams), for status only. */
   rxBytes = 0
   txBytes = 0
@@ -32,13 +28,7 @@ export class TunnelBridge {
   }
 
   async open(): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.socket.once('error', reject)
-      this.socket.bind(0, '127.0.0.1', () => {
-        this.socket.off('error', reject)
-        resolve()
-      })
-    })
+    await bindUdp(this.socket, 0, '127.0.0.1')
     this.port = this.socket.address().port
     return this.port
   }
@@ -48,26 +38,15 @@ export class TunnelBridge {
     this.wgPort = port
   }
 
-  /** One hop: carry datagrams over this exit connection (probe replies go to onProbeReply). */
-  attach(conn: NoiseSocket, onProbeReply: (buf: Buffer) => void): void {
-    this.detach()
-    this.conn = conn
-    this.onProbeReply = onProbeReply
-    this.carrier = (buf) => conn.trySend(buf)
-    conn.on('message', this.fromOverlay)
-  }
-
-  /** A circuit: datagrams go to `send`; the carrier calls deliver() with what comes back. */
-  attachCarrier(send: (buf: Buffer) => void): void {
-    this.detach()
-    this.carrier = send
+  /** Carry datagrams over `carrier`; what it brings back goes to wireguard-go. */
+  attach(carrier: Carrier): void {
+    this.carrier = carrier
+    carrier.ondatagram = this.deliver
   }
 
   detach(): void {
-    if (this.conn) this.conn.off('message', this.fromOverlay)
-    this.conn = null
+    if (this.carrier) this.carrier.ondatagram = () => {}
     this.carrier = null
-    this.onProbeReply = null
   }
 
   /** Hot path: a datagram for wireguard-go at buf[offset, offset + length). */
@@ -87,15 +66,7 @@ export class TunnelBridge {
       return
     }
     this.txBytes += buf.byteLength
-    carrier(buf)
-  }
-
-  private readonly fromOverlay = (buf: Buffer): void => {
-    if (buf[0] === PROBE_REPLY) {
-      this.onProbeReply?.(buf)
-      return
-    }
-    this.deliver(buf, 0, buf.byteLength)
+    carrier.send(buf)
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,8 @@
 import net from 'node:net'
 import { isBlockedDestination } from '../protocol/exit-policy.ts'
 import type { TunnelResolver } from './tunnel-resolver.ts'
+import { ConsumerError } from './consumer-errors.ts'
+import { CodedError } from '../lib/coded-error.ts'
 
 export class TunnelDialer {
   private readonly resolver: TunnelResolver
@@ -19,17 +21,17 @@ export class TunnelDialer {
   }
 
   async connect(host: string, port: number): Promise<net.Socket> {
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw Object.assign(new Error('Invalid port.'), { code: 'BAD_DESTINATION' })
-    if (net.isIPv6(host) || host.startsWith('[')) throw Object.assign(new Error('IPv6 destinations are not carried yet.'), { code: 'DESTINATION_BLOCKED' })
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CodedError(ConsumerError.BAD_DESTINATION, 'Invalid port.')
+    if (net.isIPv6(host) || host.startsWith('[')) throw new CodedError(ConsumerError.DESTINATION_BLOCKED, 'IPv6 destinations are not carried yet.')
     const address = await this.resolver.lookup(host)
     if (isBlockedDestination(address, port)) {
-      throw Object.assign(new Error('The exit policy does not allow this destination.'), { code: 'DESTINATION_BLOCKED' })
+      throw new CodedError(ConsumerError.DESTINATION_BLOCKED, 'The exit policy does not allow this destination.')
     }
     return await new Promise<net.Socket>((resolve, reject) => {
       const socket = net.connect({ host: address, port, localAddress: this.localAddress, noDelay: true })
       const timer = setTimeout(() => {
         socket.destroy()
-        reject(Object.assign(new Error('The destination did not answer in time.'), { code: 'CONNECT_TIMEOUT' }))
+        reject(new CodedError(ConsumerError.CONNECT_TIMEOUT, 'The destination did not answer in time.'))
       }, this.connectTimeoutMs)
       socket.once('connect', () => {
         clearTimeout(timer)
@@ -38,7 +40,7 @@ export class TunnelDialer {
       })
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer)
-        reject(Object.assign(new Error(`The destination refused or was unreachable (${err.code ?? 'error'}).`), { code: 'CONNECT_FAILED' }))
+        reject(new CodedError(ConsumerError.CONNECT_FAILED, `The destination refused or was unreachable (${err.code ?? 'error'}).`))
       })
     })
   }

@@ -5,6 +5,8 @@
  */
 import { Resolver } from 'node:dns/promises'
 import net from 'node:net'
+import { ConsumerError } from './consumer-errors.ts'
+import { CodedError } from '../lib/coded-error.ts'
 
 const MAX_ENTRIES = 2048
 const MAX_TTL_S = 300
@@ -32,12 +34,12 @@ export class TunnelResolver {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       if (code === 'ENOTFOUND' || code === 'ENODATA' || code === 'ENONAME') {
-        throw Object.assign(new Error('The exit found no address for this name.'), { code: 'DNS_NOT_FOUND' })
+        throw new CodedError(ConsumerError.DNS_NOT_FOUND, 'The exit found no address for this name.')
       }
-      throw Object.assign(new Error('The exit resolver did not answer through the tunnel.'), { code: 'DNS_FAILED' })
+      throw new CodedError(ConsumerError.DNS_FAILED, 'The exit resolver did not answer through the tunnel.')
     }
     const first = records[0]
-    if (!first) throw Object.assign(new Error('The exit found no address for this name.'), { code: 'DNS_NOT_FOUND' })
+    if (!first) throw new CodedError(ConsumerError.DNS_NOT_FOUND, 'The exit found no address for this name.')
     if (this.cache.size >= MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value as string)
     this.cache.set(name, { address: first.address, expires: now + Math.min(first.ttl, MAX_TTL_S) * 1000 })
     return first.address
@@ -51,7 +53,7 @@ export class TunnelResolver {
       // Any DNS answer (NXDOMAIN, SERVFAIL, REFUSED…) came back through the tunnel; only silence fails.
       const code = (err as NodeJS.ErrnoException).code
       if (code !== 'ETIMEOUT' && code !== 'ECONNREFUSED' && code !== 'ECANCELLED' && code !== 'ECONNRESET') return
-      throw Object.assign(new Error('No answer from the exit through the tunnel.'), { code: 'TUNNEL_FAILED' })
+      throw new CodedError(ConsumerError.TUNNEL_FAILED, 'No answer from the exit through the tunnel.')
     }
   }
 

@@ -7,11 +7,12 @@
  */
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
-import { ErrorCode, HostMessage, PROTOCOL_VERSION, Request, type Status } from '../../../shared/native-protocol.ts'
-import { LineDecoder, MAX_CONTROL_LINE_BYTES, parseLine } from './control-server.ts'
+import { ErrorCode, HostMessage, PROTOCOL_VERSION, Request, RESULT_SCHEMAS, type RequestBody, type RequestType, type ResultOf, type Status } from '../../../shared/native-protocol.ts'
+import { CodedError } from '../lib/coded-error.ts'
+import { ControlError } from './control-errors.ts'
+import { LineDecoder, MAX_CONTROL_LINE_BYTES, parseLine } from './line-decoder.ts'
 
-/** A request without its envelope (v and id are added by the client). */
-export type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'v' | 'id'> : never) : never
+export type { RequestBody }
 
 export interface ControlConnectOptions {
   /** How long to wait for the socket to accept (default 3000 ms). */
@@ -24,11 +25,8 @@ interface Pending {
   timer: NodeJS.Timeout | null
 }
 
-export function daemonUnavailable(socketPath: string, detail: string, cause?: unknown): Error & { code: string } {
-  return Object.assign(
-    new Error(`The macro-vpn daemon is not reachable at ${socketPath} (${detail}); start it with \`macro-vpn daemon\` or check --control.`, cause === undefined ? {} : { cause }),
-    { code: ErrorCode.DAEMON_UNAVAILABLE }
-  )
+export function daemonUnavailable(socketPath: string, detail: string, cause?: unknown): CodedError {
+  return new CodedError(ErrorCode.DAEMON_UNAVAILABLE, `The macro-vpn daemon is not reachable at ${socketPath} (${detail}); start it with \`macro-vpn daemon\` or check --control.`, { cause })
 }
 
 export class ControlClient extends EventEmitter {
@@ -59,7 +57,7 @@ export class ControlClient extends EventEmitter {
       const socket = net.connect(socketPath)
       const timer = setTimeout(() => {
         socket.destroy()
-        reject(daemonUnavailable(socketPath, `no answer within ${timeoutMs} ms`, Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })))
+        reject(daemonUnavailable(socketPath, `no answer within ${timeoutMs} ms`, new CodedError('ETIMEDOUT', 'timeout')))
       }, timeoutMs)
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer)
@@ -80,10 +78,29 @@ export class ControlClient extends EventEmitter {
   }
 
   /**
-   * Send one request and wait for its result. Rejects with an Error whose .code is the error
-   * code the daemon answered with (or DAEMON_UNAVAILABLE / BAD_MESSAGE / TIMEOUT locally).
+   * Send one request and wait for its result, validated against the result map of
+   * shared/native-protocol.ts. Rejects with a CodedError: the code the daemon answered with, or
+   * DAEMON_UNAVAILABLE / BAD_MESSAGE (an invalid request or result) / TIMEOUT locally.
    */
-  request(body: RequestBody, opts: { timeoutMs?: number } = {}): Promise<unknown> {
+  async request<T extends RequestType>(body: RequestBody<T> & { type: T }, opts: { timeoutMs?: number } = {}): Promise<ResultOf<T>> {
+    const raw = await this.send(body, opts)
+    const schema = RESULT_SCHEMAS[body.type]
+    const parsed = schema.safeParse(raw)
+    if (!parsed.success) {
+      throw new CodedError(ErrorCode.BAD_MESSAGE, `The daemon answered the ${body.type} request with an invalid result. Make sure the daemon and this program are the same version.`)
+    }
+    return parsed.data as ResultOf<T>
+  }
+
+  /**
+   * Send one request and hand back its result as the daemon sent it, unvalidated: for a relay
+   * such as the native shim, whose client (the extension) validates what it receives.
+   */
+  requestUnchecked(body: RequestBody, opts: { timeoutMs?: number } = {}): Promise<unknown> {
+    return this.send(body, opts)
+  }
+
+  private send(body: RequestBody, opts: { timeoutMs?: number }): Promise<unknown> {
     if (this.closedFlag) return Promise.reject(this.closeReason ?? daemonUnavailable(this.path, 'the connection is closed'))
     const id = this.nextId
     this.nextId = this.nextId >= 2 ** 31 ? 1 : this.nextId + 1
@@ -91,17 +108,17 @@ export class ControlClient extends EventEmitter {
     const checked = Request.safeParse(message)
     if (!checked.success) {
       const issue = checked.error.issues[0]
-      return Promise.reject(Object.assign(new Error(`Invalid ${String(body.type)} request: ${issue?.path.join('.') || '(message)'}: ${issue?.message ?? 'invalid'}.`), { code: ErrorCode.BAD_MESSAGE }))
+      return Promise.reject(new CodedError(ErrorCode.BAD_MESSAGE, `Invalid ${String(body.type)} request: ${issue?.path.join('.') || '(message)'}: ${issue?.message ?? 'invalid'}.`))
     }
     const line = JSON.stringify(checked.data)
     if (Buffer.byteLength(line) > MAX_CONTROL_LINE_BYTES) {
-      return Promise.reject(Object.assign(new Error(`The ${body.type} request is larger than ${MAX_CONTROL_LINE_BYTES} bytes.`), { code: ErrorCode.TOO_LARGE }))
+      return Promise.reject(new CodedError(ErrorCode.TOO_LARGE, `The ${body.type} request is larger than ${MAX_CONTROL_LINE_BYTES} bytes.`))
     }
     return new Promise((resolve, reject) => {
       const timer = opts.timeoutMs
         ? setTimeout(() => {
             this.pending.delete(id)
-            reject(Object.assign(new Error(`The daemon did not answer the ${body.type} request within ${opts.timeoutMs} ms. Check that it is healthy (macro-vpn status).`), { code: 'TIMEOUT' }))
+            reject(new CodedError(ControlError.TIMEOUT, `The daemon did not answer the ${body.type} request within ${opts.timeoutMs} ms. Check that it is healthy (macro-vpn status).`))
           }, opts.timeoutMs)
         : null
       this.pending.set(id, { resolve, reject, timer })
@@ -151,11 +168,11 @@ export class ControlClient extends EventEmitter {
     this.pending.delete(message.id)
     if (pending.timer) clearTimeout(pending.timer)
     if (message.ok) pending.resolve(message.result)
-    else pending.reject(Object.assign(new Error(message.error.message), { code: message.error.code }))
+    else pending.reject(new CodedError(message.error.code, message.error.message))
   }
 
   private fail(detail: string): void {
-    const err = Object.assign(new Error(`Protocol error on the control socket ${this.path}: ${detail}. Make sure the daemon and this program are the same version.`), { code: ErrorCode.BAD_MESSAGE })
+    const err = new CodedError(ErrorCode.BAD_MESSAGE, `Protocol error on the control socket ${this.path}: ${detail}. Make sure the daemon and this program are the same version.`)
     this.socket.destroy()
     this.teardown(err)
   }

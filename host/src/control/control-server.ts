@@ -15,66 +15,18 @@ import {
   type HostMessage,
   type Request
 } from '../../../shared/native-protocol.ts'
+import { CodedError } from '../lib/coded-error.ts'
+import { listenServer } from '../lib/socket-binding.ts'
+import { controlError } from './control-error-code.ts'
+import { ControlError } from './control-errors.ts'
+import { LineDecoder, MAX_CONTROL_LINE_BYTES, parseLine } from './line-decoder.ts'
 
-/** Longest accepted line on the control socket, in bytes (without the newline). */
-export const MAX_CONTROL_LINE_BYTES = 1024 * 1024
+export { LineDecoder, MAX_CONTROL_LINE_BYTES, parseLine }
+
 /** Requests one connection may have in flight before it gets BUSY. */
 const MAX_IN_FLIGHT = 64
 /** A client that stops reading is dropped once this much output is queued for it. */
 const MAX_QUEUED_OUTPUT = 8 * 1024 * 1024
-
-/**
- * Splits a byte stream into lines at '\n' (a trailing '\r' is kept; JSON ignores it). A line
- * longer than maxLineBytes throws an Error with code TOO_LARGE; the stream is then unusable.
- */
-export class LineDecoder {
-  private pending: Buffer[] = []
-  private pendingBytes = 0
-
-  constructor(readonly maxLineBytes: number = MAX_CONTROL_LINE_BYTES) {}
-
-  push(chunk: Uint8Array): Buffer[] {
-    const buf = Buffer.from(chunk)
-    const lines: Buffer[] = []
-    let start = 0
-    for (;;) {
-      const nl = buf.indexOf(0x0a, start)
-      if (nl === -1) break
-      const part = buf.subarray(start, nl)
-      if (this.pendingBytes + part.byteLength > this.maxLineBytes) throw tooLarge(this.maxLineBytes)
-      lines.push(this.pending.length > 0 ? Buffer.concat([...this.pending, part]) : part)
-      this.pending = []
-      this.pendingBytes = 0
-      start = nl + 1
-    }
-    if (start < buf.byteLength) {
-      const rest = buf.subarray(start)
-      this.pendingBytes += rest.byteLength
-      if (this.pendingBytes > this.maxLineBytes) throw tooLarge(this.maxLineBytes)
-      this.pending.push(rest)
-    }
-    return lines
-  }
-
-  /** Bytes of an unfinished line. */
-  get buffered(): number {
-    return this.pendingBytes
-  }
-}
-
-function tooLarge(max: number): Error {
-  return Object.assign(new Error(`A control message is longer than ${max} bytes.`), { code: ErrorCode.TOO_LARGE })
-}
-
-/** Decode one line as JSON; null result means "not valid UTF-8 JSON". */
-export function parseLine(line: Buffer): { ok: true; value: unknown } | { ok: false } {
-  try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(line)
-    return { ok: true, value: JSON.parse(text) as unknown }
-  } catch {
-    return { ok: false }
-  }
-}
 
 /** What a handler sees of the connection a request came from. */
 export interface ControlClientHandle {
@@ -176,20 +128,12 @@ export class ControlServer {
     await this.removeStaleSocket()
 
     const server = net.createServer((socket) => this.accept(socket))
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => {
-        server.off('listening', onListening)
-        if (err.code === 'EADDRINUSE') reject(inUse(this.path))
-        else reject(Object.assign(new Error(`Cannot create the control socket ${this.path}: ${err.message}. Check that its folder is writable, or choose another --control.`), { code: 'CONTROL_FAILED', cause: err }))
-      }
-      const onListening = () => {
-        server.off('error', onError)
-        resolve()
-      }
-      server.once('error', onError)
-      server.once('listening', onListening)
-      server.listen(this.path)
-    })
+    try {
+      await listenServer(server, this.path)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw inUse(this.path)
+      throw new CodedError(ControlError.CONTROL_FAILED, `Cannot create the control socket ${this.path}: ${(err as Error).message}. Check that its folder is writable, or choose another --control.`, { cause: err })
+    }
     // Errors after listening (e.g. EMFILE on accept) must not crash the daemon.
     server.on('error', () => {})
     this.server = server
@@ -232,7 +176,7 @@ export class ControlServer {
       throw err
     }
     if (!st.isSocket()) {
-      throw Object.assign(new Error(`${this.path} exists and is not a socket. Remove it or choose another --control path.`), { code: 'CONTROL_PATH_INVALID' })
+      throw new CodedError(ControlError.CONTROL_PATH_INVALID, `${this.path} exists and is not a socket. Remove it or choose another --control path.`)
     }
     const alive = await new Promise<boolean>((resolve) => {
       const probe = net.connect(this.path)
@@ -318,8 +262,8 @@ function toErrorResponse(request: Request, err: unknown, onInternalError: ((err:
   // ERR_* codes are internal, and their messages may name private paths.
   const deliberate = typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) && !code.startsWith('ERR_') && e?.errno === undefined && e?.syscall === undefined
   if (deliberate) {
-    const message = String((err as { message?: unknown }).message ?? code).slice(0, 2000)
-    return errorResponse(request.id, code, message) as HostMessage
+    const { code: mapped, message } = controlError(err)
+    return errorResponse(request.id, mapped, message) as HostMessage
   }
   try {
     onInternalError?.(err, request)
@@ -327,6 +271,6 @@ function toErrorResponse(request: Request, err: unknown, onInternalError: ((err:
   return errorResponse(request.id, ErrorCode.INTERNAL, `The daemon failed to handle the ${request.type} request (internal error). Check the daemon log; restart it if this persists.`) as HostMessage
 }
 
-function inUse(socketPath: string): Error {
-  return Object.assign(new Error(`Another macro-vpn daemon is already listening on ${socketPath}. Stop it first, or choose another --control path.`), { code: 'CONTROL_IN_USE' })
+function inUse(socketPath: string): CodedError {
+  return new CodedError(ControlError.CONTROL_IN_USE, `Another macro-vpn daemon is already listening on ${socketPath}. Stop it first, or choose another --control path.`)
 }

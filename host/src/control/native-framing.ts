@@ -7,6 +7,7 @@
  */
 import os from 'node:os'
 import { ErrorCode, MAX_FROM_BROWSER_BYTES, MAX_TO_BROWSER_BYTES, type ErrorInfo } from '../../../shared/native-protocol.ts'
+import { CodedError } from '../lib/coded-error.ts'
 
 const LITTLE_ENDIAN = os.endianness() === 'LE'
 const HEADER_BYTES = 4
@@ -124,10 +125,10 @@ export class FrameDecoder {
  */
 export function encodeFrame(message: unknown, maxBytes: number = MAX_TO_BROWSER_BYTES): Buffer {
   const json = JSON.stringify(message)
-  if (json === undefined) throw Object.assign(new Error('This value cannot be sent as a native message (not JSON).'), { code: ErrorCode.BAD_MESSAGE })
+  if (json === undefined) throw new CodedError(ErrorCode.BAD_MESSAGE, 'This value cannot be sent as a native message (not JSON).')
   const length = Buffer.byteLength(json, 'utf8')
   if (length > maxBytes) {
-    throw Object.assign(new Error(`A native message of ${length} bytes exceeds the ${maxBytes}-byte limit.`), { code: ErrorCode.TOO_LARGE })
+    throw new CodedError(ErrorCode.TOO_LARGE, `A native message of ${length} bytes exceeds the ${maxBytes}-byte limit.`)
   }
   const frame = Buffer.allocUnsafe(HEADER_BYTES + length)
   if (LITTLE_ENDIAN) frame.writeUInt32LE(length, 0)

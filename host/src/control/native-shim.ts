@@ -11,6 +11,8 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { waitAtMost } from '../lib/deadline.ts'
 import { ErrorCode, errorResponse, HelloResult, hostDownEvent, okResponse, parseRequest, statusEvent, type HostMessage, type Request, type Status } from '../../../shared/native-protocol.ts'
 import { ControlClient, daemonUnavailable, type RequestBody } from './control-client.ts'
 import { encodeFrame, FrameDecoder, type DecodedFrame } from './native-framing.ts'
@@ -122,7 +124,8 @@ class NativeShim {
     let reply: HostMessage
     try {
       const client = await this.connect()
-      const result = await client.request(body as RequestBody)
+      // The extension validates results itself: the shim relays them as the daemon sent them.
+      const result = await client.requestUnchecked(body as RequestBody)
       if (request.type === 'hello') this.lastHello = body as RequestBody
       reply = okResponse(id, result) as HostMessage
     } catch (err) {
@@ -164,7 +167,7 @@ class NativeShim {
     // After a reconnect (daemon restarted) say hello again so status events keep coming.
     if (this.lastHello) {
       try {
-        const hello = HelloResult.safeParse(await client.request(this.lastHello))
+        const hello = HelloResult.safeParse(await client.requestUnchecked(this.lastHello))
         // Tell the browser the daemon is back, and in which state (it may have restarted 'off').
         if (hello.success) this.send(statusEvent(hello.data.status))
       } catch {}
@@ -218,7 +221,7 @@ class NativeShim {
         last = err
         if (!isNoDaemon(err)) throw err
       }
-      await new Promise((resolve) => setTimeout(resolve, RETRY_INTERVAL_MS))
+      await sleep(RETRY_INTERVAL_MS)
     }
     throw daemonUnavailable(
       this.opts.controlPath,
@@ -268,14 +271,7 @@ class NativeShim {
 
   private async drain(): Promise<void> {
     if (this.inFlight.size === 0) return
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([
-      Promise.allSettled([...this.inFlight]),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, DRAIN_AFTER_EOF_MS)
-      })
-    ])
-    clearTimeout(timer)
+    await waitAtMost(Promise.allSettled([...this.inFlight]), DRAIN_AFTER_EOF_MS)
   }
 }
 

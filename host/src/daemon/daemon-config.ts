@@ -3,6 +3,8 @@ import path from 'node:path'
 import { z } from 'zod'
 import { BypassRules } from '../../../shared/native-protocol.ts'
 import { readFileIfExists, writeFileAtomic } from '../lib/atomic-file.ts'
+import { DaemonError } from './daemon-errors.ts'
+import { CodedError } from '../lib/coded-error.ts'
 
 export const DaemonConfigSchema = z.object({
   v: z.literal(1),
@@ -27,7 +29,7 @@ export class DaemonConfigStore {
     try {
       this.config = DaemonConfigSchema.parse(JSON.parse(text))
     } catch {
-      throw Object.assign(new Error(`The config file ${this.file} is not valid; fix or delete it and start again.`), { code: 'BAD_CONFIG' })
+      throw new CodedError(DaemonError.BAD_CONFIG, `The config file ${this.file} is not valid; fix or delete it and start again.`)
     }
     return this.config
   }

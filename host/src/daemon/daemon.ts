@@ -6,22 +6,28 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import DHT from 'hyperdht'
-import { chooseBlindRelays } from '../overlay/blind-relay-choice.ts'
-import { PeerDialer } from '../overlay/peer-dialer.ts'
 // The parser alone: the daemon has no use for the public-suffix list that siteRuleFor loads (~10 MiB).
 import { parseBypassRules } from '../../../shared/bypass-rule-parser.ts'
-import { ErrorCode, statusEvent, type CircuitInfo, type ConnState, type ErrorInfo, type Hop, type PeersResult, type RegionsResult, type Request, type Status } from '../../../shared/native-protocol.ts'
-import type { BootstrapAddress } from '../control/default-paths.ts'
+import { ErrorCode, statusEvent, type ConnState, type ErrorInfo, type PeersResult, type RegionsResult, type Request, type RequestOf, type RequestType, type ResultOf, type Status } from '../../../shared/native-protocol.ts'
+import type { Carrier } from '../consumer/carrier.ts'
 import { ConsumerTunnel } from '../consumer/consumer-tunnel.ts'
-import { ControlServer } from '../control/control-server.ts'
-import { DaemonConfigStore } from './daemon-config.ts'
-import { HOST_VERSION } from '../control/host-version.ts'
-import { NetworkMonitor } from '../system/network-monitor.ts'
-import { NetworkStateRecord } from '../system/network-state-record.ts'
-import { ProviderDiscovery, type ProviderInfo } from '../overlay/provider-discovery.ts'
+import { createCarrier } from '../consumer/create-carrier.ts'
 import { selectPath } from '../consumer/path-selection.ts'
 import { PeerStore } from '../consumer/peer-store.ts'
+import { controlError } from '../control/control-error-code.ts'
+import { ControlServer } from '../control/control-server.ts'
+import { HOST_VERSION } from '../control/host-version.ts'
+import { CodedError, errorMessage } from '../lib/coded-error.ts'
+import { withDefaults, type Defaulted } from '../lib/option-defaults.ts'
+import { chooseBlindRelays } from '../overlay/blind-relay-choice.ts'
+import type { BootstrapAddress } from '../overlay/bootstrap-address.ts'
+import { PeerDialer } from '../overlay/peer-dialer.ts'
+import { ProviderDiscovery, type ProviderInfo } from '../overlay/provider-discovery.ts'
 import { DEFAULT_TUNNEL_MTU } from '../protocol/tunnel-mtu.ts'
+import { NetworkMonitor } from '../system/network-monitor.ts'
+import { NetworkStateRecord } from '../system/network-state-record.ts'
+import { statusCircuitInfo, statusHops } from './circuit-status.ts'
+import { DaemonConfigStore } from './daemon-config.ts'
 
 export interface DaemonOptions {
   stateDir: string
@@ -40,17 +46,17 @@ export interface DaemonOptions {
   circuitLifetimeMs?: number
 }
 
-/** How often the provider list is refreshed while a circuit is up (for rebuilds). */
-const CANDIDATE_REFRESH_MS = 30_000
+const DEFAULTS = { ifname: 'mvpn0', mtu: DEFAULT_TUNNEL_MTU, table: 51820, rulePriority: 5182, httpPort: 0, socksPort: 0, controlGid: -1, circuitLifetimeMs: 10 * 60_000 }
 const BAD_DESCRIPTOR_BLOCK_MS = 24 * 3600 * 1000
 
+type Handlers = { [T in RequestType]: (request: RequestOf<T>) => ResultOf<T> | Promise<ResultOf<T>> }
+
 export class Daemon {
-  readonly opts: Required<DaemonOptions>
+  readonly opts: Defaulted<DaemonOptions, typeof DEFAULTS>
   private readonly record: NetworkStateRecord
   private readonly configStore: DaemonConfigStore
   private readonly peers: PeerStore
   private candidates: ProviderInfo[] = []
-  private candidateTimer: NodeJS.Timeout | null = null
   private control: ControlServer | null = null
   private dht: DHT | null = null
   private dialer: PeerDialer | null = null
@@ -58,20 +64,39 @@ export class Daemon {
   private state: ConnState = 'off'
   private error: ErrorInfo | null = null
   private offReason: 'start' | 'request' = 'start'
-  private circuit: Hop[] = []
   private connectedAt: number | null = null
   private connectMs: number | null = null
   private connecting: Promise<Status> | null = null
   private cancelConnect = false
   private closing = false
   private readonly network = new NetworkMonitor({ onchange: () => this.broadcast() })
+  private readonly pidFile: string
+
+  /** What each control request is answered with (typed by shared/native-protocol.ts's RESULT_SCHEMAS). */
+  private readonly handlers: Handlers = {
+    hello: () => ({ protocol: 1, hostVersion: HOST_VERSION, status: this.status() }),
+    status: () => this.status(),
+    connect: (req) => this.connect({ hops: req.hops ?? 1, region: req.region }),
+    disconnect: () => this.disconnect(),
+    regions: () => this.regions(),
+    peers: () => this.peerList(),
+    blockPeer: (req) => {
+      this.peers.block(req.key, req.reason ?? 'blocked by the user', req.durationMs)
+      return this.peerList()
+    },
+    unblockPeer: (req) => {
+      this.peers.unblock(req.key)
+      return this.peerList()
+    },
+    setBypass: (req) => this.setBypass(req.rules)
+  }
 
   constructor(opts: DaemonOptions) {
-    const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as DaemonOptions
-    this.opts = { ifname: 'mvpn0', mtu: DEFAULT_TUNNEL_MTU, table: 51820, rulePriority: 5182, httpPort: 0, socksPort: 0, controlGid: -1, circuitLifetimeMs: 10 * 60_000, ...given }
+    this.opts = withDefaults(opts, DEFAULTS)
     this.record = new NetworkStateRecord(opts.stateDir)
     this.configStore = new DaemonConfigStore(opts.stateDir)
     this.peers = new PeerStore({ stateDir: opts.stateDir })
+    this.pidFile = path.join(opts.stateDir, 'daemon.pid')
   }
 
   async open(): Promise<void> {
@@ -80,11 +105,17 @@ export class Daemon {
     await this.configStore.load()
     await this.peers.open()
     await this.record.recover()
-    const gid = this.opts.controlGid >= 0 ? this.opts.controlGid : undefined
-    this.control = new ControlServer({ path: this.opts.controlPath, gid, handler: (req) => this.handle(req) })
-    await this.control.open()
-    await this.network.open()
-    await fs.writeFile(path.join(this.opts.stateDir, 'daemon.pid'), `${process.pid}\n`, { mode: 0o600 })
+    // Before the control socket answers: whoever can talk to the daemon can find its pid.
+    await fs.writeFile(this.pidFile, `${process.pid}\n`, { mode: 0o600 })
+    try {
+      const gid = this.opts.controlGid >= 0 ? this.opts.controlGid : undefined
+      this.control = new ControlServer({ path: this.opts.controlPath, gid, handler: (req) => this.handle(req) })
+      await this.control.open()
+      await this.network.open()
+    } catch (err) {
+      await fs.rm(this.pidFile, { force: true })
+      throw err
+    }
   }
 
   async close(): Promise<void> {
@@ -98,25 +129,25 @@ export class Daemon {
     await this.peers.close().catch(() => {})
     this.dialer?.destroy()
     await this.dht?.destroy({ force: true })
-    await fs.rm(path.join(this.opts.stateDir, 'daemon.pid'), { force: true })
+    await fs.rm(this.pidFile, { force: true })
   }
 
   status(): Status {
     const t = this.tunnel
-    const connected = this.state === 'connected' && t !== null
+    const snapshot = this.state === 'connected' ? (t?.snapshot ?? null) : null
     return {
       state: this.state,
       error: this.error,
       proxy:
-        connected && t.credential && t.httpAddress && t.socksAddress
+        snapshot && t?.credential && t.httpAddress && t.socksAddress
           ? { http: t.httpAddress, socks: t.socksAddress, username: t.credential.username, password: t.credential.password }
           : null,
       offReason: this.state === 'off' ? this.offReason : null,
-      circuit: connected ? this.hops() : [],
-      circuitInfo: connected ? this.circuitInfo() : null,
-      connectedAt: connected ? this.connectedAt : null,
+      circuit: snapshot ? statusHops(snapshot) : [],
+      circuitInfo: snapshot ? statusCircuitInfo(snapshot) : null,
+      connectedAt: snapshot ? this.connectedAt : null,
       connectMs: this.connectMs,
-      mtu: connected ? t.mtu : null,
+      mtu: snapshot && t ? t.mtu : null,
       bytes: t ? t.bytes : { rx: 0, tx: 0 },
       bypass: this.configStore.config.bypass,
       network: this.network.current,
@@ -125,65 +156,25 @@ export class Daemon {
     }
   }
 
-  private async handle(req: Request): Promise<unknown> {
-    switch (req.type) {
-      case 'hello':
-        return { protocol: 1, hostVersion: HOST_VERSION, status: this.status() }
-      case 'status':
-        return this.status()
-      case 'connect':
-        return await this.connect({ hops: req.hops ?? 1, region: req.region })
-      case 'disconnect':
-        return await this.disconnect()
-      case 'regions':
-        return await this.regions()
-      case 'peers':
-        return this.peerList()
-      case 'blockPeer':
-        this.peers.block(req.key, req.reason ?? 'blocked by the user', req.durationMs)
-        return this.peerList()
-      case 'unblockPeer':
-        this.peers.unblock(req.key)
-        return this.peerList()
-      case 'setBypass': {
-        const { errors } = parseBypassRules(req.rules)
-        const first = errors[0]
-        if (first) {
-          throw Object.assign(new Error(`Bypass rule ${first.index + 1} ("${first.rule.slice(0, 60)}") is not valid: ${first.message}`), { code: ErrorCode.BAD_MESSAGE })
-        }
-        await this.configStore.update({ bypass: req.rules })
-        this.broadcast()
-        return this.status()
-      }
-    }
+  /** Answer one control request (the control server maps thrown errors to the protocol's codes). */
+  handle<T extends RequestType>(request: RequestOf<T>): Promise<ResultOf<T>>
+  handle(request: Request): Promise<unknown>
+  async handle(request: Request): Promise<unknown> {
+    const handler = this.handlers[request.type] as (request: Request) => unknown
+    return await handler(request)
+  }
+
+  private async setBypass(rules: string[]): Promise<Status> {
+    const { errors } = parseBypassRules(rules)
+    const first = errors[0]
+    if (first) throw new CodedError(ErrorCode.BAD_MESSAGE, `Bypass rule ${first.index + 1} ("${first.rule.slice(0, 60)}") is not valid: ${first.message}`)
+    await this.configStore.update({ bypass: rules })
+    this.broadcast()
+    return this.status()
   }
 
   private peerList(): PeersResult {
     return { peers: this.peers.list() }
-  }
-
-  /** The hops of the live circuit, entry first, with the round trip measured to each. */
-  private hops(): Hop[] {
-    const tunnel = this.tunnel
-    const snapshot = tunnel?.circuit
-    if (!tunnel || !snapshot) {
-      // One hop: the exit carries every tunnel byte.
-      const bytes = tunnel?.bytes
-      return bytes ? this.circuit.map((h) => ({ ...h, bytes: { rx: bytes.rx, tx: bytes.tx } })) : this.circuit
-    }
-    return snapshot.hops.map((h) => ({ role: h.role, region: h.peer.descriptor.region, key: h.peer.publicKey.toString('hex'), rttMs: h.rttMs, bytes: { rx: snapshot.bytes.rx, tx: snapshot.bytes.tx } }))
-  }
-
-  private circuitInfo(): CircuitInfo | null {
-    const t = this.tunnel
-    if (!t) return null
-    const snapshot = t.circuit
-    const info = snapshot
-      ? { hops: snapshot.hops.length, builtAt: snapshot.builtAt, rebuilds: snapshot.rebuilds, rttMs: snapshot.rttMs, probeLoss: snapshot.probeLoss, standby: snapshot.standby }
-      : { hops: 1, builtAt: this.connectedAt ?? Date.now(), rebuilds: 0, rttMs: Math.round(t.probeRttMs * 100) / 100, probeLoss: 0, standby: false }
-    const rtt = info.rttMs ?? 0
-    const quality = rtt < 150 && info.probeLoss < 0.05 ? 'good' : rtt < 400 && info.probeLoss < 0.2 ? 'fair' : 'poor'
-    return { ...info, quality, route: t.entryRoute }
   }
 
   /** Look the providers up, remember them, and blacklist those whose descriptor does not validate. */
@@ -242,7 +233,7 @@ export class Daemon {
     if (this.state === 'connected') return this.status()
     if (this.connecting) return await this.connecting
     if (!Number.isInteger(opts.hops) || opts.hops < 1 || opts.hops > 3) {
-      throw Object.assign(new Error(`A circuit has 1 to 3 hops, not ${opts.hops}.`), { code: ErrorCode.BAD_MESSAGE })
+      throw new CodedError(ErrorCode.BAD_MESSAGE, `A circuit has 1 to 3 hops, not ${opts.hops}.`)
     }
     this.cancelConnect = false
     this.connecting = this.runConnect(opts.hops, opts.region).finally(() => {
@@ -257,9 +248,9 @@ export class Daemon {
     try {
       const providers = await this.discover()
       if (!providers.some((p) => p.descriptor.roles.includes('exit') && (!region || p.descriptor.region === region))) {
-        throw Object.assign(
-          new Error(region ? `No exit in region "${region}" is online right now. Choose another region, or try again in a minute.` : 'No exit is online right now. Check the network connection and try again in a minute.'),
-          { code: ErrorCode.NO_PROVIDERS }
+        throw new CodedError(
+          ErrorCode.NO_PROVIDERS,
+          region ? `No exit in region "${region}" is online right now. Choose another region, or try again in a minute.` : 'No exit is online right now. Check the network connection and try again in a minute.'
         )
       }
       let lastError: unknown = null
@@ -271,17 +262,12 @@ export class Daemon {
           const path = selectPath({ hops, candidates: providers, region, exclude: triedExits, score: (key) => this.peers.score(key) })
           exit = path[path.length - 1]!
         } catch (err) {
-          if (lastError === null) throw Object.assign(err as Error, { code: ErrorCode.NO_PROVIDERS })
+          if (lastError === null) throw err
           break
         }
         triedExits.add(exit.publicKey.toString('hex'))
         const tunnel = new ConsumerTunnel({
-          dialer: this.ensureDialer(),
-          provider: exit,
-          hops,
-          candidates: () => this.candidates,
-          peers: this.peers,
-          circuitLifetimeMs: this.opts.circuitLifetimeMs,
+          carrier: (wgPublicKey) => this.carrierFor(hops, exit, wgPublicKey),
           onchange: () => this.broadcast(),
           ifname: this.opts.ifname,
           mtu: this.opts.mtu,
@@ -295,11 +281,6 @@ export class Daemon {
           await tunnel.open()
         } catch (err) {
           lastError = err
-          if (hops === 1) {
-            const code = (err as { code?: string }).code
-            if (code === 'EXIT_MISBEHAVED') this.peers.block(exit.publicKey, `${code}: ${(err as Error).message}`)
-            else this.peers.recordFailure(exit.publicKey, code ?? 'CONNECT_FAILED')
-          }
           await tunnel.close()
           continue
         }
@@ -307,44 +288,38 @@ export class Daemon {
           await tunnel.close()
           break
         }
-        if (hops === 1) this.peers.recordSuccess(exit.publicKey, { rttMs: tunnel.probeRttMs })
         this.tunnel = tunnel
         tunnel.onlost = () => void this.onTunnelLost()
-        this.circuit = [{ role: 'exit', region: exit.descriptor.region, key: exit.publicKey.toString('hex'), rttMs: Math.round(tunnel.probeRttMs * 10) / 10 }]
         this.connectedAt = Date.now()
         this.connectMs = Math.round(performance.now() - started)
-        if (hops > 1) this.startCandidateRefresh()
         this.setState('connected')
         return this.status()
       }
       if (this.cancelConnect) {
         this.offReason = 'request'
         this.setState('off')
-        throw Object.assign(new Error('The connection was cancelled.'), { code: ErrorCode.CONNECT_FAILED })
+        throw new CodedError(ErrorCode.CONNECT_FAILED, 'The connection was cancelled.')
       }
-      const detail = lastError instanceof Error ? lastError.message : 'unknown failure'
-      throw Object.assign(new Error(`Could not build a tunnel through any exit (last: ${detail}). Try again, or choose another region or connection mode.`), {
-        code: (lastError as { code?: string } | null)?.code === 'WG_START_FAILED' || (lastError as { code?: string } | null)?.code === 'COMMAND_FAILED' ? ErrorCode.TUNNEL_FAILED : ErrorCode.CONNECT_FAILED
-      })
+      const last = controlError(lastError, ErrorCode.CONNECT_FAILED)
+      throw new CodedError(last.code === ErrorCode.TUNNEL_FAILED ? ErrorCode.TUNNEL_FAILED : ErrorCode.CONNECT_FAILED, `Could not build a tunnel through any exit (last: ${errorMessage(lastError ?? 'unknown failure')}). Try again, or choose another region or connection mode.`, { cause: lastError })
     } catch (err) {
-      const e = err as Error & { code?: string }
-      if (this.state === 'connecting') this.setState('error', { code: e.code ?? ErrorCode.CONNECT_FAILED, message: e.message })
+      if (this.state === 'connecting') this.setState('error', controlError(err, ErrorCode.CONNECT_FAILED))
       throw err
     }
   }
 
-  /** Keep the candidate list fresh for circuit rebuilds while connected. */
-  private startCandidateRefresh(): void {
-    this.stopCandidateRefresh()
-    this.candidateTimer = setInterval(() => {
-      this.discover(5000).catch(() => {})
-    }, CANDIDATE_REFRESH_MS)
-    this.candidateTimer.unref()
-  }
-
-  private stopCandidateRefresh(): void {
-    if (this.candidateTimer) clearInterval(this.candidateTimer)
-    this.candidateTimer = null
+  /** The carrier for one tunnel: the exit alone, or a circuit through relays (consumer/create-carrier.ts). */
+  private carrierFor(hops: number, exit: ProviderInfo, wgPublicKey: Buffer): Carrier {
+    return createCarrier({
+      hops,
+      exit,
+      wgPublicKey,
+      dialer: this.ensureDialer(),
+      peers: this.peers,
+      candidates: () => this.candidates,
+      refreshCandidates: () => this.discover(5000),
+      circuitLifetimeMs: this.opts.circuitLifetimeMs
+    })
   }
 
   private async onTunnelLost(): Promise<void> {
@@ -367,10 +342,8 @@ export class Daemon {
   }
 
   private async teardown(): Promise<void> {
-    this.stopCandidateRefresh()
     const t = this.tunnel
     this.tunnel = null
-    this.circuit = []
     this.connectedAt = null
     if (t) await t.close()
   }

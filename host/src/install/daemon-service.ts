@@ -22,6 +22,8 @@ import path from 'node:path'
 import { writeFileAtomic } from '../lib/atomic-file.ts'
 import { missingDirs, readReceipt, recordEntries, removeRecorded, type ReceiptEntry } from './install-receipt.ts'
 import { runCommand } from '../lib/run-command.ts'
+import { LibError } from '../lib/lib-errors.ts'
+import { CodedError } from '../lib/coded-error.ts'
 
 export const SERVICE_NAME = 'macro-vpn'
 export const DEFAULT_UNIT_PATH = '/etc/systemd/system/macro-vpn.service'
@@ -48,7 +50,7 @@ export interface DaemonUnitOptions {
 
 /** One systemd command-line word: plain when safe, else double-quoted; % and $ escaped (specifiers, variables). */
 export function systemdQuote(word: string): string {
-  if (/[\r\n]/.test(word)) throw Object.assign(new Error('A systemd command line cannot contain line breaks.'), { code: 'BAD_ARGUMENT' })
+  if (/[\r\n]/.test(word)) throw new CodedError(LibError.BAD_ARGUMENT, 'A systemd command line cannot contain line breaks.')
   const escaped = word.replace(/%/g, '%%').replace(/\$/g, '$$$$')
   return /^[A-Za-z0-9_@+=:,./-]+$/.test(escaped) ? escaped : `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`
 }

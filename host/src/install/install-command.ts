@@ -9,6 +9,8 @@ import { installDaemonService, removeDaemonService, SERVICE_CONTROL_PATH, SERVIC
 import { defaultControlPath, defaultStateDir } from '../control/default-paths.ts'
 import { installNativeHosts, uninstallNativeHosts } from './native-host-manifest.ts'
 import { checkWireguardGo } from './wireguard-check.ts'
+import { LibError } from '../lib/lib-errors.ts'
+import { CodedError } from '../lib/coded-error.ts'
 
 export interface InstallCommandInput {
   /** Parsed options of the command (browser, profile, os, home, reg-file, service, service-unit, json). */
@@ -23,16 +25,13 @@ export interface InstallCommandInput {
   err?: (line: string) => void
 }
 
-function badArgument(message: string): Error {
-  return Object.assign(new Error(message), { code: 'BAD_ARGUMENT' })
-}
 
 export async function runInstallCommand(command: 'install' | 'uninstall', input: InstallCommandInput): Promise<number> {
   const out = input.out ?? ((line: string) => process.stdout.write(`${line}\n`))
   const err = input.err ?? ((line: string) => process.stderr.write(`${line}\n`))
   const v = input.values
   const osName = (v.os as string | undefined) ?? currentHostOs()
-  if (!isHostOs(osName)) throw badArgument(`--os ${osName} is not known: use one of ${HOST_OSES.join(', ')}.`)
+  if (!isHostOs(osName)) throw new CodedError(LibError.BAD_ARGUMENT, `--os ${osName} is not known: use one of ${HOST_OSES.join(', ')}.`)
   const hostOs: HostOs = osName
   const home = v.home ? path.resolve(v.home as string) : undefined
   const profile = v.profile as string | undefined
@@ -56,8 +55,8 @@ export async function runInstallCommand(command: 'install' | 'uninstall', input:
   }
 
   const service = v.service === true
-  if (service && hostOs !== 'linux') throw badArgument(`--service sets up a systemd unit (Linux). The ${hostOs === 'macos' ? 'launchd' : 'Windows service'} plan is in installer/README.md; run install without --service.`)
-  if (service && profile) throw badArgument('--service is a machine-wide install; run it without --profile (a profile install is for one browser profile).')
+  if (service && hostOs !== 'linux') throw new CodedError(LibError.BAD_ARGUMENT, `--service sets up a systemd unit (Linux). The ${hostOs === 'macos' ? 'launchd' : 'Windows service'} plan is in installer/README.md; run install without --service.`)
+  if (service && profile) throw new CodedError(LibError.BAD_ARGUMENT, '--service is a machine-wide install; run it without --profile (a profile install is for one browser profile).')
   const stateDir = input.stateDir ?? (service ? SERVICE_STATE_DIR : defaultStateDir())
   const controlPath = input.controlPath ?? (service ? SERVICE_CONTROL_PATH : defaultControlPath())
 

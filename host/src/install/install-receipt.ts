@@ -8,6 +8,8 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { z } from 'zod'
 import { readFileIfExists, writeFileAtomic } from '../lib/atomic-file.ts'
+import { InstallError } from './install-errors.ts'
+import { CodedError } from '../lib/coded-error.ts'
 
 const AbsolutePath = z.string().min(1).refine((p) => path.isAbsolute(p), 'must be an absolute path')
 
@@ -40,7 +42,7 @@ export async function readReceipt(file: string): Promise<InstallReceipt | null> 
   }
   const parsed = InstallReceipt.safeParse(json)
   if (!parsed.success) {
-    throw Object.assign(new Error(`The install receipt ${file} is damaged, so uninstall cannot tell what install wrote. Remove the files it lists by hand (or delete it and run \`macro-vpn install\` again, then uninstall).`), { code: 'BAD_RECEIPT' })
+    throw new CodedError(InstallError.BAD_RECEIPT, `The install receipt ${file} is damaged, so uninstall cannot tell what install wrote. Remove the files it lists by hand (or delete it and run \`macro-vpn install\` again, then uninstall).`)
   }
   return parsed.data
 }

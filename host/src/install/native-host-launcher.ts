@@ -10,6 +10,8 @@
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { HostOs } from './browser-host-paths.ts'
+import { LibError } from '../lib/lib-errors.ts'
+import { CodedError } from '../lib/coded-error.ts'
 
 export interface LauncherArgs {
   /** The macro-vpn executable (host/bin/macro-vpn). */
@@ -65,7 +67,7 @@ function shellQuote(s: string): string {
 }
 
 function cmdQuote(s: string): string {
-  if (/["\r\n]/.test(s)) throw Object.assign(new Error(`Cannot put ${JSON.stringify(s)} into a Windows launcher (quotes and line breaks are not allowed).`), { code: 'BAD_ARGUMENT' })
+  if (/["\r\n]/.test(s)) throw new CodedError(LibError.BAD_ARGUMENT, `Cannot put ${JSON.stringify(s)} into a Windows launcher (quotes and line breaks are not allowed).`)
   const escaped = s.replace(/%/g, '%%')
   return /^[A-Za-z0-9_@+=:,./\\-]+$/.test(escaped) ? escaped : `"${escaped}"`
 }

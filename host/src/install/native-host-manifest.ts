@@ -24,6 +24,9 @@ import { entryId, missingDirs, readReceipt, recordEntries, removeRecorded, type 
 import { defaultHostCommand, launcherFileName, launcherScript, windowsLauncherScript } from './native-host-launcher.ts'
 import { RegExeWriter } from './windows-registry-command.ts'
 import { RegFileWriter, type RegistryWriter } from './windows-registry-file.ts'
+import { InstallError } from './install-errors.ts'
+import { CodedError } from '../lib/coded-error.ts'
+import { LibError } from '../lib/lib-errors.ts'
 
 export { defaultHostCommand, launcherScript } from './native-host-launcher.ts'
 
@@ -124,13 +127,10 @@ export function defaultReceiptPath(opts: Pick<NativeHostInstallOptions, 'profile
   return path.join(userDataDir(opts.os ?? currentHostOs(), opts.home ?? os.homedir()), 'install-receipt.json')
 }
 
-function badArgument(message: string): Error {
-  return Object.assign(new Error(message), { code: 'BAD_ARGUMENT' })
-}
 
 function checkBrowsers(browsers: readonly string[] | undefined): Browser[] | undefined {
   if (!browsers || browsers.length === 0) return undefined
-  for (const b of browsers) if (!isBrowser(b)) throw badArgument(`Unknown browser ${JSON.stringify(b)}: use one of ${BROWSERS.join(', ')}.`)
+  for (const b of browsers) if (!isBrowser(b)) throw new CodedError(LibError.BAD_ARGUMENT, `Unknown browser ${JSON.stringify(b)}: use one of ${BROWSERS.join(', ')}.`)
   return [...new Set(browsers as Browser[])]
 }
 
@@ -144,9 +144,9 @@ export function selectTargets(
   const home = opts.home ?? os.homedir()
   const browsers = checkBrowsers(opts.browsers)
   if (opts.profile) {
-    if (hostOs === 'windows') throw badArgument('--profile is for Linux and macOS: on Windows browsers find native hosts through the registry only. Run install without --profile.')
+    if (hostOs === 'windows') throw new CodedError(LibError.BAD_ARGUMENT, '--profile is for Linux and macOS: on Windows browsers find native hosts through the registry only. Run install without --profile.')
     const firefox = browsers?.find((b) => browserFamily(b) !== 'chromium')
-    if (firefox) throw badArgument(`--profile is a Chromium-family --user-data-dir; ${firefox} reads native hosts only from its user-level folder. Run install --browser ${firefox} without --profile.`)
+    if (firefox) throw new CodedError(LibError.BAD_ARGUMENT, `--profile is a Chromium-family --user-data-dir; ${firefox} reads native hosts only from its user-level folder. Run install --browser ${firefox} without --profile.`)
     return { targets: [{ id: 'profile', browser: browsers?.[0] ?? 'chromium', family: 'chromium', manifestDir: profileManifestDir(opts.profile), detectPaths: [], detectBinaries: [] }], notes: [] }
   }
   const machine = opts.probe ?? systemBrowserProbe({ usePath: hostOs === currentHostOs() })
@@ -166,7 +166,7 @@ export function selectTargets(
   }
   const targets = all.filter((t) => isInstalled(t, probe))
   if (targets.length === 0) {
-    throw Object.assign(new Error(`No supported browser found for ${home} (${BROWSERS.join(', ')}). Install one, or name it with --browser NAME to register anyway.`), { code: 'NO_BROWSER' })
+    throw new CodedError(InstallError.NO_BROWSER, `No supported browser found for ${home} (${BROWSERS.join(', ')}). Install one, or name it with --browser NAME to register anyway.`)
   }
   return { targets, notes }
 }

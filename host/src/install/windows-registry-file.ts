@@ -8,6 +8,8 @@
  * no administrator rights).
  */
 import { writeFileAtomic } from '../lib/atomic-file.ts'
+import { LibError } from '../lib/lib-errors.ts'
+import { CodedError } from '../lib/coded-error.ts'
 
 export interface RegistryWriter {
   /** Create `key` (and its parents) and set its default value to a REG_SZ string. */
@@ -24,13 +26,13 @@ type Change = { op: 'set'; key: string; value: string } | { op: 'delete'; key: s
 
 /** `HKCU\Software\X` -> `HKEY_CURRENT_USER\Software\X` (the spelling .reg files use). */
 export function regFileKey(key: string): string {
-  if (!/^HKCU\\[^\r\n\]]+$/.test(key)) throw Object.assign(new Error(`Not an HKCU registry key: ${JSON.stringify(key)}.`), { code: 'BAD_ARGUMENT' })
+  if (!/^HKCU\\[^\r\n\]]+$/.test(key)) throw new CodedError(LibError.BAD_ARGUMENT, `Not an HKCU registry key: ${JSON.stringify(key)}.`)
   return `HKEY_CURRENT_USER${key.slice('HKCU'.length)}`
 }
 
 /** A .reg string value: backslashes and double quotes escaped. */
 export function regFileString(value: string): string {
-  if (/[\r\n]/.test(value)) throw Object.assign(new Error('A registry value for a .reg file cannot contain line breaks.'), { code: 'BAD_ARGUMENT' })
+  if (/[\r\n]/.test(value)) throw new CodedError(LibError.BAD_ARGUMENT, 'A registry value for a .reg file cannot contain line breaks.')
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`
 }
 

@@ -1,4 +1,6 @@
 import fs from 'node:fs/promises'
+import { CodedError } from './coded-error.ts'
+import { LibError } from './lib-errors.ts'
 
 /** The numeric id of a group, by name or number (from /etc/group; Node has no getgrnam). */
 export async function groupId(name: string): Promise<number> {
@@ -8,5 +10,5 @@ export async function groupId(name: string): Promise<number> {
     const [group, , gid] = line.split(':')
     if (group === name && gid !== undefined && /^\d+$/.test(gid)) return Number(gid)
   }
-  throw Object.assign(new Error(`There is no group "${name}" on this machine: create it (groupadd ${name}) and add the browser's users, or leave out --control-group.`), { code: 'BAD_ARGUMENT' })
+  throw new CodedError(LibError.BAD_ARGUMENT, `There is no group "${name}" on this machine: create it (groupadd ${name}) and add the browser's users, or leave out --control-group.`)
 }

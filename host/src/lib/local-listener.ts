@@ -4,6 +4,7 @@
  */
 import type net from 'node:net'
 import type { Duplex } from 'node:stream'
+import { listenServer } from './socket-binding.ts'
 
 export class LocalListener {
   private readonly sockets = new Set<Duplex>()
@@ -26,13 +27,7 @@ export class LocalListener {
   }
 
   async open(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(this.wantedPort, this.host, () => {
-        this.server.off('error', reject)
-        resolve()
-      })
-    })
+    await listenServer(this.server, this.wantedPort, this.host)
     this.port = (this.server.address() as net.AddressInfo).port
   }
 

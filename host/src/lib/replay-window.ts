@@ -7,6 +7,9 @@
  * Use: `check(seq)` before authenticating, `mark(seq)` only after the cell authenticated (so a
  * forged cell cannot burn sequence numbers). No allocation per call.
  */
+import { CodedError } from './coded-error.ts'
+import { LibError } from './lib-errors.ts'
+
 export const DEFAULT_REPLAY_WINDOW_BITS = 2048
 
 export class ReplayWindow {
@@ -19,7 +22,7 @@ export class ReplayWindow {
   constructor (bits = DEFAULT_REPLAY_WINDOW_BITS) {
     const words = bits / 32
     if (!Number.isInteger(words) || words < 2 || (words & (words - 1)) !== 0) {
-      throw Object.assign(new Error(`Replay window of ${bits} bits: use a power of two of at least 64`), { code: 'INVALID_REPLAY_WINDOW' })
+      throw new CodedError(LibError.BAD_ARGUMENT, `Replay window of ${bits} bits: use a power of two of at least 64.`)
     }
     this.words = new Uint32Array(words)
     this.mask = words - 1

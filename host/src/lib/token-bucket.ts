@@ -6,18 +6,24 @@
  * numbers only, no allocation. Cells over the rate are dropped by the caller, never queued:
  * WireGuard and the TCP inside recover, and memory stays bounded.
  */
+import { CodedError } from './coded-error.ts'
+import { LibError } from './lib-errors.ts'
+
 export class TokenBucket {
   private readonly rate: number
+  private readonly now: () => number
   private readonly burst: number
   private tokens: number
   private last: number
 
-  constructor(bytesPerSecond: number, burstBytes = Math.max(128 * 1024, bytesPerSecond / 4)) {
-    if (!Number.isFinite(bytesPerSecond) || bytesPerSecond < 0) throw Object.assign(new Error(`Invalid rate ${bytesPerSecond}`), { code: 'BAD_ARGUMENT' })
+  /** `now`: a millisecond clock (default performance.now), injectable so tests need not race the wall clock. */
+  constructor(bytesPerSecond: number, burstBytes = Math.max(128 * 1024, bytesPerSecond / 4), now: () => number = () => performance.now()) {
+    if (!Number.isFinite(bytesPerSecond) || bytesPerSecond < 0) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid rate ${bytesPerSecond}: use bytes per second, 0 for unlimited.`)
     this.rate = bytesPerSecond / 1000
     this.burst = burstBytes
     this.tokens = burstBytes
-    this.last = performance.now()
+    this.now = now
+    this.last = now()
   }
 
   get unlimited(): boolean {
@@ -26,7 +32,7 @@ export class TokenBucket {
 
   take(bytes: number): boolean {
     if (this.rate === 0) return true
-    const now = performance.now()
+    const now = this.now()
     const tokens = Math.min(this.burst, this.tokens + (now - this.last) * this.rate)
     this.last = now
     if (tokens < bytes) {

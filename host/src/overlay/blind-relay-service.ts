@@ -19,6 +19,10 @@
 import type DHT from 'hyperdht'
 import type { NoiseSocket } from 'hyperdht'
 import { Server as RelayServer, type BlindRelaySession } from 'blind-relay'
+import { waitAtMost } from '../lib/deadline.ts'
+import { LibError } from '../lib/lib-errors.ts'
+import { OverlayError } from './overlay-errors.ts'
+import { CodedError } from '../lib/coded-error.ts'
 
 export interface BlindRelayServiceOptions {
   dht: DHT
@@ -37,9 +41,6 @@ export interface BlindRelayStats {
   refused: number
 }
 
-function relayError(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code })
-}
 
 export class BlindRelayService {
   private readonly server: RelayServer
@@ -51,7 +52,7 @@ export class BlindRelayService {
 
   constructor(opts: BlindRelayServiceOptions) {
     const maxSessions = opts.maxSessions ?? 64
-    if (!Number.isInteger(maxSessions) || maxSessions < 1 || maxSessions > 100_000) throw relayError('BAD_ARGUMENT', `Invalid blind relay session limit ${maxSessions}: use 1..100000.`)
+    if (!Number.isInteger(maxSessions) || maxSessions < 1 || maxSessions > 100_000) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid blind relay session limit ${maxSessions}: use 1..100000.`)
     this.maxSessions = maxSessions
     const dht = opts.dht
     this.server = new RelayServer({ createStream: (streamOpts) => dht.createRawStream({ ...streamOpts, framed: true }) })
@@ -71,7 +72,7 @@ export class BlindRelayService {
     session.on('open', () => {
       if (this.openSessions >= this.maxSessions) {
         this.refused++
-        session.destroy(relayError('RELAY_BUSY', 'This relay serves as many peers as it allows.'))
+        session.destroy(new CodedError(OverlayError.RELAY_BUSY, 'This relay serves as many peers as it allows.'))
         return
       }
       counted = true
@@ -99,6 +100,6 @@ export class BlindRelayService {
     if (this.closed) return
     this.closed = true
     for (const session of [...this.server.sessions]) session.destroy()
-    await Promise.race([this.server.close().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 2000).unref())])
+    await waitAtMost(this.server.close(), 2000)
   }
 }

@@ -1,5 +1,8 @@
 import dgram from 'node:dgram'
 import DHT from 'hyperdht'
+import { OverlayError } from './overlay-errors.ts'
+import { LibError } from '../lib/lib-errors.ts'
+import { CodedError } from '../lib/coded-error.ts'
 
 export interface BootstrapNodeOptions {
   /** IPv4 address other nodes reach this bootstrap at (also what it announces for itself). */
@@ -25,13 +28,13 @@ export class BootstrapNode {
 
   constructor({ host, port, nodes = 10 }: BootstrapNodeOptions) {
     if (typeof host !== 'string' || !/^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host === '0.0.0.0') {
-      throw Object.assign(new Error(`Invalid bootstrap host ${JSON.stringify(host)}: give the IPv4 address other nodes will reach, e.g. --host 198.18.0.2.`), { code: 'BAD_ARGUMENT' })
+      throw new CodedError(LibError.BAD_ARGUMENT, `Invalid bootstrap host ${JSON.stringify(host)}: give the IPv4 address other nodes will reach, e.g. --host 198.18.0.2.`)
     }
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw Object.assign(new Error(`Invalid bootstrap port ${String(port)}: give a UDP port between 1 and 65535, e.g. --port 49737.`), { code: 'BAD_ARGUMENT' })
+      throw new CodedError(LibError.BAD_ARGUMENT, `Invalid bootstrap port ${String(port)}: give a UDP port between 1 and 65535, e.g. --port 49737.`)
     }
     if (!Number.isInteger(nodes) || nodes < 1 || nodes > 100) {
-      throw Object.assign(new Error(`Invalid node count ${String(nodes)}: give 1 to 100 (10 is a good testnet).`), { code: 'BAD_ARGUMENT' })
+      throw new CodedError(LibError.BAD_ARGUMENT, `Invalid node count ${String(nodes)}: give 1 to 100 (10 is a good testnet).`)
     }
     this.host = host
     this.port = port
@@ -67,12 +70,12 @@ export class BootstrapNode {
       await this.close()
       const e = err as NodeJS.ErrnoException
       if (e.code === 'EADDRINUSE' || /EADDRINUSE/.test(String(e.message))) {
-        throw Object.assign(new Error(`Cannot listen on UDP ${this.host}:${this.port}: the port is in use. Stop the other bootstrap node or choose another --port.`), { code: 'BOOTSTRAP_PORT_IN_USE', cause: err })
+        throw new CodedError(OverlayError.BOOTSTRAP_PORT_IN_USE, `Cannot listen on UDP ${this.host}:${this.port}: the port is in use. Stop the other bootstrap node or choose another --port.`, { cause: err })
       }
       if (e.code === 'EADDRNOTAVAIL' || /EADDRNOTAVAIL/.test(String(e.message))) {
-        throw Object.assign(new Error(`Cannot listen on UDP ${this.host}:${this.port}: the address is not on this machine. Use one of this machine's IPv4 addresses for --host.`), { code: 'BOOTSTRAP_ADDRESS_UNAVAILABLE', cause: err })
+        throw new CodedError(OverlayError.BOOTSTRAP_ADDRESS_UNAVAILABLE, `Cannot listen on UDP ${this.host}:${this.port}: the address is not on this machine. Use one of this machine's IPv4 addresses for --host.`, { cause: err })
       }
-      throw Object.assign(new Error(`Could not start the bootstrap node on ${this.host}:${this.port}: ${e.message}`), { code: 'BOOTSTRAP_FAILED', cause: err })
+      throw new CodedError(OverlayError.BOOTSTRAP_FAILED, `Could not start the bootstrap node on ${this.host}:${this.port}: ${e.message}`, { cause: err })
     }
   }
 

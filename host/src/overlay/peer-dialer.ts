@@ -32,9 +32,10 @@
  */
 import type DHT from 'hyperdht'
 import type { KeyPair, NoiseSocket } from 'hyperdht'
+import { withDeadline } from '../lib/deadline.ts'
+import { HOLEPUNCH_FAILURES, OverlayError } from './overlay-errors.ts'
+import { CodedError } from '../lib/coded-error.ts'
 
-/** hyperdht's codes for "a direct connection cannot be punched" (the ones Hyperswarm relays on). */
-const HOLEPUNCH_FAILURES = new Set(['HOLEPUNCH_ABORTED', 'HOLEPUNCH_DOUBLE_RANDOMIZED_NATS', 'CANNOT_HOLEPUNCH', 'REMOTE_NOT_HOLEPUNCHABLE', 'HOLEPUNCH_PROBE_TIMEOUT'])
 const REMEMBER_RELAY_MS = 10 * 60_000
 const RELAYS_PER_DIAL = 2
 /** From behind a NAT, a direct dial not open after this long gets a relayed one racing it. */
@@ -79,9 +80,6 @@ export interface PeerDialerStats {
   fallbacks: number
 }
 
-function dialError(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code })
-}
 
 /**
  * No direct path and no relay on offer; `punchCode` is hyperdht's reason the punch failed,
@@ -91,7 +89,7 @@ function needsRelay(punchCode: string, weRandomize: boolean): Error {
   const why = punchCode === 'HOLEPUNCH_DOUBLE_RANDOMIZED_NATS' || weRandomize
     ? 'both sides are behind NATs that change ports for every connection'
     : `hole punching through the NATs failed (${punchCode})`
-  return dialError('NEEDS_RELAY', `This peer cannot be reached directly from your network (${why}), and no provider offering a relay was found. Try again in a minute, or from another network.`)
+  return new CodedError(OverlayError.NEEDS_RELAY, `This peer cannot be reached directly from your network (${why}), and no provider offering a relay was found. Try again in a minute, or from another network.`)
 }
 
 export class PeerDialer {
@@ -113,22 +111,17 @@ export class PeerDialer {
   async dial(publicKey: Buffer, opts: DialOptions): Promise<DialResult> {
     const dialing = this.connect(publicKey, opts)
     if (opts.deadlineMs === undefined) return await dialing
-    let timer: NodeJS.Timeout | undefined
+    const deadlineMs = opts.deadlineMs
     try {
-      return await Promise.race([
-        dialing,
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(dialError('CONNECT_TIMEOUT', `The peer did not answer within ${Math.round(opts.deadlineMs! / 1000)} s.`)), opts.deadlineMs)))
-      ])
+      return await withDeadline(dialing, deadlineMs, () => new CodedError(OverlayError.CONNECT_TIMEOUT, `The peer did not answer within ${Math.round(deadlineMs / 1000)} s.`))
     } catch (err) {
       dialing.then((d) => d.conn.destroy(), () => {})
       throw err
-    } finally {
-      clearTimeout(timer)
     }
   }
 
   private async connect(publicKey: Buffer, opts: DialOptions): Promise<DialResult> {
-    if (this.destroyed) throw dialError('DIALER_CLOSED', 'The dialer is closed.')
+    if (this.destroyed) throw new CodedError(OverlayError.DIALER_CLOSED, 'The dialer is closed.')
     const hex = publicKey.toString('hex')
     const remembered = this.neededRelay.get(hex)
     if (this.opts.dht.randomized || (remembered !== undefined && remembered > Date.now())) {
@@ -301,8 +294,8 @@ export class PeerDialer {
       }
       const onopen = (): void => finish(null)
       const onerror = (err: unknown): void => { error = err }
-      const onclose = (): void => finish(error ?? dialError('CONNECT_FAILED', 'The peer closed the connection while it was being set up.'))
-      const timer = setTimeout(() => finish(dialError('CONNECT_TIMEOUT', `The peer did not answer within ${Math.round(this.opts.timeoutMs / 1000)} s.`)), this.opts.timeoutMs)
+      const onclose = (): void => finish(error ?? new CodedError(OverlayError.CONNECT_FAILED, 'The peer closed the connection while it was being set up.'))
+      const timer = setTimeout(() => finish(new CodedError(OverlayError.CONNECT_TIMEOUT, `The peer did not answer within ${Math.round(this.opts.timeoutMs / 1000)} s.`)), this.opts.timeoutMs)
       conn.on('open', onopen)
       conn.on('error', onerror)
       conn.on('close', onclose)

@@ -4,6 +4,7 @@
  * key that is then dialled). No connection is made to a candidate to learn about it.
  */
 import type DHT from 'hyperdht'
+import { waitAtMost } from '../lib/deadline.ts'
 import { decodeDescriptor, type ProviderDescriptor } from '../protocol/provider-descriptor.ts'
 import { PROVIDERS_TOPIC } from '../protocol/provider-topic.ts'
 
@@ -63,7 +64,7 @@ export class ProviderDiscovery {
   private async describe(publicKey: Buffer): Promise<ProviderInfo | 'invalid' | null> {
     let record
     try {
-      record = await Promise.race([this.dht.mutableGet(publicKey, { latest: true }), new Promise<null>((r) => setTimeout(() => r(null), 5000).unref())])
+      record = await waitAtMost(this.dht.mutableGet(publicKey, { latest: true }), 5000, null)
     } catch {
       return null // unreachable record: not a candidate now
     }

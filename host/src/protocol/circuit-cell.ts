@@ -14,6 +14,8 @@
  * The hot path (`readCellHeader`, `writeCellHeader`) allocates nothing and never throws on
  * input from the network; `decodeCell` is for control cells and throws code BAD_CELL.
  */
+import { CodedError, failWith } from '../lib/coded-error.ts'
+import { ProtocolError } from './protocol-errors.ts'
 import { OVERLAY_OVERHEAD } from './tunnel-mtu.ts'
 
 export const CELL_VERSION = 1
@@ -51,9 +53,7 @@ export interface Cell extends CellHeader {
 
 const TWO_32 = 0x100000000
 
-function badCell (message: string): Error {
-  return Object.assign(new Error(`Bad circuit cell: ${message}`), { code: 'BAD_CELL' })
-}
+const badCell: (message: string) => never = failWith(ProtocolError.BAD_CELL, 'Bad circuit cell: ')
 
 /** A fresh header object to reuse with `readCellHeader` (one per link, not per cell). */
 export function createCellHeader (): CellHeader {
@@ -101,8 +101,8 @@ export function setCellCircuitId (buf: Uint8Array, circuitId: number): void {
 /** Encode a cell into a new buffer (control cells; the data path uses writeCellHeader). */
 export function encodeCell (cell: Cell): Buffer {
   validateHeader(cell)
-  if (!Buffer.isBuffer(cell.payload)) throw badCell('payload must be a Buffer')
-  if (cell.payload.byteLength > MAX_CELL_PAYLOAD) throw badCell(`payload of ${cell.payload.byteLength} bytes exceeds ${MAX_CELL_PAYLOAD}`)
+  if (!Buffer.isBuffer(cell.payload)) badCell('payload must be a Buffer')
+  if (cell.payload.byteLength > MAX_CELL_PAYLOAD) badCell(`payload of ${cell.payload.byteLength} bytes exceeds ${MAX_CELL_PAYLOAD}`)
   const buf = Buffer.allocUnsafe(CELL_HEADER_BYTES + cell.payload.byteLength)
   writeCellHeader(buf, cell.type, cell.circuitId, cell.seq)
   cell.payload.copy(buf, CELL_HEADER_BYTES)
@@ -114,13 +114,13 @@ export function encodeCell (cell: Cell): Buffer {
  * into `buf`, not a copy.
  */
 export function decodeCell (buf: Buffer): Cell {
-  if (!Buffer.isBuffer(buf)) throw badCell('not a buffer')
-  if (buf.byteLength < CELL_HEADER_BYTES) throw badCell(`${buf.byteLength} bytes is shorter than the ${CELL_HEADER_BYTES}-byte header`)
-  if (buf.byteLength > MAX_CELL_BYTES) throw badCell(`${buf.byteLength} bytes exceeds the ${MAX_CELL_BYTES}-byte maximum`)
-  if (buf[0] !== CELL_VERSION) throw badCell(`unsupported version ${buf[0]} (this peer speaks ${CELL_VERSION}); update macro-vpn`)
-  if (buf[1]! > LAST_CELL_TYPE) throw badCell(`unknown type ${buf[1]}`)
+  if (!Buffer.isBuffer(buf)) badCell('not a buffer')
+  if (buf.byteLength < CELL_HEADER_BYTES) badCell(`${buf.byteLength} bytes is shorter than the ${CELL_HEADER_BYTES}-byte header`)
+  if (buf.byteLength > MAX_CELL_BYTES) badCell(`${buf.byteLength} bytes exceeds the ${MAX_CELL_BYTES}-byte maximum`)
+  if (buf[0] !== CELL_VERSION) badCell(`unsupported version ${buf[0]} (this peer speaks ${CELL_VERSION}); update macro-vpn`)
+  if (buf[1]! > LAST_CELL_TYPE) badCell(`unknown type ${buf[1]}`)
   const header = readCellHeader(buf, createCellHeader())
-  if (header === null) throw badCell('sequence number out of range')
+  if (header === null) badCell('sequence number out of range')
   return { type: header.type, circuitId: header.circuitId, seq: header.seq, payload: buf.subarray(CELL_HEADER_BYTES) }
 }
 
@@ -133,24 +133,24 @@ export function decodeCell (buf: Buffer): Cell {
  */
 export function circuitMtu (pathMtu = 1500, hops: number, opts: { cells?: boolean } = {}): number {
   if (!Number.isInteger(pathMtu) || pathMtu < 576 || pathMtu > 65535) {
-    throw Object.assign(new Error(`Path MTU ${pathMtu} is not an integer between 576 and 65535`), { code: 'INVALID_MTU' })
+    throw new CodedError(ProtocolError.INVALID_MTU, `Path MTU ${pathMtu} is not an integer between 576 and 65535.`)
   }
   if (!Number.isInteger(hops) || hops < 1 || hops > MAX_CIRCUIT_HOPS) {
-    throw Object.assign(new Error(`A circuit has 1 to ${MAX_CIRCUIT_HOPS} hops, not ${hops}`), { code: 'INVALID_HOPS' })
+    throw new CodedError(ProtocolError.INVALID_HOPS, `A circuit has 1 to ${MAX_CIRCUIT_HOPS} hops, not ${hops}.`)
   }
   const cells = opts.cells ?? hops > 1
   const circuitOverhead = cells ? CELL_HEADER_BYTES + ONION_LAYER_BYTES * hops : 0
   const mtu = Math.floor((pathMtu - OVERLAY_OVERHEAD - circuitOverhead) / 8) * 8
   if (mtu < 576) {
-    throw Object.assign(new Error(`Path MTU ${pathMtu} leaves a tunnel MTU of ${mtu} for ${hops} hops; use a path MTU of at least 1280`), { code: 'INVALID_MTU' })
+    throw new CodedError(ProtocolError.INVALID_MTU, `Path MTU ${pathMtu} leaves a tunnel MTU of ${mtu} for ${hops} hops; use a path MTU of at least 1280.`)
   }
   return mtu
 }
 
 function validateHeader (header: CellHeader): void {
-  if (!Number.isInteger(header.type) || header.type < 0 || header.type > LAST_CELL_TYPE) throw badCell(`unknown type ${header.type}`)
-  if (!Number.isInteger(header.circuitId) || header.circuitId < 0 || header.circuitId >= TWO_32) throw badCell(`circuit id ${header.circuitId} is not a uint32`)
-  if (!Number.isInteger(header.seq) || header.seq < 0 || header.seq > MAX_CELL_SEQ) throw badCell(`sequence ${header.seq} is out of range`)
+  if (!Number.isInteger(header.type) || header.type < 0 || header.type > LAST_CELL_TYPE) badCell(`unknown type ${header.type}`)
+  if (!Number.isInteger(header.circuitId) || header.circuitId < 0 || header.circuitId >= TWO_32) badCell(`circuit id ${header.circuitId} is not a uint32`)
+  if (!Number.isInteger(header.seq) || header.seq < 0 || header.seq > MAX_CELL_SEQ) badCell(`sequence ${header.seq} is out of range`)
 }
 
 function readUint32 (buf: Uint8Array, offset: number): number {

@@ -18,6 +18,9 @@
 import Noise from 'noise-handshake'
 import curve from 'noise-curve-ed'
 import sodium from 'sodium-native'
+import { CodedError } from '../lib/coded-error.ts'
+import { LibError } from '../lib/lib-errors.ts'
+import { ProtocolError } from './protocol-errors.ts'
 
 export const HOP_PROLOGUE = Buffer.from('macro-vpn/hop/v1')
 export const HOP_KEY_BYTES = 32
@@ -48,21 +51,18 @@ export interface HopHandshakeOptions {
   prologue?: Buffer
 }
 
-function handshakeFailed (message: string, cause?: unknown): Error {
-  return Object.assign(new Error(`Hop handshake failed: ${message}`, cause === undefined ? undefined : { cause }), { code: 'HANDSHAKE_FAILED' })
-}
 
 function checkPayload (payload: Buffer): void {
-  if (!Buffer.isBuffer(payload)) throw Object.assign(new Error('Hop handshake payload must be a Buffer'), { code: 'INVALID_ARGUMENT' })
+  if (!Buffer.isBuffer(payload)) throw new CodedError(LibError.BAD_ARGUMENT, 'Hop handshake payload must be a Buffer.')
   if (payload.byteLength > MAX_HOP_PAYLOAD) {
-    throw Object.assign(new Error(`Hop handshake payload of ${payload.byteLength} bytes exceeds ${MAX_HOP_PAYLOAD}`), { code: 'INVALID_ARGUMENT' })
+    throw new CodedError(LibError.BAD_ARGUMENT, `Hop handshake payload of ${payload.byteLength} bytes exceeds ${MAX_HOP_PAYLOAD}.`)
   }
 }
 
 function checkKeyPair (keyPair: HopKeyPair): void {
   if (!Buffer.isBuffer(keyPair?.publicKey) || keyPair.publicKey.byteLength !== curve.PKLEN ||
       !Buffer.isBuffer(keyPair.secretKey) || keyPair.secretKey.byteLength !== curve.SKLEN) {
-    throw Object.assign(new Error('Hop key pair must be a hyperdht ed25519 key pair (32-byte public, 64-byte secret key)'), { code: 'INVALID_ARGUMENT' })
+    throw new CodedError(LibError.BAD_ARGUMENT, 'Hop key pair must be a hyperdht ed25519 key pair (32-byte public, 64-byte secret key).')
   }
 }
 
@@ -87,7 +87,7 @@ export class HopInitiator {
 
   constructor (hopPublicKey: Buffer, opts: HopHandshakeOptions & { keyPair?: HopKeyPair } = {}) {
     if (!Buffer.isBuffer(hopPublicKey) || hopPublicKey.byteLength !== curve.PKLEN) {
-      throw Object.assign(new Error('Hop public key must be a 32-byte hyperdht key'), { code: 'INVALID_ARGUMENT' })
+      throw new CodedError(LibError.BAD_ARGUMENT, 'Hop public key must be a 32-byte hyperdht key.')
     }
     if (opts.keyPair !== undefined) checkKeyPair(opts.keyPair)
     this.noise = new Noise('IK', true, opts.keyPair ?? null, { curve })
@@ -102,33 +102,33 @@ export class HopInitiator {
   /** Message 1, carrying `payload` encrypted to the hop. Call once. */
   request (payload: Buffer = Buffer.alloc(0)): Buffer {
     checkPayload(payload)
-    if (this.state !== 'new') throw Object.assign(new Error('Hop handshake request already sent'), { code: 'INVALID_STATE' })
+    if (this.state !== 'new') throw new CodedError(LibError.INVALID_STATE, 'Hop handshake request already sent.')
     this.state = 'sent'
     try {
       return Buffer.from(this.noise.send(payload))
     } catch (err) {
       this.state = 'failed'
-      throw handshakeFailed('could not compute the request (is the hop key a valid ed25519 point?)', err)
+      throw new CodedError(ProtocolError.HANDSHAKE_FAILED, 'Hop handshake failed: could not compute the request (is the hop key a valid ed25519 point?).', { cause: err })
     }
   }
 
   /** Process message 2. Returns the hop's reply payload and the hop's keys; throws HANDSHAKE_FAILED. */
   finish (reply: Buffer): { payload: Buffer; keys: HopKeys } {
-    if (this.state !== 'sent') throw Object.assign(new Error('Hop handshake is not waiting for a reply'), { code: 'INVALID_STATE' })
+    if (this.state !== 'sent') throw new CodedError(LibError.INVALID_STATE, 'Hop handshake is not waiting for a reply.')
     if (!Buffer.isBuffer(reply) || reply.byteLength < HOP_REPLY_OVERHEAD || reply.byteLength > HOP_REPLY_OVERHEAD + MAX_HOP_PAYLOAD) {
       this.state = 'failed'
-      throw handshakeFailed('reply has the wrong size')
+      throw new CodedError(ProtocolError.HANDSHAKE_FAILED, 'Hop handshake failed: reply has the wrong size.')
     }
     let payload: Buffer
     try {
       payload = Buffer.from(this.noise.recv(reply))
     } catch (err) {
       this.state = 'failed'
-      throw handshakeFailed('the reply did not authenticate (wrong hop key, tampered or different protocol version)', err)
+      throw new CodedError(ProtocolError.HANDSHAKE_FAILED, 'Hop handshake failed: the reply did not authenticate (wrong hop key, tampered or different protocol version).', { cause: err })
     }
     if (!this.noise.complete || this.noise.tx === null || this.noise.rx === null) {
       this.state = 'failed'
-      throw handshakeFailed('handshake did not complete')
+      throw new CodedError(ProtocolError.HANDSHAKE_FAILED, 'Hop handshake failed: handshake did not complete.')
     }
     this.state = 'done'
     return { payload, keys: hopKeys(this.noise.tx, this.noise.rx) }
@@ -151,10 +151,10 @@ export class HopResponder {
    * key for this handshake; throws HANDSHAKE_FAILED (no state is kept that could be reused).
    */
   accept (request: Buffer): { payload: Buffer; remotePublicKey: Buffer } {
-    if (this.state !== 'new') throw Object.assign(new Error('Hop handshake request already received'), { code: 'INVALID_STATE' })
+    if (this.state !== 'new') throw new CodedError(LibError.INVALID_STATE, 'Hop handshake request already received.')
     if (!Buffer.isBuffer(request) || request.byteLength < HOP_REQUEST_OVERHEAD || request.byteLength > HOP_REQUEST_OVERHEAD + MAX_HOP_PAYLOAD) {
       this.state = 'failed'
-      throw handshakeFailed('request has the wrong size')
+      throw new CodedError(ProtocolError.HANDSHAKE_FAILED, 'Hop handshake failed: request has the wrong size.')
     }
     try {
       const payload = Buffer.from(this.noise.recv(request))
@@ -162,24 +162,24 @@ export class HopResponder {
       return { payload, remotePublicKey: Buffer.from(this.noise.rs!) }
     } catch (err) {
       this.state = 'failed'
-      throw handshakeFailed('the request did not authenticate (addressed to another key, tampered or different protocol version)', err)
+      throw new CodedError(ProtocolError.HANDSHAKE_FAILED, 'Hop handshake failed: the request did not authenticate (addressed to another key, tampered or different protocol version).', { cause: err })
     }
   }
 
   /** Message 2, carrying `payload`; returns it with this hop's keys for the circuit. */
   reply (payload: Buffer = Buffer.alloc(0)): { message: Buffer; keys: HopKeys } {
     checkPayload(payload)
-    if (this.state !== 'received') throw Object.assign(new Error('Hop handshake has no accepted request to reply to'), { code: 'INVALID_STATE' })
+    if (this.state !== 'received') throw new CodedError(LibError.INVALID_STATE, 'Hop handshake has no accepted request to reply to.')
     let message: Buffer
     try {
       message = Buffer.from(this.noise.send(payload))
     } catch (err) {
       this.state = 'failed'
-      throw handshakeFailed('could not compute the reply', err)
+      throw new CodedError(ProtocolError.HANDSHAKE_FAILED, 'Hop handshake failed: could not compute the reply.', { cause: err })
     }
     if (!this.noise.complete || this.noise.tx === null || this.noise.rx === null) {
       this.state = 'failed'
-      throw handshakeFailed('handshake did not complete')
+      throw new CodedError(ProtocolError.HANDSHAKE_FAILED, 'Hop handshake failed: handshake did not complete.')
     }
     this.state = 'done'
     // The responder's rx is the initiator's tx: forward; its tx is the initiator's rx: backward.

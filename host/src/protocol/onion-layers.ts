@@ -21,6 +21,8 @@
  * Methods return the new payload length on success.
  */
 import sodiumDefault, { type SodiumAead } from 'sodium-native'
+import { CodedError } from '../lib/coded-error.ts'
+import { LibError } from '../lib/lib-errors.ts'
 import { MAX_CELL_PAYLOAD, MAX_CELL_SEQ, MAX_CIRCUIT_HOPS, ONION_LAYER_BYTES } from './circuit-cell.ts'
 import { type HopKeys, HOP_KEY_BYTES } from './hop-handshake.ts'
 import { DEFAULT_REPLAY_WINDOW_BITS, ReplayWindow } from '../lib/replay-window.ts'
@@ -49,7 +51,7 @@ export interface OnionDropCounters {
 function checkKeys (keys: HopKeys): void {
   if (!Buffer.isBuffer(keys?.forward) || keys.forward.byteLength !== HOP_KEY_BYTES ||
       !Buffer.isBuffer(keys.backward) || keys.backward.byteLength !== HOP_KEY_BYTES) {
-    throw Object.assign(new Error('Hop keys must be two 32-byte buffers (forward, backward)'), { code: 'INVALID_ARGUMENT' })
+    throw new CodedError(LibError.BAD_ARGUMENT, 'Hop keys must be two 32-byte buffers (forward, backward).')
   }
 }
 
@@ -106,7 +108,7 @@ export class OnionCircuitKeys implements OnionDropCounters {
 
   constructor (hops: HopKeys[], opts: OnionLayerOptions = {}) {
     if (!Array.isArray(hops) || hops.length < 1 || hops.length > MAX_CIRCUIT_HOPS) {
-      throw Object.assign(new Error(`A circuit has 1 to ${MAX_CIRCUIT_HOPS} hops`), { code: 'INVALID_ARGUMENT' })
+      throw new CodedError(LibError.BAD_ARGUMENT, `A circuit has 1 to ${MAX_CIRCUIT_HOPS} hops.`)
     }
     for (const keys of hops) checkKeys(keys)
     this.hops = hops.length

@@ -10,7 +10,11 @@
  * network address as a uint32 number + prefix uint8 · blocked TCP port count uint, then uint16
  * each · wgPublicKey fixed32 · payoutAddress string · seq uint. Nothing may follow.
  */
-import c, { type State } from 'compact-encoding'
+import c from 'compact-encoding'
+import { formatIPv4, ipv4Mask, parseIPv4 } from '../../../shared/bypass-ip-address.ts'
+import { failWith } from '../lib/coded-error.ts'
+import { decodeExact, encodeWith, struct } from '../lib/struct-encoding.ts'
+import { ProtocolError } from './protocol-errors.ts'
 
 export const DESCRIPTOR_VERSION = 2
 export const MAX_DESCRIPTOR_BYTES = 1000
@@ -54,32 +58,36 @@ const ROLE_BITS: Record<ProviderRole, number> = { relay: 1, exit: 2 }
 const BLIND_RELAY_BIT = 4
 const REGION = /^[a-z0-9-]{1,16}$/
 const PAYOUT = /^[1-9A-HJ-NP-Za-km-z]{32,44}$/
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
 
-function bad(message: string): never {
-  throw Object.assign(new Error(`Invalid provider descriptor: ${message}`), { code: 'BAD_DESCRIPTOR' })
-}
+/** The bytes as they travel, field by field in wire order. */
+const wireEncoding = struct({
+  version: c.uint,
+  roleBits: c.uint,
+  region: c.string,
+  host: c.string,
+  priceLamportsPerMiB: c.uint,
+  bandwidthMbps: c.uint,
+  blockedCidrs: c.array(struct({ network: c.uint32, prefix: c.uint8 })),
+  blockedTcpPorts: c.array(c.uint16),
+  wgPublicKey: c.fixed32,
+  payoutAddress: c.string,
+  seq: c.uint
+})
+type WireDescriptor = ReturnType<typeof wireEncoding.decode>
 
-function ipToInt(ip: string): number {
-  return ip.split('.').reduce((n, part) => n * 256 + Number(part), 0)
-}
-
-function intToIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.')
-}
+const bad: (message: string) => never = failWith(ProtocolError.BAD_DESCRIPTOR, 'Invalid provider descriptor: ')
 
 function parseCidr(cidr: string): { network: number; prefix: number } {
   const [ip, bits, extra] = typeof cidr === 'string' ? cidr.split('/') : []
-  if (extra !== undefined || !IPV4.test(ip ?? '') || !/^\d{1,2}$/.test(bits ?? '') || Number(bits) > 32) bad(`blocked CIDR ${JSON.stringify(cidr)}`)
+  const network = parseIPv4(ip ?? '')
+  if (extra !== undefined || network === null || !/^\d{1,2}$/.test(bits ?? '') || Number(bits) > 32) bad(`blocked CIDR ${JSON.stringify(cidr)}`)
   const prefix = Number(bits)
-  const network = ipToInt(ip ?? '')
   if (!hostBitsClear(network, prefix)) bad(`blocked CIDR ${JSON.stringify(cidr)} has host bits set`)
   return { network, prefix }
 }
 
 function hostBitsClear(network: number, prefix: number): boolean {
-  const hostMask = prefix === 32 ? 0 : (2 ** (32 - prefix)) - 1
-  return (network % (hostMask + 1)) === 0
+  return ((network & ~ipv4Mask(prefix)) >>> 0) === 0
 }
 
 function checkUint(n: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
@@ -102,8 +110,12 @@ function checkRolesBits(bits: number): ProviderRole[] {
 
 function checkStrings(d: { region: unknown; payoutAddress: unknown; host: unknown }): void {
   if (typeof d.region !== 'string' || !REGION.test(d.region)) bad('region must be 1-16 characters of a-z, 0-9 and -')
-  if (typeof d.host !== 'string' || (d.host !== '' && !IPV4.test(d.host))) bad('host must be empty or an IPv4 address')
+  if (typeof d.host !== 'string' || (d.host !== '' && parseIPv4(d.host) === null)) bad('host must be empty or an IPv4 address')
   if (typeof d.payoutAddress !== 'string' || (d.payoutAddress !== '' && !PAYOUT.test(d.payoutAddress))) bad('payout address must be empty or a base58 address')
+}
+
+function checkPolicyLists(cidrs: unknown[], ports: unknown[]): void {
+  if (cidrs.length > MAX_POLICY_ENTRIES || ports.length > MAX_POLICY_ENTRIES) bad(`exit policy lists hold at most ${MAX_POLICY_ENTRIES} entries`)
 }
 
 /** Validate and encode. Throws BAD_DESCRIPTOR for anything out of bounds. */
@@ -113,7 +125,7 @@ export function encodeDescriptor(d: ProviderDescriptor): Buffer {
   let roleBits = 0
   for (const role of d.roles) {
     const bit = ROLE_BITS[role as ProviderRole]
-    if (!bit || (roleBits & bit)) bad(`role ${JSON.stringify(role)} unknown or repeated`)
+    if (!bit || roleBits & bit) bad(`role ${JSON.stringify(role)} unknown or repeated`)
     roleBits |= bit
   }
   checkRolesBits(roleBits)
@@ -124,73 +136,53 @@ export function encodeDescriptor(d: ProviderDescriptor): Buffer {
   checkUint(d.bandwidthMbps, 'bandwidth', MAX_BANDWIDTH_MBPS)
   checkUint(d.seq, 'seq')
   if (!d.exitPolicy || !Array.isArray(d.exitPolicy.blockedCidrs) || !Array.isArray(d.exitPolicy.blockedTcpPorts)) bad('exit policy must have blockedCidrs and blockedTcpPorts lists')
-  if (d.exitPolicy.blockedCidrs.length > MAX_POLICY_ENTRIES || d.exitPolicy.blockedTcpPorts.length > MAX_POLICY_ENTRIES) bad(`exit policy lists hold at most ${MAX_POLICY_ENTRIES} entries`)
-  const cidrs = d.exitPolicy.blockedCidrs.map(parseCidr)
-  const ports = d.exitPolicy.blockedTcpPorts.map(checkPort)
+  checkPolicyLists(d.exitPolicy.blockedCidrs, d.exitPolicy.blockedTcpPorts)
   if (!Buffer.isBuffer(d.wgPublicKey) || d.wgPublicKey.length !== 32) bad('WireGuard public key must be 32 bytes')
-
-  const state = c.state()
-  const ops = (s: State, mode: 'preencode' | 'encode') => {
-    c.uint[mode](s, d.version)
-    c.uint[mode](s, roleBits)
-    c.string[mode](s, d.region)
-    c.string[mode](s, d.host)
-    c.uint[mode](s, d.priceLamportsPerMiB)
-    c.uint[mode](s, d.bandwidthMbps)
-    c.uint[mode](s, cidrs.length)
-    for (const cidr of cidrs) {
-      c.uint32[mode](s, cidr.network)
-      c.uint8[mode](s, cidr.prefix)
-    }
-    c.uint[mode](s, ports.length)
-    for (const port of ports) c.uint16[mode](s, port)
-    c.fixed32[mode](s, d.wgPublicKey)
-    c.string[mode](s, d.payoutAddress)
-    c.uint[mode](s, d.seq)
+  const wire: WireDescriptor = {
+    version: d.version,
+    roleBits,
+    region: d.region,
+    host: d.host,
+    priceLamportsPerMiB: d.priceLamportsPerMiB,
+    bandwidthMbps: d.bandwidthMbps,
+    blockedCidrs: d.exitPolicy.blockedCidrs.map(parseCidr),
+    blockedTcpPorts: d.exitPolicy.blockedTcpPorts.map(checkPort),
+    wgPublicKey: d.wgPublicKey,
+    payoutAddress: d.payoutAddress,
+    seq: d.seq
   }
-  ops(state, 'preencode')
-  if (state.end > MAX_DESCRIPTOR_BYTES) bad(`encoded size ${state.end} exceeds ${MAX_DESCRIPTOR_BYTES} bytes`)
-  state.buffer = Buffer.allocUnsafe(state.end)
-  ops(state, 'encode')
-  return state.buffer as Buffer
+  const buf = encodeWith(wireEncoding, wire)
+  if (buf.byteLength > MAX_DESCRIPTOR_BYTES) bad(`encoded size ${buf.byteLength} exceeds ${MAX_DESCRIPTOR_BYTES} bytes`)
+  return buf
 }
 
 /** Decode and validate bytes from the DHT. Throws BAD_DESCRIPTOR for anything malformed. */
 export function decodeDescriptor(buf: Uint8Array): ProviderDescriptor {
   if (!(buf instanceof Uint8Array)) bad('not a byte buffer')
   if (buf.byteLength > MAX_DESCRIPTOR_BYTES) bad(`size ${buf.byteLength} exceeds ${MAX_DESCRIPTOR_BYTES} bytes`)
-  const state: State = { start: 0, end: buf.byteLength, buffer: buf }
-  try {
-    const version = c.uint.decode(state)
-    if (version !== DESCRIPTOR_VERSION) bad(`version ${version} is not supported (this program reads version ${DESCRIPTOR_VERSION})`)
-    const roleBits = c.uint.decode(state)
-    const roles = checkRolesBits(roleBits)
-    const blindRelay = (roleBits & BLIND_RELAY_BIT) !== 0
-    const region = c.string.decode(state)
-    const host = c.string.decode(state)
-    const priceLamportsPerMiB = checkUint(c.uint.decode(state), 'price')
-    const bandwidthMbps = checkUint(c.uint.decode(state), 'bandwidth', MAX_BANDWIDTH_MBPS)
-    const cidrCount = c.uint.decode(state)
-    if (cidrCount > MAX_POLICY_ENTRIES) bad('too many blocked CIDRs')
-    const blockedCidrs: string[] = []
-    for (let i = 0; i < cidrCount; i++) {
-      const network = c.uint32.decode(state)
-      const prefix = c.uint8.decode(state)
-      if (prefix > 32 || !hostBitsClear(network, prefix)) bad('malformed blocked CIDR')
-      blockedCidrs.push(`${intToIp(network)}/${prefix}`)
-    }
-    const portCount = c.uint.decode(state)
-    if (portCount > MAX_POLICY_ENTRIES) bad('too many blocked ports')
-    const blockedTcpPorts: number[] = []
-    for (let i = 0; i < portCount; i++) blockedTcpPorts.push(checkPort(c.uint16.decode(state)))
-    const wgPublicKey = Buffer.from(c.fixed32.decode(state))
-    const payoutAddress = c.string.decode(state)
-    const seq = checkUint(c.uint.decode(state), 'seq')
-    if (state.start !== state.end) bad('trailing bytes')
-    checkStrings({ region, payoutAddress, host })
-    return { version, roles, blindRelay, region, host, priceLamportsPerMiB, bandwidthMbps, exitPolicy: { blockedCidrs, blockedTcpPorts }, wgPublicKey, payoutAddress, seq }
-  } catch (err) {
-    if ((err as { code?: string }).code === 'BAD_DESCRIPTOR') throw err
-    bad(`truncated or malformed (${(err as Error).message})`)
+  // The version first: a later version may lay the rest out differently.
+  const version = decodeExact(c.uint, buf.subarray(0, Math.min(buf.byteLength, 9)), bad, true)
+  if (version !== DESCRIPTOR_VERSION) bad(`version ${version} is not supported (this program reads version ${DESCRIPTOR_VERSION})`)
+  const w = decodeExact(wireEncoding, buf, bad)
+  const roles = checkRolesBits(w.roleBits)
+  checkUint(w.priceLamportsPerMiB, 'price')
+  checkUint(w.bandwidthMbps, 'bandwidth', MAX_BANDWIDTH_MBPS)
+  checkPolicyLists(w.blockedCidrs, w.blockedTcpPorts)
+  for (const cidr of w.blockedCidrs) if (cidr.prefix > 32 || !hostBitsClear(cidr.network, cidr.prefix)) bad('malformed blocked CIDR')
+  for (const port of w.blockedTcpPorts) checkPort(port)
+  checkUint(w.seq, 'seq')
+  checkStrings(w)
+  return {
+    version: w.version,
+    roles,
+    blindRelay: (w.roleBits & BLIND_RELAY_BIT) !== 0,
+    region: w.region,
+    host: w.host,
+    priceLamportsPerMiB: w.priceLamportsPerMiB,
+    bandwidthMbps: w.bandwidthMbps,
+    exitPolicy: { blockedCidrs: w.blockedCidrs.map((cidr) => `${formatIPv4(cidr.network)}/${cidr.prefix}`), blockedTcpPorts: w.blockedTcpPorts },
+    wgPublicKey: Buffer.from(w.wgPublicKey),
+    payoutAddress: w.payoutAddress,
+    seq: w.seq
   }
 }

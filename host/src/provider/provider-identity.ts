@@ -10,6 +10,8 @@ import sodium from 'sodium-native'
 import { z } from 'zod'
 import { readFileIfExists, writeFileAtomic } from '../lib/atomic-file.ts'
 import { WireGuardDevice } from '../system/wireguard-device.ts'
+import { ProviderError } from './provider-errors.ts'
+import { CodedError } from '../lib/coded-error.ts'
 
 export const PROVIDER_IDENTITY_FILE = 'provider-identity.json'
 
@@ -22,13 +24,10 @@ export interface ProviderIdentity {
 const HEX32 = z.string().regex(/^[0-9a-f]{64}$/)
 const IdentityFile = z.object({ version: z.literal(1), dhtSeed: HEX32, wgPrivateKey: HEX32 }).strict()
 
-function identityError(message: string): Error {
-  return Object.assign(new Error(message), { code: 'BAD_IDENTITY' })
-}
 
 function fromSeeds(dhtSeed: Buffer, wgPrivateKey: Buffer): ProviderIdentity {
   const clamped = WireGuardDevice.clamp(Buffer.from(wgPrivateKey))
-  if (!clamped.equals(wgPrivateKey)) throw identityError('WireGuard private key in the identity file is not clamped')
+  if (!clamped.equals(wgPrivateKey)) throw new CodedError(ProviderError.BAD_IDENTITY, 'WireGuard private key in the identity file is not clamped')
   return { keyPair: DHT.keyPair(dhtSeed), wgPrivateKey, wgPublicKey: WireGuardDevice.publicKeyFor(wgPrivateKey) }
 }
 
@@ -43,7 +42,7 @@ export async function loadProviderIdentity(stateDir: string): Promise<ProviderId
     try {
       data = IdentityFile.parse(JSON.parse(text))
     } catch {
-      throw identityError(`The provider identity file ${file} is damaged. Restore it from a backup, or delete it to create a new identity (the provider's key changes).`)
+      throw new CodedError(ProviderError.BAD_IDENTITY, `The provider identity file ${file} is damaged. Restore it from a backup, or delete it to create a new identity (the provider's key changes).`)
     }
     await fs.chmod(file, 0o600)
     return fromSeeds(Buffer.from(data.dhtSeed, 'hex'), Buffer.from(data.wgPrivateKey, 'hex'))

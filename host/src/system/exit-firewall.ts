@@ -14,9 +14,12 @@
  * open() first removes leftovers of the same names (crash recovery); close() removes exactly
  * our rules and chains and restores net.ipv4.ip_forward.
  */
-import { execFile } from 'node:child_process'
 import fs from 'node:fs/promises'
+import { parseIPv4 } from '../../../shared/bypass-ip-address.ts'
+import { CodedError } from '../lib/coded-error.ts'
+import { LibError } from '../lib/lib-errors.ts'
 import { BLOCKED_IPV4_CIDRS, BLOCKED_TCP_PORTS } from '../protocol/exit-policy.ts'
+import { applyRuleset, iptablesAvailable, removeRuleset, type IptablesRuleset } from './iptables-ruleset.ts'
 
 export interface ExitPolicy {
   /** IPv4 destinations the exit refuses. */
@@ -43,38 +46,13 @@ export interface ExitFirewallOptions {
 }
 
 const IFNAME = /^[A-Za-z0-9_-]{1,15}$/
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
+const HINT = 'The exit needs root (CAP_NET_ADMIN) and iptables.'
+const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward'
 
 function isCidr(s: string): boolean {
   const [ip, bits, extra] = s.split('/')
-  return extra === undefined && IPV4.test(ip ?? '') && /^\d{1,2}$/.test(bits ?? '') && Number(bits) <= 32
+  return extra === undefined && parseIPv4(ip ?? '') !== null && /^\d{1,2}$/.test(bits ?? '') && Number(bits) <= 32
 }
-
-function firewallError(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code })
-}
-
-function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: 20_000 }, (err, _stdout, stderr) => {
-      if (err) reject(firewallError('FIREWALL_FAILED', `${cmd} ${args.join(' ')} failed: ${String(stderr).trim() || err.message}. The exit needs root (CAP_NET_ADMIN) and iptables.`))
-      else resolve()
-    })
-  })
-}
-
-async function tryRun(cmd: string, args: string[]): Promise<boolean> {
-  try {
-    await run(cmd, args)
-    return true
-  } catch {
-    return false
-  }
-}
-
-const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward'
-
-interface Jump { table: string; chain: string; match: string[]; target: string }
 
 export class ExitFirewall {
   readonly ifname: string
@@ -88,14 +66,14 @@ export class ExitFirewall {
   private opened = false
 
   constructor(opts: ExitFirewallOptions) {
-    if (!IFNAME.test(opts.ifname)) throw firewallError('BAD_ARGUMENT', `Invalid interface name ${JSON.stringify(opts.ifname)}`)
-    if (!isCidr(opts.subnet)) throw firewallError('BAD_ARGUMENT', `Invalid subnet ${JSON.stringify(opts.subnet)}`)
-    if (!IPV4.test(opts.gateway)) throw firewallError('BAD_ARGUMENT', `Invalid gateway ${JSON.stringify(opts.gateway)}`)
+    if (!IFNAME.test(opts.ifname)) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid interface name ${JSON.stringify(opts.ifname)}`)
+    if (!isCidr(opts.subnet)) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid subnet ${JSON.stringify(opts.subnet)}`)
+    if (parseIPv4(opts.gateway) === null) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid gateway ${JSON.stringify(opts.gateway)}`)
     const policy = opts.policy ?? DEFAULT_EXIT_POLICY
-    for (const cidr of policy.blockedCidrs) if (!isCidr(cidr)) throw firewallError('BAD_ARGUMENT', `Invalid exit policy CIDR ${JSON.stringify(cidr)}`)
-    for (const port of policy.blockedTcpPorts) if (!Number.isInteger(port) || port < 1 || port > 65535) throw firewallError('BAD_ARGUMENT', `Invalid exit policy port ${port}`)
+    for (const cidr of policy.blockedCidrs) if (!isCidr(cidr)) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid exit policy CIDR ${JSON.stringify(cidr)}`)
+    for (const port of policy.blockedTcpPorts) if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid exit policy port ${port}`)
     if (opts.wgListenPort !== undefined && (!Number.isInteger(opts.wgListenPort) || opts.wgListenPort < 1 || opts.wgListenPort > 65535)) {
-      throw firewallError('BAD_ARGUMENT', `Invalid WireGuard port ${opts.wgListenPort}`)
+      throw new CodedError(LibError.BAD_ARGUMENT, `Invalid WireGuard port ${opts.wgListenPort}`)
     }
     this.ifname = opts.ifname
     this.subnet = opts.subnet
@@ -107,31 +85,67 @@ export class ExitFirewall {
     this.chains = { forward: `${p}-FWD`, reply: `${p}-RET`, input: `${p}-IN`, wgport: `${p}-WG`, nat: `${p}-NAT`, forward6: `${p}-FWD6`, wgport6: `${p}-WG6` }
   }
 
-  /** The jumps from the built-in chains into ours; fixed per interface so leftovers can be found. */
-  private jumps(): Jump[] {
+  /** Our chains and the jumps into them; fixed per interface so leftovers can be found. */
+  private rulesets(): IptablesRuleset[] {
     const c = this.chains
-    return [
-      { table: 'filter', chain: 'FORWARD', match: ['-i', this.ifname], target: c.forward },
-      { table: 'filter', chain: 'FORWARD', match: ['-o', this.ifname], target: c.reply },
-      { table: 'filter', chain: 'INPUT', match: ['-i', this.ifname], target: c.input },
-      { table: 'filter', chain: 'INPUT', match: ['!', '-i', 'lo'], target: c.wgport },
-      { table: 'nat', chain: 'POSTROUTING', match: [], target: c.nat }
-    ]
-  }
-
-  private jumps6(): Jump[] {
-    return [
-      { table: 'filter', chain: 'FORWARD', match: ['-i', this.ifname], target: this.chains.forward6 },
-      { table: 'filter', chain: 'INPUT', match: ['!', '-i', 'lo'], target: this.chains.wgport6 }
-    ]
+    const ifname = this.ifname
+    const established = ['-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT']
+    const wgDrop = this.wgListenPort === null ? [] : [['-p', 'udp', '--dport', String(this.wgListenPort), '-j', 'DROP']]
+    const v4: IptablesRuleset = {
+      family: 'iptables',
+      chains: [
+        {
+          table: 'filter',
+          name: c.forward,
+          rules: [
+            established,
+            ...this.policy.blockedCidrs.map((cidr) => ['-d', cidr, '-j', 'REJECT', '--reject-with', 'icmp-admin-prohibited']),
+            ...this.policy.blockedTcpPorts.map((port) => ['-p', 'tcp', '--dport', String(port), '-j', 'REJECT', '--reject-with', 'tcp-reset']),
+            ['-o', ifname, '-j', 'DROP'],
+            ['-j', 'ACCEPT']
+          ]
+        },
+        { table: 'filter', name: c.reply, rules: [established, ['-j', 'DROP']] },
+        {
+          table: 'filter',
+          name: c.input,
+          rules: [
+            ['-d', this.gateway, '-p', 'udp', '--dport', '53', '-j', 'ACCEPT'],
+            ['-d', this.gateway, '-p', 'tcp', '--dport', '53', '-j', 'ACCEPT'],
+            ['-j', 'DROP']
+          ]
+        },
+        { table: 'filter', name: c.wgport, rules: wgDrop },
+        { table: 'nat', name: c.nat, rules: [['-s', this.subnet, '!', '-o', ifname, '-j', 'MASQUERADE']] }
+      ],
+      jumps: [
+        { table: 'filter', chain: 'FORWARD', match: ['-i', ifname], target: c.forward },
+        { table: 'filter', chain: 'FORWARD', match: ['-o', ifname], target: c.reply },
+        { table: 'filter', chain: 'INPUT', match: ['-i', ifname], target: c.input },
+        { table: 'filter', chain: 'INPUT', match: ['!', '-i', 'lo'], target: c.wgport },
+        { table: 'nat', chain: 'POSTROUTING', match: [], target: c.nat }
+      ]
+    }
+    if (!this.ip6) return [v4]
+    const v6: IptablesRuleset = {
+      family: 'ip6tables',
+      chains: [
+        { table: 'filter', name: c.forward6, rules: [['-j', 'DROP']] },
+        { table: 'filter', name: c.wgport6, rules: wgDrop }
+      ],
+      jumps: [
+        { table: 'filter', chain: 'FORWARD', match: ['-i', ifname], target: c.forward6 },
+        { table: 'filter', chain: 'INPUT', match: ['!', '-i', 'lo'], target: c.wgport6 }
+      ]
+    }
+    return [v4, v6]
   }
 
   async open(): Promise<void> {
-    if (this.opened) throw firewallError('ALREADY_OPEN', 'exit firewall already open')
-    this.ip6 = await tryRun('ip6tables', ['-w', '-S', 'FORWARD'])
-    await this.removeRules()
+    if (this.opened) throw new CodedError(LibError.ALREADY_OPEN, 'exit firewall already open')
+    this.ip6 = await iptablesAvailable('ip6tables')
     try {
-      await this.addRules()
+      for (const set of this.rulesets()) await applyRuleset(set, HINT)
       const previous = (await fs.readFile(IP_FORWARD, 'utf8')).trim()
       if (previous !== '1') {
         await fs.writeFile(IP_FORWARD, '1')
@@ -154,59 +168,8 @@ export class ExitFirewall {
     }
   }
 
-  private async addRules(): Promise<void> {
-    const c = this.chains
-    const ipt = (args: string[]) => run('iptables', ['-w', ...args])
-    for (const name of [c.forward, c.reply, c.input, c.wgport]) await ipt(['-N', name])
-    await ipt(['-t', 'nat', '-N', c.nat])
-
-    await ipt(['-A', c.forward, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'])
-    for (const cidr of this.policy.blockedCidrs) {
-      await ipt(['-A', c.forward, '-d', cidr, '-j', 'REJECT', '--reject-with', 'icmp-admin-prohibited'])
-    }
-    for (const port of this.policy.blockedTcpPorts) {
-      await ipt(['-A', c.forward, '-p', 'tcp', '--dport', String(port), '-j', 'REJECT', '--reject-with', 'tcp-reset'])
-    }
-    await ipt(['-A', c.forward, '-o', this.ifname, '-j', 'DROP'])
-    await ipt(['-A', c.forward, '-j', 'ACCEPT'])
-
-    await ipt(['-A', c.reply, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'])
-    await ipt(['-A', c.reply, '-j', 'DROP'])
-
-    await ipt(['-A', c.input, '-d', this.gateway, '-p', 'udp', '--dport', '53', '-j', 'ACCEPT'])
-    await ipt(['-A', c.input, '-d', this.gateway, '-p', 'tcp', '--dport', '53', '-j', 'ACCEPT'])
-    await ipt(['-A', c.input, '-j', 'DROP'])
-
-    if (this.wgListenPort !== null) await ipt(['-A', c.wgport, '-p', 'udp', '--dport', String(this.wgListenPort), '-j', 'DROP'])
-
-    await ipt(['-t', 'nat', '-A', c.nat, '-s', this.subnet, '!', '-o', this.ifname, '-j', 'MASQUERADE'])
-
-    for (const j of this.jumps()) await ipt(['-t', j.table, '-I', j.chain, ...j.match, '-j', j.target])
-
-    if (this.ip6) {
-      const ip6 = (args: string[]) => run('ip6tables', ['-w', ...args])
-      await ip6(['-N', c.forward6])
-      await ip6(['-A', c.forward6, '-j', 'DROP'])
-      await ip6(['-N', c.wgport6])
-      if (this.wgListenPort !== null) await ip6(['-A', c.wgport6, '-p', 'udp', '--dport', String(this.wgListenPort), '-j', 'DROP'])
-      for (const j of this.jumps6()) await ip6(['-t', j.table, '-I', j.chain, ...j.match, '-j', j.target])
-    }
-  }
-
   /** Remove our jumps (all copies) and chains; ignores what is not there. */
   private async removeRules(): Promise<void> {
-    const c = this.chains
-    const drop = async (cmd: string, jumps: Jump[], chains: Array<[string, string]>) => {
-      for (const j of jumps) {
-        for (let i = 0; i < 16; i++) {
-          if (!(await tryRun(cmd, ['-w', '-t', j.table, '-D', j.chain, ...j.match, '-j', j.target]))) break
-        }
-      }
-      for (const [table, name] of chains) {
-        if (await tryRun(cmd, ['-w', '-t', table, '-F', name])) await tryRun(cmd, ['-w', '-t', table, '-X', name])
-      }
-    }
-    await drop('iptables', this.jumps(), [['filter', c.forward], ['filter', c.reply], ['filter', c.input], ['filter', c.wgport], ['nat', c.nat]])
-    if (this.ip6) await drop('ip6tables', this.jumps6(), [['filter', c.forward6], ['filter', c.wgport6]])
+    for (const set of this.rulesets()) await removeRuleset(set)
   }
 }

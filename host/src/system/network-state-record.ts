@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
 import { readFileIfExists, writeFileAtomic } from '../lib/atomic-file.ts'
 import { PolicyRoute } from './policy-routing.ts'
@@ -67,7 +68,7 @@ async function stopStaleWireGuard(pid: number, ifname: string): Promise<void> {
   }
   for (let i = 0; i < 30; i++) {
     if (!(await readFileIfExists(`/proc/${pid}/cmdline`))) return
-    await new Promise((r) => setTimeout(r, 100))
+    await sleep(100)
   }
   try {
     process.kill(pid, 'SIGKILL')

@@ -8,7 +8,10 @@
  * Formatting validates every value, so nothing a caller passes can inject an extra line.
  */
 import net from 'node:net'
+import { parseIPv4 } from '../../../shared/bypass-ip-address.ts'
 import path from 'node:path'
+import { CodedError } from '../lib/coded-error.ts'
+import { SystemError } from './system-errors.ts'
 
 export const UAPI_SOCKET_DIR = '/var/run/wireguard'
 const MAX_REPLY_BYTES = 1 << 20
@@ -52,15 +55,15 @@ export interface UapiStatus {
   peers: UapiPeerStatus[]
 }
 
-function uapiError(message: string, errno = 0): Error {
-  return Object.assign(new Error(message), { code: 'UAPI_ERROR', errno })
+/** A UAPI failure; `detail.errno` is wireguard-go's errno (0 when it gave none). */
+function uapiError(message: string, errno = 0): CodedError<{ errno: number }> {
+  return new CodedError(SystemError.UAPI_ERROR, message, { detail: { errno } })
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
 const IPV6 = /^[0-9a-fA-F:.]{2,45}$/
 
 function isIp(s: string): boolean {
-  return IPV4.test(s) || (IPV6.test(s) && s.includes(':') && net.isIPv6(s))
+  return parseIPv4(s) !== null || (IPV6.test(s) && s.includes(':') && net.isIPv6(s))
 }
 
 function formatKey(key: Buffer, what: string): string {
@@ -84,7 +87,7 @@ function formatCidr(cidr: string): string {
   const m = /^([^/]+)\/(\d{1,3})$/.exec(cidr)
   if (!m || !isIp(m[1] ?? '')) throw uapiError('allowed IP must be ADDRESS/PREFIX', -22)
   const bits = Number(m[2])
-  const max = IPV4.test(m[1] ?? '') ? 32 : 128
+  const max = parseIPv4(m[1] ?? '') !== null ? 32 : 128
   if (bits > max) throw uapiError('allowed IP prefix out of range', -22)
   return `${m[1]}/${bits}`
 }

@@ -7,11 +7,16 @@
  * The UAPI socket folder is shared by all namespaces, so interface names must be unique on the
  * whole machine.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import net from 'node:net'
 import sodium from 'sodium-native'
 import { UapiClient, type UapiPeerStatus } from './uapi-client.ts'
+import { LibError } from '../lib/lib-errors.ts'
+import { CodedError } from '../lib/coded-error.ts'
+import { runCommand } from '../lib/run-command.ts'
+import { SystemError } from './system-errors.ts'
 
 export interface WireGuardDeviceOptions {
   ifname: string
@@ -44,18 +49,7 @@ const IFNAME = /^[A-Za-z0-9_-]{1,15}$/
 const STDERR_TAIL = 2000
 const KILL_AFTER_MS = 3000
 
-function deviceError(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code })
-}
 
-function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: 10_000 }, (err, stdout, stderr) => {
-      if (err) reject(Object.assign(new Error(`${cmd} ${args.join(' ')} failed: ${String(stderr).trim() || err.message}`), { code: 'COMMAND_FAILED' }))
-      else resolve(String(stdout))
-    })
-  })
-}
 
 function canConnect(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -65,7 +59,6 @@ function canConnect(socketPath: string): Promise<boolean> {
   })
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 // wireguard-go processes we started and have not stopped yet: if this process exits without
 // close() (process.exit, an uncaught exception), stop them too rather than leave them orphaned.
@@ -96,11 +89,11 @@ export class WireGuardDevice {
   private _listenPort = 0
 
   constructor(opts: WireGuardDeviceOptions) {
-    if (!IFNAME.test(opts.ifname)) throw deviceError('BAD_ARGUMENT', `Invalid interface name ${JSON.stringify(opts.ifname)}: use 1-15 letters, digits, '-' or '_'.`)
-    if (!Buffer.isBuffer(opts.privateKey) || opts.privateKey.length !== 32) throw deviceError('BAD_ARGUMENT', 'WireGuard private key must be 32 bytes')
-    if (!Number.isInteger(opts.mtu) || opts.mtu < 1280 || opts.mtu > 9000) throw deviceError('BAD_ARGUMENT', `Invalid MTU ${opts.mtu}: use 1280..9000.`)
+    if (!IFNAME.test(opts.ifname)) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid interface name ${JSON.stringify(opts.ifname)}: use 1-15 letters, digits, '-' or '_'.`)
+    if (!Buffer.isBuffer(opts.privateKey) || opts.privateKey.length !== 32) throw new CodedError(LibError.BAD_ARGUMENT, 'WireGuard private key must be 32 bytes')
+    if (!Number.isInteger(opts.mtu) || opts.mtu < 1280 || opts.mtu > 9000) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid MTU ${opts.mtu}: use 1280..9000.`)
     const port = opts.listenPort ?? 0
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw deviceError('BAD_ARGUMENT', `Invalid listen port ${port}`)
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid listen port ${port}`)
     this.ifname = opts.ifname
     this.mtu = opts.mtu
     this.netns = opts.netns ?? null
@@ -127,7 +120,7 @@ export class WireGuardDevice {
   }
 
   static publicKeyFor(privateKey: Buffer): Buffer {
-    if (privateKey.length !== 32) throw deviceError('BAD_ARGUMENT', 'WireGuard private key must be 32 bytes')
+    if (privateKey.length !== 32) throw new CodedError(LibError.BAD_ARGUMENT, 'WireGuard private key must be 32 bytes')
     const publicKey = Buffer.alloc(32)
     sodium.crypto_scalarmult_base(publicKey, privateKey)
     return publicKey
@@ -143,10 +136,10 @@ export class WireGuardDevice {
   }
 
   async open(): Promise<void> {
-    if (this.child) throw deviceError('ALREADY_OPEN', 'WireGuard device already open')
+    if (this.child) throw new CodedError(LibError.ALREADY_OPEN, 'WireGuard device already open')
     const socketPath = this.uapi.socketPath
     if (await canConnect(socketPath)) {
-      throw deviceError('WG_START_FAILED', `Interface name ${this.ifname} is already used by another wireguard-go (${socketPath}); choose another --ifname or stop that process.`)
+      throw new CodedError(SystemError.WG_START_FAILED, `Interface name ${this.ifname} is already used by another wireguard-go (${socketPath}); choose another --ifname or stop that process.`)
     }
     const cmd = this.netns ? 'ip' : this.binary
     const args = this.netns ? ['netns', 'exec', this.netns, this.binary, '-f', this.ifname] : ['-f', this.ifname]
@@ -187,12 +180,12 @@ export class WireGuardDevice {
 
   private startFailed(reason: string): Error {
     const tail = this.stderrTail.trim()
-    return deviceError('WG_START_FAILED', `Could not start the WireGuard interface ${this.ifname}: ${reason}.` +
+    return new CodedError(SystemError.WG_START_FAILED, `Could not start the WireGuard interface ${this.ifname}: ${reason}.` +
       (tail ? ` wireguard-go said: ${tail}` : '') + ' Check that wireguard-go is installed and that this process has CAP_NET_ADMIN (run as root).')
   }
 
   private ip(args: string[]): Promise<string> {
-    return this.netns ? run('ip', ['-n', this.netns, ...args]) : run('ip', args)
+    return runCommand('ip', this.netns ? ['-n', this.netns, ...args] : args, { timeoutMs: 10_000 }).then((r) => r.stdout)
   }
 
   async setPeer(peer: WireGuardPeer): Promise<void> {
@@ -218,7 +211,7 @@ export class WireGuardDevice {
 
   /** Add an address (e.g. `10.77.0.1/16`) to the interface. */
   async addAddress(cidr: string): Promise<void> {
-    if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(cidr)) throw deviceError('BAD_ARGUMENT', `Invalid address ${JSON.stringify(cidr)}: expected ADDRESS/PREFIX.`)
+    if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(cidr)) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid address ${JSON.stringify(cidr)}: expected ADDRESS/PREFIX.`)
     await this.ip(['addr', 'add', cidr, 'dev', this.ifname])
   }
 

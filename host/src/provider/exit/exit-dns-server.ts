@@ -9,7 +9,11 @@
 import dgram from 'node:dgram'
 import dns from 'node:dns'
 import net from 'node:net'
+import { bindUdp, listenServer } from '../../lib/socket-binding.ts'
 import dnsPacket, { type Packet } from 'dns-packet'
+import { LibError } from '../../lib/lib-errors.ts'
+import { ProviderError } from '../provider-errors.ts'
+import { CodedError } from '../../lib/coded-error.ts'
 
 export interface ExitDnsServerOptions {
   address: string
@@ -30,9 +34,6 @@ const OPCODE_QUERY = 0
 
 type Rcode = (typeof RCODE)[keyof typeof RCODE]
 
-function dnsError(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code })
-}
 
 /** A bare response header (no question) for queries we cannot decode. */
 function headerOnly(query: Buffer, rcode: Rcode): Buffer {
@@ -57,7 +58,7 @@ export class ExitDnsServer {
   queries = 0
 
   constructor(opts: ExitDnsServerOptions) {
-    if (!net.isIPv4(opts.address)) throw dnsError('BAD_ARGUMENT', `Invalid DNS listen address ${JSON.stringify(opts.address)}`)
+    if (!net.isIPv4(opts.address)) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid DNS listen address ${JSON.stringify(opts.address)}`)
     this.address = opts.address
     this.requestedPort = opts.port ?? 53
     this.ttl = opts.ttl ?? 60
@@ -69,14 +70,11 @@ export class ExitDnsServer {
   }
 
   async open(): Promise<void> {
-    if (this.udp) throw dnsError('ALREADY_OPEN', 'DNS server already open')
+    if (this.udp) throw new CodedError(LibError.ALREADY_OPEN, 'DNS server already open')
     const udp = dgram.createSocket({ type: 'udp4' })
     this.udp = udp
     try {
-      await new Promise<void>((resolve, reject) => {
-        udp.once('error', reject)
-        udp.bind(this.requestedPort, this.address, () => { udp.off('error', reject); resolve() })
-      })
+      await bindUdp(udp, this.requestedPort, this.address)
       this._port = udp.address().port
       udp.on('error', () => {})
       udp.on('message', (msg, rinfo) => {
@@ -88,14 +86,11 @@ export class ExitDnsServer {
       const tcp = net.createServer((socket) => this.onTcp(socket))
       tcp.maxConnections = MAX_TCP_CONNECTIONS
       this.tcp = tcp
-      await new Promise<void>((resolve, reject) => {
-        tcp.once('error', reject)
-        tcp.listen(this._port, this.address, () => { tcp.off('error', reject); resolve() })
-      })
+      await listenServer(tcp, this._port, this.address)
       tcp.on('error', () => {})
     } catch (err) {
       await this.close()
-      throw dnsError('DNS_START_FAILED', `Could not open the exit DNS resolver on ${this.address}:${this.requestedPort}: ${(err as Error).message}`)
+      throw new CodedError(ProviderError.DNS_START_FAILED, `Could not open the exit DNS resolver on ${this.address}:${this.requestedPort}: ${(err as Error).message}`, { cause: err })
     }
   }
 

@@ -15,22 +15,23 @@
  */
 import crypto from 'node:crypto'
 import dgram from 'node:dgram'
-import { DEFAULT_EXIT_POLICY, ExitFirewall } from '../../system/exit-firewall.ts'
-import { ExitDnsServer } from './exit-dns-server.ts'
+import { CodedError } from '../../lib/coded-error.ts'
+import { LibError } from '../../lib/lib-errors.ts'
+import { bindUdp, connectUdp } from '../../lib/socket-binding.ts'
 import { RESUME_TOKEN_BYTES } from '../../protocol/circuit-messages.ts'
 import { SESSION_VERSION, type TunnelGrant } from '../../protocol/session-protocol.ts'
-import { TunnelAddressPool } from './tunnel-address-pool.ts'
+import { TunnelRefusalCode } from '../../protocol/wire-codes.ts'
+import { DEFAULT_EXIT_POLICY, ExitFirewall } from '../../system/exit-firewall.ts'
 import { WireGuardDevice } from '../../system/wireguard-device.ts'
+import type { TerminusTunnel, TunnelOutlet } from '../relay/circuit-terminus.ts'
+import { ExitDnsServer } from './exit-dns-server.ts'
+import { TunnelAddressPool } from './tunnel-address-pool.ts'
 
 export const EXIT_SUBNET = '10.77.0.0/16'
 export const EXIT_GATEWAY = '10.77.0.1'
 /** How long a circuit tunnel without any outlet waits for the consumer to resume it. */
 export const RESUME_GRACE_MS = 60_000
 
-/** Where a tunnel's datagrams from wireguard-go go: a session connection or a circuit's last hop. */
-export interface TunnelOutlet {
-  sendDatagram(buf: Buffer): void
-}
 
 export interface ExitGatewayOptions {
   ifname: string
@@ -52,16 +53,8 @@ export interface ExitGatewayStats {
   bytesToConsumers: number
 }
 
-export class TunnelRefused extends Error {
-  readonly code: string
-  constructor(code: string, message: string) {
-    super(message)
-    this.code = code
-  }
-}
-
 /** One consumer's WireGuard peer at this exit. */
-export class ExitTunnel {
+export class ExitTunnel implements TerminusTunnel {
   readonly address: string
   readonly wgPublicKey: Buffer
   readonly resumeToken: Buffer
@@ -161,7 +154,7 @@ export class ExitGateway {
   /** Interface, address, firewall, resolver. On failure the caller calls close(). */
   async open(isClosing: () => boolean): Promise<void> {
     const step = (): void => {
-      if (isClosing()) throw Object.assign(new Error('provider closed while opening'), { code: 'CLOSED' })
+      if (isClosing()) throw new CodedError(LibError.CLOSED, 'The provider was closed while opening.')
     }
     const device = new WireGuardDevice({ ifname: this.opts.ifname, privateKey: this.opts.wgPrivateKey, listenPort: 0, mtu: this.opts.mtu })
     this.device = device
@@ -180,52 +173,46 @@ export class ExitGateway {
 
   /**
    * A tunnel for `wgPublicKey` reached through `outlet`: a new one, or (with the right token)
-   * the consumer's existing one. Throws TunnelRefused with a stable code; changes nothing then.
+   * the consumer's existing one. Throws a CodedError whose code is a TunnelRefusalCode; changes nothing then.
    */
   async openTunnel(ask: { version: number; wgPublicKey: Buffer; resumeToken: Buffer | null }, outlet: TunnelOutlet, opts: { resumable: boolean }): Promise<{ tunnel: ExitTunnel; grant: TunnelGrant }> {
     const refuse = (code: string, message: string): never => {
       this.counters.refusals++
-      throw new TunnelRefused(code, message)
+      throw new CodedError(code, message)
     }
-    if (ask.version !== SESSION_VERSION) refuse('UNSUPPORTED_VERSION', `This exit speaks session version ${SESSION_VERSION}; update macro-vpn.`)
+    if (ask.version !== SESSION_VERSION) refuse(TunnelRefusalCode.UNSUPPORTED_VERSION, `This exit speaks session version ${SESSION_VERSION}; update macro-vpn.`)
     const device = this.device
-    if (!device || this.closing) return refuse('EXIT_CLOSING', 'This exit is shutting down; choose another.')
+    if (!device || this.closing) return refuse(TunnelRefusalCode.EXIT_CLOSING, 'This exit is shutting down; choose another.')
     const keyHex = ask.wgPublicKey.toString('hex')
     const existing = this.tunnels.get(keyHex)
     if (existing) {
       if (ask.resumeToken === null || !crypto.timingSafeEqual(ask.resumeToken, existing.resumeToken)) {
-        return refuse('DUPLICATE_KEY', 'This WireGuard key already has a tunnel at this exit; use a fresh key per session.')
+        return refuse(TunnelRefusalCode.DUPLICATE_KEY, 'This WireGuard key already has a tunnel at this exit; use a fresh key per session.')
       }
       existing.attach(outlet)
       this.counters.resumes++
       return { tunnel: existing, grant: this.grantFor(existing) }
     }
-    if (ask.resumeToken !== null) refuse('UNKNOWN_TUNNEL', 'The tunnel to resume has ended at this exit; connect again.')
-    if (ask.wgPublicKey.equals(this.opts.wgPublicKey)) refuse('DUPLICATE_KEY', 'That WireGuard key is the exit\'s own.')
+    if (ask.resumeToken !== null) refuse(TunnelRefusalCode.UNKNOWN_TUNNEL, 'The tunnel to resume has ended at this exit; connect again.')
+    if (ask.wgPublicKey.equals(this.opts.wgPublicKey)) refuse(TunnelRefusalCode.DUPLICATE_KEY, "That WireGuard key is the exit's own.")
     const address = this.pool.allocate()
-    if (address === null) return refuse('EXIT_FULL', 'This exit has no free tunnel address; choose another exit.')
+    if (address === null) return refuse(TunnelRefusalCode.EXIT_FULL, 'This exit has no free tunnel address; choose another exit.')
     const udp = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024, sendBufferSize: 4 * 1024 * 1024 })
     udp.on('error', () => {})
     const tunnel = new ExitTunnel(this, address, Buffer.from(ask.wgPublicKey), udp, opts.resumable ? this.opts.resumeGraceMs : 0)
     this.tunnels.set(keyHex, tunnel)
     try {
-      await new Promise<void>((resolve, reject) => {
-        udp.once('error', reject)
-        udp.bind(0, '127.0.0.1', () => { udp.off('error', reject); resolve() })
-      })
+      await bindUdp(udp, 0, '127.0.0.1')
       // Connected: the kernel delivers only wireguard-go's datagrams, and send() needs no address.
-      await new Promise<void>((resolve, reject) => {
-        udp.once('error', reject)
-        udp.connect(device.listenPort, '127.0.0.1', () => { udp.off('error', reject); resolve() })
-      })
+      await connectUdp(udp, device.listenPort, '127.0.0.1')
       await device.setPeer({ publicKey: tunnel.wgPublicKey, endpoint: `127.0.0.1:${udp.address().port}`, allowedIps: [`${address}/32`], replaceAllowedIps: true })
     } catch {
       this.endTunnel(tunnel)
-      return refuse('EXIT_ERROR', 'This exit could not set up the tunnel; try another exit.')
+      return refuse(TunnelRefusalCode.EXIT_ERROR, 'This exit could not set up the tunnel; try another exit.')
     }
     if (this.closing || tunnel.closed) {
       this.endTunnel(tunnel)
-      return refuse('EXIT_CLOSING', 'This exit is shutting down; choose another.')
+      return refuse(TunnelRefusalCode.EXIT_CLOSING, 'This exit is shutting down; choose another.')
     }
     tunnel.attach(outlet)
     this.counters.tunnelsTotal++

@@ -3,6 +3,10 @@
  * (default 10.77.0.0/16: 10.77.0.2 .. 10.77.255.254, the gateway 10.77.0.1 excluded). Addresses
  * are handed out round-robin, so a released one is not reused at once.
  */
+import { formatIPv4, parseIPv4 } from '../../../../shared/bypass-ip-address.ts'
+import { CodedError } from '../../lib/coded-error.ts'
+import { LibError } from '../../lib/lib-errors.ts'
+
 export interface TunnelAddressPoolOptions {
   subnet?: string
   gateway?: string
@@ -10,19 +14,10 @@ export interface TunnelAddressPoolOptions {
   limit?: number
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
-
-function poolError(message: string): Error {
-  return Object.assign(new Error(message), { code: 'BAD_ARGUMENT' })
-}
-
-export function ipv4ToInt(ip: string): number {
-  if (!IPV4.test(ip)) throw poolError(`Invalid IPv4 address ${JSON.stringify(ip)}`)
-  return ip.split('.').reduce((n, part) => n * 256 + Number(part), 0)
-}
-
-export function intToIpv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.')
+function ipv4ToInt(ip: string): number {
+  const n = parseIPv4(ip)
+  if (n === null) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid IPv4 address ${JSON.stringify(ip)}.`)
+  return n
 }
 
 export class TunnelAddressPool {
@@ -41,18 +36,18 @@ export class TunnelAddressPool {
     this.gateway = opts.gateway ?? '10.77.0.1'
     const [ip, bits, extra] = this.subnet.split('/')
     const prefix = Number(bits)
-    if (extra !== undefined || !/^\d{1,2}$/.test(bits ?? '') || prefix < 8 || prefix > 30) throw poolError(`Invalid tunnel subnet ${JSON.stringify(this.subnet)}: use a /8../30 IPv4 CIDR.`)
+    if (extra !== undefined || !/^\d{1,2}$/.test(bits ?? '') || prefix < 8 || prefix > 30) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid tunnel subnet ${JSON.stringify(this.subnet)}: use a /8../30 IPv4 CIDR.`)
     const size = 2 ** (32 - prefix)
     const network = ipv4ToInt(ip ?? '')
-    if (network % size !== 0) throw poolError(`Tunnel subnet ${this.subnet} has host bits set`)
+    if (network % size !== 0) throw new CodedError(LibError.BAD_ARGUMENT, `Tunnel subnet ${this.subnet} has host bits set`)
     this.prefix = prefix
     this.first = network + 1
     this.last = network + size - 2
     this.gatewayInt = ipv4ToInt(this.gateway)
-    if (this.gatewayInt < this.first || this.gatewayInt > this.last) throw poolError(`Gateway ${this.gateway} is not inside ${this.subnet}`)
+    if (this.gatewayInt < this.first || this.gatewayInt > this.last) throw new CodedError(LibError.BAD_ARGUMENT, `Gateway ${this.gateway} is not inside ${this.subnet}`)
     const capacity = this.last - this.first // hosts minus the gateway
     this.limit = Math.min(opts.limit ?? capacity, capacity)
-    if (!Number.isInteger(this.limit) || this.limit < 0) throw poolError('Pool limit must be a non-negative integer')
+    if (!Number.isInteger(this.limit) || this.limit < 0) throw new CodedError(LibError.BAD_ARGUMENT, 'Pool limit must be a non-negative integer')
     this.cursor = this.first
   }
 
@@ -74,18 +69,19 @@ export class TunnelAddressPool {
       if (candidate === this.gatewayInt || this.used.has(candidate)) continue
       this.used.add(candidate)
       this.cursor = n
-      return intToIpv4(candidate)
+      return formatIPv4(candidate)
     }
     return null
   }
 
   /** Give an address back; false if it was not in use. */
   release(address: string): boolean {
-    if (!IPV4.test(address)) return false
-    return this.used.delete(ipv4ToInt(address))
+    const n = parseIPv4(address)
+    return n !== null && this.used.delete(n)
   }
 
   has(address: string): boolean {
-    return IPV4.test(address) && this.used.has(ipv4ToInt(address))
+    const n = parseIPv4(address)
+    return n !== null && this.used.has(n)
   }
 }

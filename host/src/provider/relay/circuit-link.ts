@@ -6,25 +6,28 @@
  * Only the dialling side creates circuits on a link, so ids are allocated by outbound links.
  */
 import type { NoiseSocket } from 'hyperdht'
-import { CircuitChannel, type CircuitChannelHandlers, type CreatedMessage } from '../../protocol/circuit-channel.ts'
+import { circuitChannel, type CircuitChannelEnd, type CircuitChannelHandlers, type CreatedMessage } from '../../protocol/circuit-channel.ts'
+import type { LinkMeter } from './hop-meter.ts'
 
 export class CircuitLink<C> {
   readonly conn: NoiseSocket
   readonly inbound: boolean
   readonly circuits = new Map<number, C>()
-  readonly channel: CircuitChannel
+  readonly channel: CircuitChannelEnd
   readonly remoteKey: Buffer
+  readonly meter: LinkMeter
   private nextId = 1
   private readonly pendingCreates = new Map<number, (m: CreatedMessage | null) => void>()
   private openWaiters: Array<(ok: boolean) => void> = []
   opened = false
   closed = false
 
-  constructor(conn: NoiseSocket, inbound: boolean, handlers: CircuitChannelHandlers) {
+  constructor(conn: NoiseSocket, inbound: boolean, meter: LinkMeter, handlers: CircuitChannelHandlers) {
     this.conn = conn
     this.inbound = inbound
+    this.meter = meter
     this.remoteKey = conn.remotePublicKey
-    this.channel = new CircuitChannel(conn, {
+    this.channel = circuitChannel.attach(conn, {
       ...handlers,
       onopen: () => {
         this.opened = true
@@ -32,11 +35,14 @@ export class CircuitLink<C> {
         this.openWaiters = []
         handlers.onopen?.()
       },
-      oncreated: (m) => {
-        const pending = this.pendingCreates.get(m.circuitId)
-        if (pending) {
-          this.pendingCreates.delete(m.circuitId)
-          pending(m)
+      on: {
+        ...handlers.on,
+        created: (m) => {
+          const pending = this.pendingCreates.get(m.circuitId)
+          if (pending) {
+            this.pendingCreates.delete(m.circuitId)
+            pending(m)
+          }
         }
       }
     })
@@ -75,7 +81,7 @@ export class CircuitLink<C> {
         clearTimeout(timer)
         resolve(m)
       })
-      this.channel.sendCreate({ circuitId, seqBase, handshake })
+      this.channel.send.create({ circuitId, seqBase, handshake })
     })
   }
 
@@ -83,6 +89,7 @@ export class CircuitLink<C> {
   markClosed(): void {
     if (this.closed) return
     this.closed = true
+    this.meter.close()
     for (const w of this.openWaiters) w(false)
     this.openWaiters = []
     for (const pending of this.pendingCreates.values()) pending(null)

@@ -2,7 +2,7 @@
  * The provider's side of circuits (DESIGN.md section 3): answers creates with a Noise IK hop
  * handshake, forwards cells between links peeling or adding this hop's onion layer, extends a
  * circuit to the next hop the consumer names in an EXTEND cell only this hop can read, and — when
- * this provider is the circuit's exit — hands the datagrams to the exit gateway.
+ * this provider is the circuit's exit — hands the datagrams to the exit's terminus.
  *
  * A relay learns only its two neighbours: the link it was created on and the next hop's key. It
  * never sees the consumer's key (the handshake uses a fresh one) nor, as an entry of a longer
@@ -12,19 +12,20 @@
  * buffer views sodium needs; cells over a bandwidth cap or for unknown circuits are dropped,
  * never queued (the per-link send is `trySend`: a saturated link drops too).
  */
-import type { PeerDialer } from '../../overlay/peer-dialer.ts'
 import type { KeyPair, NoiseSocket } from 'hyperdht'
-import {
-  CELL_HEADER_BYTES, CellType, createCellHeader, MAX_CELL_BYTES, ONION_LAYER_BYTES, readCellHeader, setCellCircuitId, writeCellHeader
-} from '../../protocol/circuit-cell.ts'
-import { CircuitLink } from './circuit-link.ts'
-import { decodeExtend, decodeTunnelAsk, encodeExtended, encodeTunnelAnswer, type ExitTunnelAnswer, type ExtendedBody } from '../../protocol/circuit-messages.ts'
+import { errorCode } from '../../lib/coded-error.ts'
+import { TokenBucket } from '../../lib/token-bucket.ts'
+import type { PeerDialer } from '../../overlay/peer-dialer.ts'
+import { CELL_HEADER_BYTES, CellType, createCellHeader, MAX_CELL_BYTES, ONION_LAYER_BYTES, readCellHeader, setCellCircuitId, writeCellHeader } from '../../protocol/circuit-cell.ts'
 import type { DestroyMessage } from '../../protocol/circuit-channel.ts'
-import { type ExitGateway, type ExitTunnel, type TunnelOutlet, TunnelRefused } from '../exit/exit-gateway.ts'
+import { decodeExtend, encodeExtended, type ExtendedBody } from '../../protocol/circuit-messages.ts'
 import { HopResponder } from '../../protocol/hop-handshake.ts'
 import { HopLayer } from '../../protocol/onion-layers.ts'
-import { MAX_PROBE_BYTES, PROBE_REPLY, PROBE_REQUEST } from '../../protocol/session-protocol.ts'
-import { TokenBucket } from '../../lib/token-bucket.ts'
+import { answerProbe, isProbeRequest } from '../../protocol/probe.ts'
+import { DestroyCode, ExtendRefusalCode } from '../../protocol/wire-codes.ts'
+import { CircuitLink } from './circuit-link.ts'
+import type { CircuitTerminus, TerminusTunnel, TunnelOutlet } from './circuit-terminus.ts'
+import { BACKWARD, FORWARD, type CircuitMeter, type HopMeter } from './hop-meter.ts'
 
 const LINK_TIMEOUT_MS = 10_000
 const IDLE_LINK_MS = 60_000
@@ -33,13 +34,17 @@ export interface CircuitSwitchOptions {
   /** Dials next hops (through a blind relay when both NATs randomize ports). */
   dialer: PeerDialer
   keyPair: KeyPair
-  relay: boolean
-  gateway: ExitGateway | null
+  /** Extend circuits to next hops (a relay); false: only end them here (an exit alone). */
+  extend: boolean
+  /** Where circuits end when this provider is their exit, or null. */
+  terminus: CircuitTerminus | null
   maxCircuits: number
   /** Total bandwidth cap in bytes per second over all circuits, 0 = none. */
   totalBytesPerSecond: number
   /** Per-circuit cap in bytes per second, 0 = none. */
   circuitBytesPerSecond: number
+  /** Counts (and may refuse) every byte carried, per link and circuit. */
+  meter: HopMeter
 }
 
 export interface CircuitSwitchStats {
@@ -60,11 +65,12 @@ class HopCircuit implements TunnelOutlet {
   readonly prevId: number
   readonly layer: HopLayer
   readonly bucket: TokenBucket
+  readonly meter: CircuitMeter
   next: Link | null = null
   nextId = 0
   /** The next backward sequence this hop may use for cells it originates. */
   nextBackwardSeq: number
-  tunnel: ExitTunnel | null = null
+  tunnel: TerminusTunnel | null = null
   extending = false
   ended = false
   private readonly sw: CircuitSwitch
@@ -76,6 +82,7 @@ class HopCircuit implements TunnelOutlet {
     this.layer = layer
     this.nextBackwardSeq = seqBase
     this.bucket = new TokenBucket(bytesPerSecond)
+    this.meter = prev.meter.openCircuit()
   }
 
   /** Exit hop, hot path: a datagram from wireguard-go back into the circuit. */
@@ -108,12 +115,18 @@ export class CircuitSwitch {
 
   /** An incoming connection whose peer opened the circuit channel (the caller routes datagrams here). */
   acceptLink(conn: NoiseSocket): Link {
-    const link: Link = new CircuitLink<HopCircuit>(conn, true, {
-      oncreate: (m) => { this.onCreate(link, m.circuitId, m.seqBase, m.handshake).catch(() => {}) },
-      oncell: (cell) => this.onForwardControl(link, cell),
-      ondestroy: (m) => this.onDestroy(link, m),
+    const link: Link = new CircuitLink<HopCircuit>(conn, true, this.opts.meter.openLink({ inbound: true }), {
       // A peer that speaks only the session channel rejects this one: that closes nothing.
-      onclose: () => { if (link.opened) conn.destroy() }
+      onclose: () => {
+        if (link.opened) conn.destroy()
+      },
+      on: {
+        create: (m) => {
+          this.onCreate(link, m.circuitId, m.seqBase, m.handshake).catch(() => {})
+        },
+        cell: (cell) => this.onForwardControl(link, cell),
+        destroy: (m) => this.onDestroy(link, m)
+      }
     })
     this.addLink(link)
     return link
@@ -142,7 +155,7 @@ export class CircuitSwitch {
       return
     }
     const length = buf.byteLength
-    if (!this.totalBucket.take(length) || !circuit.bucket.take(length)) {
+    if (!this.totalBucket.take(length) || !circuit.bucket.take(length) || !circuit.meter.carry(link.inbound ? FORWARD : BACKWARD, length)) {
       this.counters.cellsDropped++
       return
     }
@@ -168,12 +181,9 @@ export class CircuitSwitch {
       this.counters.cellsDropped++
       return
     }
-    if (buf[CELL_HEADER_BYTES] === PROBE_REQUEST) {
+    if (isProbeRequest(buf, CELL_HEADER_BYTES)) {
       tunnel.use(circuit)
-      if (n <= MAX_PROBE_BYTES) {
-        buf[CELL_HEADER_BYTES] = PROBE_REPLY
-        this.sendBackwardData(circuit, buf.subarray(CELL_HEADER_BYTES, CELL_HEADER_BYTES + n), n)
-      }
+      if (answerProbe(buf, CELL_HEADER_BYTES, n)) this.sendBackwardData(circuit, buf.subarray(CELL_HEADER_BYTES, CELL_HEADER_BYTES + n), n)
       return
     }
     tunnel.deliver(buf, CELL_HEADER_BYTES, n, circuit)
@@ -192,7 +202,7 @@ export class CircuitSwitch {
 
   /** A cell this hop originates towards the consumer (exit data, probe replies). */
   sendBackwardData(circuit: HopCircuit, payload: Buffer, length: number): void {
-    if (circuit.ended) return
+    if (circuit.ended || !circuit.meter.carry(BACKWARD, length)) return
     const seq = circuit.nextBackwardSeq++
     const n = circuit.layer.addBackward(payload, length, seq, this.scratchPayload)
     if (n < 0) return
@@ -203,56 +213,48 @@ export class CircuitSwitch {
   private async onCreate(link: Link, circuitId: number, seqBase: number, handshake: Buffer): Promise<void> {
     const refuse = (code: string): void => {
       this.counters.refused++
-      link.channel.sendDestroy({ circuitId, code })
+      link.channel.send.destroy({ circuitId, code })
     }
-    if (this.closed) return refuse('RELAY_CLOSING')
-    if (link.circuits.has(circuitId)) return refuse('DUPLICATE_CIRCUIT')
-    if (this.circuitCount >= this.opts.maxCircuits) return refuse('RELAY_FULL')
+    if (this.closed) return refuse(DestroyCode.RELAY_CLOSING)
+    if (link.circuits.has(circuitId)) return refuse(DestroyCode.DUPLICATE_CIRCUIT)
+    if (this.circuitCount >= this.opts.maxCircuits) return refuse(DestroyCode.RELAY_FULL)
     const responder = new HopResponder(this.opts.keyPair)
     let payload: Buffer
     try {
       payload = responder.accept(handshake).payload
     } catch {
-      return refuse('HANDSHAKE_FAILED')
+      return refuse(DestroyCode.HANDSHAKE_FAILED)
     }
     const wantsExit = payload.byteLength > 0
-    if (wantsExit && this.opts.gateway === null) return refuse('NOT_AN_EXIT')
-    if (!wantsExit && !this.opts.relay) return refuse('NOT_A_RELAY')
+    const terminus = this.opts.terminus
+    if (wantsExit && terminus === null) return refuse(DestroyCode.NOT_AN_EXIT)
+    if (!wantsExit && !this.opts.extend) return refuse(DestroyCode.NOT_A_RELAY)
 
     if (!wantsExit) {
       const { message, keys } = responder.reply()
       this.addCircuit(link, circuitId, new HopCircuit(this, link, circuitId, new HopLayer(keys), seqBase, this.opts.circuitBytesPerSecond))
-      link.channel.sendCreated({ circuitId, handshake: message })
+      link.channel.send.created({ circuitId, handshake: message })
       return
     }
 
     // Exit hop: the handshake payload asks for a tunnel and the reply payload answers it. The
     // hop keys come with the reply, so the tunnel first gets an outlet that forwards to the
     // circuit once it exists.
-    let ask
-    try {
-      ask = decodeTunnelAsk(payload)
-    } catch {
-      return refuse('BAD_TUNNEL_REQUEST')
-    }
     let circuit: HopCircuit | null = null
     const placeholder: TunnelOutlet = { sendDatagram: (buf) => circuit?.sendDatagram(buf) }
-    let tunnel: ExitTunnel | null = null
-    let result: ExitTunnelAnswer
+    let answer
     try {
-      const opened = await this.opts.gateway!.openTunnel(ask, placeholder, { resumable: true })
-      tunnel = opened.tunnel
-      result = { ok: true, grant: opened.grant, resumeToken: opened.tunnel.resumeToken }
+      answer = await terminus!.openTunnel(payload, placeholder)
     } catch (err) {
-      const e = err instanceof TunnelRefused ? err : new TunnelRefused('EXIT_ERROR', 'This exit could not set up the tunnel; try another exit.')
-      result = { ok: false, refusal: { code: e.code, message: e.message } }
+      return refuse(errorCode(err) ?? DestroyCode.BAD_TUNNEL_REQUEST)
     }
+    const tunnel = answer.tunnel
     let reply
     try {
-      reply = responder.reply(encodeTunnelAnswer(result))
+      reply = responder.reply(answer.reply)
     } catch {
       tunnel?.detach(placeholder)
-      return refuse('HANDSHAKE_FAILED')
+      return refuse(DestroyCode.HANDSHAKE_FAILED)
     }
     if (link.closed || this.closed) {
       tunnel?.detach(placeholder)
@@ -266,7 +268,7 @@ export class CircuitSwitch {
       this.addCircuit(link, circuitId, circuit)
     }
     // A refusal is answered too, but keeps no circuit here.
-    link.channel.sendCreated({ circuitId, handshake: reply.message })
+    link.channel.send.created({ circuitId, handshake: reply.message })
   }
 
   private addCircuit(link: Link, circuitId: number, circuit: HopCircuit): void {
@@ -288,12 +290,12 @@ export class CircuitSwitch {
     const n = circuit.layer.peelForward(cell.subarray(CELL_HEADER_BYTES), cell.byteLength - CELL_HEADER_BYTES, h.seq)
     if (n < 0) {
       this.counters.badCells++
-      this.endCircuit(circuit, 'BAD_CELL', 'both')
+      this.endCircuit(circuit, DestroyCode.BAD_CELL, 'both')
       return
     }
     if (circuit.next) {
       setCellCircuitId(cell, circuit.nextId)
-      circuit.next.channel.sendCell(cell.subarray(0, CELL_HEADER_BYTES + n))
+      circuit.next.channel.send.cell(cell.subarray(0, CELL_HEADER_BYTES + n))
       return
     }
     this.extend(circuit, Buffer.from(cell.subarray(CELL_HEADER_BYTES, CELL_HEADER_BYTES + n))).catch(() => {})
@@ -310,10 +312,10 @@ export class CircuitSwitch {
       const n = circuit.layer.addBackward(cell.subarray(CELL_HEADER_BYTES), encoded.byteLength, seq)
       if (n < 0) return
       writeCellHeader(cell, CellType.EXTENDED, circuit.prevId, seq)
-      circuit.prev.channel.sendCell(cell.subarray(0, CELL_HEADER_BYTES + n))
+      circuit.prev.channel.send.cell(cell.subarray(0, CELL_HEADER_BYTES + n))
     }
-    if (!this.opts.relay || circuit.tunnel !== null || circuit.extending) {
-      answer({ ok: false, code: 'CANNOT_EXTEND', message: 'This hop does not extend this circuit (not a relay, already an exit, or extending).' })
+    if (!this.opts.extend || circuit.tunnel !== null || circuit.extending) {
+      answer({ ok: false, code: ExtendRefusalCode.CANNOT_EXTEND, message: 'This hop does not extend this circuit (not a relay, already an exit, or extending).' })
       return
     }
     let ext
@@ -321,18 +323,18 @@ export class CircuitSwitch {
       ext = decodeExtend(body)
     } catch {
       this.counters.badCells++
-      this.endCircuit(circuit, 'BAD_CELL', 'both')
+      this.endCircuit(circuit, DestroyCode.BAD_CELL, 'both')
       return
     }
     if (ext.nextKey.equals(this.opts.keyPair.publicKey) || ext.nextKey.equals(circuit.prev.remoteKey)) {
-      answer({ ok: false, code: 'BAD_EXTEND', message: 'A circuit cannot return to this hop or its previous hop.' })
+      answer({ ok: false, code: ExtendRefusalCode.BAD_EXTEND, message: 'A circuit cannot return to this hop or its previous hop.' })
       return
     }
     circuit.extending = true
     const next = await this.linkTo(ext.nextKey)
     if (circuit.ended) return
     if (next === null) {
-      answer({ ok: false, code: 'EXTEND_FAILED', message: 'The next hop could not be reached.' })
+      answer({ ok: false, code: ExtendRefusalCode.EXTEND_FAILED, message: 'The next hop could not be reached.' })
       return
     }
     const nextId = next.allocateId()
@@ -342,7 +344,7 @@ export class CircuitSwitch {
       next.circuits.delete(nextId)
       this.maybeIdle(next)
       if (!circuit.ended) {
-        answer({ ok: false, code: 'EXTEND_FAILED', message: 'The next hop refused or did not answer.' })
+        answer({ ok: false, code: ExtendRefusalCode.EXTEND_FAILED, message: 'The next hop refused or did not answer.' })
       }
       return
     }
@@ -368,7 +370,7 @@ export class CircuitSwitch {
       return
     }
     writeCellHeader(out, CellType.EXTENDED, circuit.prevId, h.seq)
-    circuit.prev.channel.sendCell(out.subarray(0, CELL_HEADER_BYTES + n))
+    circuit.prev.channel.send.cell(out.subarray(0, CELL_HEADER_BYTES + n))
   }
 
   /** The link to a next hop, dialled once and shared by every circuit through it. */
@@ -396,10 +398,12 @@ export class CircuitSwitch {
       return null
     }
     conn.on('error', () => {})
-    const link: Link = new CircuitLink<HopCircuit>(conn, false, {
-      oncell: (cell) => this.onBackwardControl(link, cell),
-      ondestroy: (m) => this.onDestroy(link, m),
-      onclose: () => conn.destroy()
+    const link: Link = new CircuitLink<HopCircuit>(conn, false, this.opts.meter.openLink({ inbound: false }), {
+      onclose: () => conn.destroy(),
+      on: {
+        cell: (cell) => this.onBackwardControl(link, cell),
+        destroy: (m) => this.onDestroy(link, m)
+      }
     })
     conn.on('message', (buf: Buffer) => this.onDatagram(link, buf))
     conn.on('close', () => this.outbound.delete(key.toString('hex')))
@@ -425,17 +429,18 @@ export class CircuitSwitch {
     circuit.ended = true
     this.circuitCount--
     circuit.prev.circuits.delete(circuit.prevId)
-    if ((tell === 'backward' || tell === 'both') && !circuit.prev.closed) circuit.prev.channel.sendDestroy({ circuitId: circuit.prevId, code })
+    if ((tell === 'backward' || tell === 'both') && !circuit.prev.closed) circuit.prev.channel.send.destroy({ circuitId: circuit.prevId, code })
     this.maybeIdle(circuit.prev)
     const next = circuit.next
     if (next) {
       next.circuits.delete(circuit.nextId)
-      if ((tell === 'forward' || tell === 'both') && !next.closed) next.channel.sendDestroy({ circuitId: circuit.nextId, code })
+      if ((tell === 'forward' || tell === 'both') && !next.closed) next.channel.send.destroy({ circuitId: circuit.nextId, code })
       this.maybeIdle(next)
     }
     if (circuit.tunnel) circuit.tunnel.detach(circuit)
     circuit.tunnel = null
     circuit.layer.destroy()
+    circuit.meter.close()
   }
 
   private onLinkClosed(link: Link): void {
@@ -445,7 +450,7 @@ export class CircuitSwitch {
     if (timer) clearTimeout(timer)
     this.idleTimers.delete(link)
     for (const circuit of [...new Set(link.circuits.values())]) {
-      this.endCircuit(circuit, link.inbound ? 'PREVIOUS_HOP_LOST' : 'NEXT_HOP_LOST', link.inbound ? 'forward' : 'backward')
+      this.endCircuit(circuit, link.inbound ? DestroyCode.PREVIOUS_HOP_LOST : DestroyCode.NEXT_HOP_LOST, link.inbound ? 'forward' : 'backward')
     }
     link.circuits.clear()
   }

@@ -1,0 +1,39 @@
+/**
+ * The stable codes that travel between peers: why a hop destroyed a circuit or refused to
+ * extend it, and why an exit refused a tunnel. They are part of the protocol (a consumer turns
+ * them into words for the user), so they live here, apart from the codes of local errors.
+ * On the wire each is 1-40 characters of A-Z and _.
+ */
+export const DestroyCode = {
+  RELAY_FULL: 'RELAY_FULL',
+  RELAY_CLOSING: 'RELAY_CLOSING',
+  DUPLICATE_CIRCUIT: 'DUPLICATE_CIRCUIT',
+  HANDSHAKE_FAILED: 'HANDSHAKE_FAILED',
+  NOT_AN_EXIT: 'NOT_AN_EXIT',
+  NOT_A_RELAY: 'NOT_A_RELAY',
+  BAD_TUNNEL_REQUEST: 'BAD_TUNNEL_REQUEST',
+  BAD_CELL: 'BAD_CELL',
+  /** The consumer closed the circuit. */
+  CLOSED: 'CLOSED',
+  PREVIOUS_HOP_LOST: 'PREVIOUS_HOP_LOST',
+  NEXT_HOP_LOST: 'NEXT_HOP_LOST'
+} as const
+
+export const ExtendRefusalCode = {
+  CANNOT_EXTEND: 'CANNOT_EXTEND',
+  BAD_EXTEND: 'BAD_EXTEND',
+  EXTEND_FAILED: 'EXTEND_FAILED'
+} as const
+
+export const TunnelRefusalCode = {
+  UNSUPPORTED_VERSION: 'UNSUPPORTED_VERSION',
+  EXIT_CLOSING: 'EXIT_CLOSING',
+  DUPLICATE_KEY: 'DUPLICATE_KEY',
+  DUPLICATE_REQUEST: 'DUPLICATE_REQUEST',
+  UNKNOWN_TUNNEL: 'UNKNOWN_TUNNEL',
+  EXIT_FULL: 'EXIT_FULL',
+  EXIT_ERROR: 'EXIT_ERROR'
+} as const
+
+/** What a wire code may look like. */
+export const WIRE_CODE = /^[A-Z_]{1,40}$/
