@@ -5,9 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# As root (a container, CI) everything runs directly; as another user, what needs root (apt, the
+# demo's network namespaces) runs under sudo.
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else echo "setup: run as root (or install sudo)" >&2; exit 1; fi
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo --preserve-env=PATH,HOME"; else echo "setup: run this as root, or install sudo (apt-get install sudo) and run it again" >&2; exit 1; fi
 fi
 
 # System tools: the tunnel (wireguard-go, wg), networking (ip, iptables), the browser for the demo and tests,
@@ -44,5 +46,5 @@ chmod +x host/bin/macro-vpn
 echo "setup: done. host/bin/macro-vpn is ready; the extension is in .output/chrome-mv3"
 
 if [ "${1:-}" = "--demo" ]; then
-  exec npm run demo
+  exec $SUDO npm run demo
 fi

@@ -223,3 +223,16 @@ declare module 'hyperdht/testnet.js' {
   }
   export default function createTestnet(size?: number, opts?: Record<string, unknown>): Promise<HyperdhtTestnet>
 }
+
+// Appended for in-memory channel tests (tests/unit/channel-definition.test.ts).
+declare module '@hyperswarm/secret-stream' {
+  import { Duplex } from 'node:stream'
+  export default class SecretStream extends Duplex {
+    constructor(isInitiator: boolean, rawStream?: Duplex, opts?: Record<string, unknown>)
+    readonly rawStream: Duplex
+    readonly publicKey: Buffer
+    readonly remotePublicKey: Buffer
+    send(buffer: Buffer | Uint8Array): boolean
+    trySend(buffer: Buffer | Uint8Array): void
+  }
+}

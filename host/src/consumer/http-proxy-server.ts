@@ -6,46 +6,21 @@
 import http from 'node:http'
 import type net from 'node:net'
 import type { Duplex } from 'node:stream'
-import { LocalListener } from '../lib/local-listener.ts'
-import type { ProxyCredential } from './proxy-credential.ts'
 import { spliceSockets } from '../lib/socket-splice.ts'
-import type { TunnelDialer } from './tunnel-dialer.ts'
+import { LocalProxy, type LocalProxyOptions } from './local-proxy.ts'
 
 const HOP_BY_HOP = new Set(['proxy-authorization', 'proxy-connection', 'connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade'])
 
-export class HttpProxyServer {
-  private readonly server: http.Server
-  private readonly listener: LocalListener
-  private readonly credential: ProxyCredential
-  private readonly dialer: TunnelDialer
-
-  constructor(opts: { credential: ProxyCredential; dialer: TunnelDialer; host?: string; port?: number }) {
-    this.credential = opts.credential
-    this.dialer = opts.dialer
-    this.server = http.createServer({ requestTimeout: 0, headersTimeout: 30000 })
-    this.listener = new LocalListener(this.server, opts.host ?? '127.0.0.1', opts.port ?? 0)
-    this.server.on('connection', (s: net.Socket) => this.listener.track(s))
-    this.server.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void this.onConnect(req, socket, head))
-    this.server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => void this.onRequest(req, res))
-    this.server.on('clientError', (_err, socket: Duplex) => {
+export class HttpProxyServer extends LocalProxy {
+  constructor(opts: LocalProxyOptions) {
+    const server = http.createServer({ requestTimeout: 0, headersTimeout: 30000 })
+    super(server, opts)
+    server.on('connection', (s: net.Socket) => this.listener.track(s))
+    server.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void this.onConnect(req, socket, head))
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => void this.onRequest(req, res))
+    server.on('clientError', (_err, socket: Duplex) => {
       if (!socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
     })
-  }
-
-  get address(): string {
-    return this.listener.address
-  }
-
-  get port(): number {
-    return this.listener.port
-  }
-
-  open(): Promise<void> {
-    return this.listener.open()
-  }
-
-  close(): Promise<void> {
-    return this.listener.close()
   }
 
   private async onConnect(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {

@@ -3,45 +3,19 @@
  * clients other than the browser. CONNECT only; domain names are resolved through the tunnel.
  */
 import net from 'node:net'
-import { LocalListener } from '../lib/local-listener.ts'
-import type { ProxyCredential } from './proxy-credential.ts'
 import { spliceSockets } from '../lib/socket-splice.ts'
-import type { TunnelDialer } from './tunnel-dialer.ts'
+import { LocalProxy, type LocalProxyOptions } from './local-proxy.ts'
 
 const HANDSHAKE_TIMEOUT_MS = 10000
 const MAX_HANDSHAKE_BYTES = 1024
 
 const REP = { OK: 0, FAILURE: 1, NOT_ALLOWED: 2, NET_UNREACHABLE: 3, HOST_UNREACHABLE: 4, REFUSED: 5, CMD_UNSUPPORTED: 7, ATYP_UNSUPPORTED: 8 } as const
 
-export class Socks5ProxyServer {
-  private readonly listener: LocalListener
-  private readonly credential: ProxyCredential
-  private readonly dialer: TunnelDialer
-
-  constructor(opts: { credential: ProxyCredential; dialer: TunnelDialer; host?: string; port?: number }) {
-    this.credential = opts.credential
-    this.dialer = opts.dialer
-    this.listener = new LocalListener(
-      net.createServer((socket) => this.onSocket(socket)),
-      opts.host ?? '127.0.0.1',
-      opts.port ?? 0
-    )
-  }
-
-  get address(): string {
-    return this.listener.address
-  }
-
-  get port(): number {
-    return this.listener.port
-  }
-
-  open(): Promise<void> {
-    return this.listener.open()
-  }
-
-  close(): Promise<void> {
-    return this.listener.close()
+export class Socks5ProxyServer extends LocalProxy {
+  constructor(opts: LocalProxyOptions) {
+    const server = net.createServer()
+    super(server, opts)
+    server.on('connection', (socket: net.Socket) => this.onSocket(socket))
   }
 
   private onSocket(socket: net.Socket): void {

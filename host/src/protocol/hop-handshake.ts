@@ -80,69 +80,79 @@ function hopKeys (initiatorTx: Buffer, initiatorRx: Buffer): HopKeys {
   return keys
 }
 
-/** The consumer's side of the handshake with one hop whose public key it knows. */
-export class HopInitiator {
-  private readonly noise: Noise
-  private state: 'new' | 'sent' | 'done' | 'failed' = 'new'
+/** What both sides share: one Noise state, a one-way state machine, and the step that fails it for good. */
+abstract class HopHandshake<S extends string> {
+  protected readonly noise: Noise
+  protected state: S | 'failed'
 
-  constructor (hopPublicKey: Buffer, opts: HopHandshakeOptions & { keyPair?: HopKeyPair } = {}) {
+  protected constructor(noise: Noise, initial: S) {
+    this.noise = noise
+    this.state = initial
+  }
+
+  protected fail(message: string, cause?: unknown): never {
+    this.state = 'failed'
+    throw new CodedError(ProtocolError.HANDSHAKE_FAILED, `Hop handshake failed: ${message}.`, cause === undefined ? {} : { cause })
+  }
+
+  /** One Noise step on network input or our own payload; any throw fails the handshake. */
+  protected step(run: () => Uint8Array, message: string): Buffer {
+    try {
+      return Buffer.from(run())
+    } catch (err) {
+      return this.fail(message, err)
+    }
+  }
+
+  /** After the last message: the hop keys, from the initiator's view of the transport keys. */
+  protected keys(initiator: boolean): HopKeys {
+    const { tx, rx } = this.noise
+    if (!this.noise.complete || tx === null || rx === null) this.fail('handshake did not complete')
+    // The responder's rx is the initiator's tx (forward); its tx is the initiator's rx (backward).
+    return initiator ? hopKeys(tx!, rx!) : hopKeys(rx!, tx!)
+  }
+}
+
+/** The consumer's side of the handshake with one hop whose public key it knows. */
+export class HopInitiator extends HopHandshake<'new' | 'sent' | 'done'> {
+  constructor(hopPublicKey: Buffer, opts: HopHandshakeOptions & { keyPair?: HopKeyPair } = {}) {
     if (!Buffer.isBuffer(hopPublicKey) || hopPublicKey.byteLength !== curve.PKLEN) {
       throw new CodedError(LibError.BAD_ARGUMENT, 'Hop public key must be a 32-byte hyperdht key.')
     }
     if (opts.keyPair !== undefined) checkKeyPair(opts.keyPair)
-    this.noise = new Noise('IK', true, opts.keyPair ?? null, { curve })
+    super(new Noise('IK', true, opts.keyPair ?? null, { curve }), 'new')
     this.noise.initialise(opts.prologue ?? HOP_PROLOGUE, hopPublicKey)
   }
 
   /** The consumer's static public key for this handshake (fresh unless one was passed). */
-  get publicKey (): Buffer {
+  get publicKey(): Buffer {
     return this.noise.s.publicKey
   }
 
   /** Message 1, carrying `payload` encrypted to the hop. Call once. */
-  request (payload: Buffer = Buffer.alloc(0)): Buffer {
+  request(payload: Buffer = Buffer.alloc(0)): Buffer {
     checkPayload(payload)
     if (this.state !== 'new') throw new CodedError(LibError.INVALID_STATE, 'Hop handshake request already sent.')
     this.state = 'sent'
-    try {
-      return Buffer.from(this.noise.send(payload))
-    } catch (err) {
-      this.state = 'failed'
-      throw new CodedError(ProtocolError.HANDSHAKE_FAILED, 'Hop handshake failed: could not compute the request (is the hop key a valid ed25519 point?).', { cause: err })
-    }
+    return this.step(() => this.noise.send(payload), 'could not compute the request (is the hop key a valid ed25519 point?)')
   }
 
   /** Process message 2. Returns the hop's reply payload and the hop's keys; throws HANDSHAKE_FAILED. */
-  finish (reply: Buffer): { payload: Buffer; keys: HopKeys } {
+  finish(reply: Buffer): { payload: Buffer; keys: HopKeys } {
     if (this.state !== 'sent') throw new CodedError(LibError.INVALID_STATE, 'Hop handshake is not waiting for a reply.')
-    if (!Buffer.isBuffer(reply) || reply.byteLength < HOP_REPLY_OVERHEAD || reply.byteLength > HOP_REPLY_OVERHEAD + MAX_HOP_PAYLOAD) {
-      this.state = 'failed'
-      throw new CodedError(ProtocolError.HANDSHAKE_FAILED, 'Hop handshake failed: reply has the wrong size.')
-    }
-    let payload: Buffer
-    try {
-      payload = Buffer.from(this.noise.recv(reply))
-    } catch (err) {
-      this.state = 'failed'
-      throw new CodedError(ProtocolError.HANDSHAKE_FAILED, 'Hop handshake failed: the reply did not authenticate (wrong hop key, tampered or different protocol version).', { cause: err })
-    }
-    if (!this.noise.complete || this.noise.tx === null || this.noise.rx === null) {
-      this.state = 'failed'
-      throw new CodedError(ProtocolError.HANDSHAKE_FAILED, 'Hop handshake failed: handshake did not complete.')
-    }
+    if (!Buffer.isBuffer(reply) || reply.byteLength < HOP_REPLY_OVERHEAD || reply.byteLength > HOP_REPLY_OVERHEAD + MAX_HOP_PAYLOAD) this.fail('reply has the wrong size')
+    const payload = this.step(() => this.noise.recv(reply), 'the reply did not authenticate (wrong hop key, tampered or different protocol version)')
+    const keys = this.keys(true)
     this.state = 'done'
-    return { payload, keys: hopKeys(this.noise.tx, this.noise.rx) }
+    return { payload, keys }
   }
 }
 
 /** The hop's side: authenticate a request with its long-lived key pair, then reply. */
-export class HopResponder {
-  private readonly noise: Noise
-  private state: 'new' | 'received' | 'done' | 'failed' = 'new'
-
-  constructor (keyPair: HopKeyPair, opts: HopHandshakeOptions = {}) {
+export class HopResponder extends HopHandshake<'new' | 'received' | 'done'> {
+  constructor(keyPair: HopKeyPair, opts: HopHandshakeOptions = {}) {
     checkKeyPair(keyPair)
-    this.noise = new Noise('IK', false, keyPair, { curve })
+    super(new Noise('IK', false, keyPair, { curve }), 'new')
     this.noise.initialise(opts.prologue ?? HOP_PROLOGUE)
   }
 
@@ -150,39 +160,21 @@ export class HopResponder {
    * Process message 1 (network input). Returns the request payload and the consumer's static
    * key for this handshake; throws HANDSHAKE_FAILED (no state is kept that could be reused).
    */
-  accept (request: Buffer): { payload: Buffer; remotePublicKey: Buffer } {
+  accept(request: Buffer): { payload: Buffer; remotePublicKey: Buffer } {
     if (this.state !== 'new') throw new CodedError(LibError.INVALID_STATE, 'Hop handshake request already received.')
-    if (!Buffer.isBuffer(request) || request.byteLength < HOP_REQUEST_OVERHEAD || request.byteLength > HOP_REQUEST_OVERHEAD + MAX_HOP_PAYLOAD) {
-      this.state = 'failed'
-      throw new CodedError(ProtocolError.HANDSHAKE_FAILED, 'Hop handshake failed: request has the wrong size.')
-    }
-    try {
-      const payload = Buffer.from(this.noise.recv(request))
-      this.state = 'received'
-      return { payload, remotePublicKey: Buffer.from(this.noise.rs!) }
-    } catch (err) {
-      this.state = 'failed'
-      throw new CodedError(ProtocolError.HANDSHAKE_FAILED, 'Hop handshake failed: the request did not authenticate (addressed to another key, tampered or different protocol version).', { cause: err })
-    }
+    if (!Buffer.isBuffer(request) || request.byteLength < HOP_REQUEST_OVERHEAD || request.byteLength > HOP_REQUEST_OVERHEAD + MAX_HOP_PAYLOAD) this.fail('request has the wrong size')
+    const payload = this.step(() => this.noise.recv(request), 'the request did not authenticate (addressed to another key, tampered or different protocol version)')
+    this.state = 'received'
+    return { payload, remotePublicKey: Buffer.from(this.noise.rs!) }
   }
 
   /** Message 2, carrying `payload`; returns it with this hop's keys for the circuit. */
-  reply (payload: Buffer = Buffer.alloc(0)): { message: Buffer; keys: HopKeys } {
+  reply(payload: Buffer = Buffer.alloc(0)): { message: Buffer; keys: HopKeys } {
     checkPayload(payload)
     if (this.state !== 'received') throw new CodedError(LibError.INVALID_STATE, 'Hop handshake has no accepted request to reply to.')
-    let message: Buffer
-    try {
-      message = Buffer.from(this.noise.send(payload))
-    } catch (err) {
-      this.state = 'failed'
-      throw new CodedError(ProtocolError.HANDSHAKE_FAILED, 'Hop handshake failed: could not compute the reply.', { cause: err })
-    }
-    if (!this.noise.complete || this.noise.tx === null || this.noise.rx === null) {
-      this.state = 'failed'
-      throw new CodedError(ProtocolError.HANDSHAKE_FAILED, 'Hop handshake failed: handshake did not complete.')
-    }
+    const message = this.step(() => this.noise.send(payload), 'could not compute the reply')
+    const keys = this.keys(false)
     this.state = 'done'
-    // The responder's rx is the initiator's tx: forward; its tx is the initiator's rx: backward.
-    return { message, keys: hopKeys(this.noise.rx, this.noise.tx) }
+    return { message, keys }
   }
 }

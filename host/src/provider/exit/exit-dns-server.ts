@@ -12,7 +12,7 @@ import net from 'node:net'
 import { bindUdp, listenServer } from '../../lib/socket-binding.ts'
 import dnsPacket, { type Packet } from 'dns-packet'
 import { LibError } from '../../lib/lib-errors.ts'
-import { ProviderError } from '../provider-errors.ts'
+import { ExitError } from './exit-errors.ts'
 import { CodedError } from '../../lib/coded-error.ts'
 
 export interface ExitDnsServerOptions {
@@ -90,7 +90,7 @@ export class ExitDnsServer {
       tcp.on('error', () => {})
     } catch (err) {
       await this.close()
-      throw new CodedError(ProviderError.DNS_START_FAILED, `Could not open the exit DNS resolver on ${this.address}:${this.requestedPort}: ${(err as Error).message}`, { cause: err })
+      throw new CodedError(ExitError.DNS_START_FAILED, `Could not open the exit DNS resolver on ${this.address}:${this.requestedPort}: ${(err as Error).message}`, { cause: err })
     }
   }
 
