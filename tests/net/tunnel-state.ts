@@ -1,4 +1,4 @@
-/** What of the consumer's tunnel is present in a namespace: interface, policy rules, table routes. */
+/** What of the consumer's tunnel is present in a namespace: interface, policy rules, table routes, its firewall chains. */
 import type { Testnet } from './testnet.ts'
 
 export interface TunnelFootprint {
@@ -6,6 +6,8 @@ export interface TunnelFootprint {
   rules: string[]
   routes: string[]
   wireguardSocket: boolean
+  /** iptables/ip6tables lines (chains and jumps) naming the tunnel firewall of this interface. */
+  firewall: string[]
 }
 
 export async function tunnelFootprint(net: Testnet, role: string, ifname: string, table = 51820): Promise<TunnelFootprint> {
@@ -19,7 +21,12 @@ export async function tunnelFootprint(net: Testnet, role: string, ifname: string
     () => true,
     () => false
   )
-  return { link, rules, routes, wireguardSocket }
+  const firewall: string[] = []
+  for (const tool of ['iptables', 'ip6tables']) {
+    const out = (await net.exec(role, [tool, '-w', '-S']).catch(() => ({ stdout: '' }))).stdout
+    firewall.push(...out.split('\n').filter((l) => l.includes(`MVPN-${ifname}-`)))
+  }
+  return { link, rules, routes, wireguardSocket, firewall }
 }
 
-export const NO_FOOTPRINT: TunnelFootprint = { link: false, rules: [], routes: [], wireguardSocket: false }
+export const NO_FOOTPRINT: TunnelFootprint = { link: false, rules: [], routes: [], wireguardSocket: false, firewall: [] }

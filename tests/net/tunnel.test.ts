@@ -97,6 +97,7 @@ describe('single-hop tunnel through an exit found on the DHT', () => {
     const left = await tunnelFootprint(net, 'cons', daemon.ifname)
     expect(left.link).toBe(true)
     expect(left.rules.length).toBe(1)
+    expect(left.firewall.length).toBeGreaterThan(0)
     daemon = await net.startDaemon()
     expect(await tunnelFootprint(net, 'cons', daemon.ifname)).toEqual(NO_FOOTPRINT)
     expect((await status()).state).toBe('off')

@@ -7,6 +7,7 @@
 import { CodedError } from '../lib/coded-error.ts'
 import type { NetworkStateRecord } from '../system/network-state-record.ts'
 import { PolicyRoute } from '../system/policy-routing.ts'
+import { TunnelFirewall } from '../system/tunnel-firewall.ts'
 import { WireGuardDevice } from '../system/wireguard-device.ts'
 import type { Carrier, CarrierSnapshot } from './carrier.ts'
 import { ConsumerError } from './consumer-errors.ts'
@@ -39,6 +40,7 @@ export class ConsumerTunnel {
   private bridge: TunnelBridge | null = null
   private device: WireGuardDevice | null = null
   private route: PolicyRoute | null = null
+  private firewall: TunnelFirewall | null = null
   private resolver: TunnelResolver | null = null
   private http: HttpProxyServer | null = null
   private socks: Socks5ProxyServer | null = null
@@ -92,6 +94,9 @@ export class ConsumerTunnel {
     this.device = new WireGuardDevice({ ifname: opts.ifname, privateKey: keys.privateKey, mtu: this.mtu })
     await this.device.open()
     await opts.record.save({ ...recordBase, wgPid: this.device.pid })
+    // Before WireGuard has a peer: its port takes datagrams from the bridge alone, the tunnel only replies (system/tunnel-firewall.ts).
+    this.firewall = new TunnelFirewall({ ifname: opts.ifname, address: grant.address, wgListenPort: this.device.listenPort, bridgePort: this.bridge.port, uid: process.getuid?.() ?? 0 })
+    await this.firewall.open()
     this.bridge.setWireGuardPort(this.device.listenPort)
     await this.device.setPeer({ publicKey: grant.wgPublicKey, endpoint: `127.0.0.1:${this.bridge.port}`, allowedIps: ['0.0.0.0/0'], keepalive: 25 })
 
@@ -134,6 +139,7 @@ export class ConsumerTunnel {
       () => this.resolver?.cancel(),
       () => this.route?.close(),
       () => this.device?.close(),
+      () => this.firewall?.close(),
       () => this.bridge?.close(),
       () => this.carrier?.close(),
       () => this.opts.record.clear()
@@ -148,6 +154,7 @@ export class ConsumerTunnel {
     this.http = this.socks = null
     this.resolver = null
     this.route = null
+    this.firewall = null
     this.device = null
     this.bridge = null
     this.carrier = null

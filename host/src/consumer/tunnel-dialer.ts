@@ -1,10 +1,12 @@
 /**
  * Opens TCP connections through the tunnel: resolves through the exit, applies the exit policy
- * locally too (a DNS answer must not point the proxy at this machine or its LAN), and connects
+ * locally too (a DNS answer must not point the proxy at this machine or its LAN), refuses this
+ * machine's own addresses (system/local-addresses.ts), and connects
  * from the tunnel address so the policy rule routes it into WireGuard.
  */
 import net from 'node:net'
 import { isBlockedDestination } from '../protocol/exit-policy.ts'
+import { isLocalAddress } from '../system/local-addresses.ts'
 import type { TunnelResolver } from './tunnel-resolver.ts'
 import { ConsumerError } from './consumer-errors.ts'
 import { CodedError } from '../lib/coded-error.ts'
@@ -26,6 +28,9 @@ export class TunnelDialer {
     const address = await this.resolver.lookup(host)
     if (isBlockedDestination(address, port)) {
       throw new CodedError(ConsumerError.DESTINATION_BLOCKED, 'The exit policy does not allow this destination.')
+    }
+    if (isLocalAddress(address)) {
+      throw new CodedError(ConsumerError.DESTINATION_BLOCKED, 'That destination is this computer itself; the VPN does not carry connections to it. Open it without the proxy.')
     }
     return await new Promise<net.Socket>((resolve, reject) => {
       const socket = net.connect({ host: address, port, localAddress: this.localAddress, noDelay: true })

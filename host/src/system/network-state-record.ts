@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
 import { readFileIfExists, writeFileAtomic } from '../lib/atomic-file.ts'
 import { PolicyRoute } from './policy-routing.ts'
+import { TunnelFirewall } from './tunnel-firewall.ts'
 import { runCommand } from '../lib/run-command.ts'
 
 const NetworkState = z.object({
@@ -49,6 +50,7 @@ export class NetworkStateRecord {
       if (state.address) await PolicyRoute.remove({ ifname: state.ifname, address: state.address, table: state.table, priority: state.priority })
       if (state.wgPid) await stopStaleWireGuard(state.wgPid, state.ifname)
       await runCommand('ip', ['link', 'del', state.ifname], { allowFailure: true })
+      await TunnelFirewall.remove(state.ifname)
     }
     await this.clear()
     return true
