@@ -223,39 +223,103 @@ export const ErrorCode = {
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
 /**
- * Validate one decoded JSON value as a request. Returns the request, or the error to answer
- * with (and the id to answer to, when one could be read).
+ * Deepest nesting of arrays and objects a request may have (the top-level object counts as 1;
+ * no request of ours needs more than 2). Deeper values are refused before anything walks them.
  */
-export function parseRequest(value: unknown): { ok: true; request: Request } | { ok: false; id: number | null; error: ErrorInfo } {
+export const MAX_REQUEST_DEPTH = 32
+
+export type ParsedRequest = { ok: true; request: Request } | { ok: false; id: number | null; error: ErrorInfo }
+
+/**
+ * Validate one decoded JSON value as a request. Returns the request, or the error to answer
+ * with (and the id to answer to, when one could be read). Never throws, whatever the value:
+ * unknown values are described by their type (never converted or stringified), nesting deeper
+ * than MAX_REQUEST_DEPTH is refused (checked without recursion), and anything unexpected that
+ * validation throws becomes BAD_MESSAGE.
+ */
+export function parseRequest(value: unknown): ParsedRequest {
+  try {
+    return parseRequestUnguarded(value)
+  } catch {
+    return {
+      ok: false,
+      id: readId(value),
+      error: { code: ErrorCode.BAD_MESSAGE, message: 'The message could not be validated (a field holds a value of an unexpected kind). Send the fields that shared/native-protocol.ts defines, with plain values.' }
+    }
+  }
+}
+
+function parseRequestUnguarded(value: unknown): ParsedRequest {
   const id = readId(value)
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, id, error: { code: ErrorCode.BAD_MESSAGE, message: 'A message must be a JSON object.' } }
+  }
+  if (nestedDeeperThan(value, MAX_REQUEST_DEPTH)) {
+    return {
+      ok: false,
+      id,
+      error: { code: ErrorCode.BAD_MESSAGE, message: `A message may nest arrays and objects at most ${MAX_REQUEST_DEPTH} deep; this one nests deeper and was not read. Send the flat requests that shared/native-protocol.ts defines.` }
+    }
   }
   const v = (value as { v?: unknown }).v
   if (v !== PROTOCOL_VERSION) {
     return {
       ok: false,
       id,
-      error: { code: ErrorCode.UNSUPPORTED_VERSION, message: `Protocol version ${String(v)} is not supported; this host speaks version ${PROTOCOL_VERSION}. Update the extension and the host to matching versions.` }
+      error: { code: ErrorCode.UNSUPPORTED_VERSION, message: `Protocol version ${describeValue(v)} is not supported; this host speaks version ${PROTOCOL_VERSION}. Update the extension and the host to matching versions.` }
     }
   }
   const type = (value as { type?: unknown }).type
   if (typeof type !== 'string' || !(REQUEST_TYPES as readonly string[]).includes(type)) {
-    return { ok: false, id, error: { code: ErrorCode.UNKNOWN_TYPE, message: `Unknown message type ${JSON.stringify(type)?.slice(0, 40)}.` } }
+    return { ok: false, id, error: { code: ErrorCode.UNKNOWN_TYPE, message: `Unknown message type ${describeValue(type)}; this host knows ${REQUEST_TYPES.join(', ')}.` } }
   }
   const parsed = Request.safeParse(value)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
-    const where = issue ? issue.path.join('.') || '(message)' : '(message)'
-    return { ok: false, id, error: { code: ErrorCode.BAD_MESSAGE, message: `Invalid ${type} message: ${where}: ${issue?.message ?? 'invalid'}.` } }
+    const where = issue ? issue.path.map((p) => (typeof p === 'symbol' ? '?' : String(p))).join('.') || '(message)' : '(message)'
+    const why = typeof issue?.message === 'string' ? issue.message.slice(0, 200) : 'invalid'
+    return { ok: false, id, error: { code: ErrorCode.BAD_MESSAGE, message: `Invalid ${type} message: ${where}: ${why}.` } }
   }
   return { ok: true, request: parsed.data }
 }
 
+/** True when arrays/objects in `value` nest deeper than `max` (the value itself is level 1). Iterative: no stack to overflow. */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const pending: { node: object; depth: number }[] = []
+  if (typeof value === 'object' && value !== null) pending.push({ node: value, depth: 1 })
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (next.depth > max) return true
+    const children: unknown[] = Array.isArray(next.node) ? next.node : Object.values(next.node)
+    for (const child of children) if (typeof child === 'object' && child !== null) pending.push({ node: child, depth: next.depth + 1 })
+  }
+  return false
+}
+
+/** A value named for a message without converting it: primitives as they are (strings shortened), everything else by its type. */
+function describeValue(value: unknown): string {
+  switch (typeof value) {
+    case 'undefined':
+      return '(missing)'
+    case 'string':
+      return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+    case 'number':
+    case 'boolean':
+      return String(value)
+    case 'object':
+      return value === null ? 'null' : Array.isArray(value) ? '(an array)' : '(an object)'
+    default:
+      return `(a ${typeof value})`
+  }
+}
+
 function readId(value: unknown): number | null {
-  if (typeof value !== 'object' || value === null) return null
-  const id = (value as { id?: unknown }).id
-  return typeof id === 'number' && Number.isInteger(id) && id >= 0 && id <= 2 ** 31 ? id : null
+  try {
+    if (typeof value !== 'object' || value === null) return null
+    const id = (value as { id?: unknown }).id
+    return typeof id === 'number' && Number.isInteger(id) && id >= 0 && id <= 2 ** 31 ? id : null
+  } catch {
+    return null
+  }
 }
 
 export function okResponse(id: number, result: unknown): Response {

@@ -7,9 +7,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { encodeFrame, FrameDecoder, type DecodedFrame } from '../../host/src/control/native-framing.ts'
+import { EXTENSION_ID } from '../../shared/extension-identity.ts'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const BIN = path.join(ROOT, 'host', 'bin', 'macro-vpn')
+/** The caller origin Chrome passes when our extension opens the port. */
+export const CHROME_ORIGIN = `chrome-extension://${EXTENSION_ID}/`
 
 export class NativePort {
   readonly child: ChildProcess
@@ -20,9 +23,14 @@ export class NativePort {
   private waiters: (() => void)[] = []
   readonly exited: Promise<number | null>
 
-  /** Runs `macro-vpn native ARGS`, or `command ARGS` (e.g. an installed launcher) when given. */
-  constructor(args: string[], command?: string) {
-    this.child = spawn(command ?? BIN, command ? args : ['native', ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+  /**
+   * Runs `macro-vpn native ARGS BROWSER_ARGS`, or `command ARGS` (e.g. an installed launcher, given
+   * the browser's arguments in ARGS) when given. BROWSER_ARGS are what the browser appends: by
+   * default our extension's origin as Chrome passes it (unless ARGS already name an origin).
+   */
+  constructor(args: string[], command?: string, opts: { browserArgs?: string[] } = {}) {
+    const browserArgs = opts.browserArgs ?? (args.some((a) => a.startsWith('chrome-extension://')) ? [] : [CHROME_ORIGIN])
+    this.child = spawn(command ?? BIN, command ? [...args, ...(opts.browserArgs ?? [])] : ['native', ...args, ...browserArgs], { stdio: ['pipe', 'pipe', 'pipe'] })
     this.child.stdin!.on('error', () => {})
     this.child.stdout!.on('data', (chunk: Buffer) => {
       this.stdoutBytes += chunk.length
@@ -101,10 +109,11 @@ export class DaemonProcess {
   child: ChildProcess | null = null
   output = ''
 
-  constructor(readonly opts: { stateDir: string; controlPath: string }) {}
+  /** `args`: more daemon options, e.g. ['--control-group', 'nogroup']. */
+  constructor(readonly opts: { stateDir: string; controlPath: string; args?: string[] }) {}
 
   async start(): Promise<void> {
-    const child = spawn(BIN, ['daemon', '--state', this.opts.stateDir, '--control', this.opts.controlPath, '--bootstrap', '127.0.0.1:9'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(BIN, ['daemon', '--state', this.opts.stateDir, '--control', this.opts.controlPath, '--bootstrap', '127.0.0.1:9', ...(this.opts.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] })
     this.child = child
     child.stdout!.on('data', (c: Buffer) => (this.output += c.toString()))
     child.stderr!.on('data', (c: Buffer) => (this.output += c.toString()))
@@ -158,4 +167,55 @@ export function readPid(file: string): number | null {
   } catch {
     return null
   }
+}
+
+/** What a line sent to the control socket got: the first reply line, or how the connection ended. */
+export type LineOutcome = { reply: Record<string, unknown> } | { closed: true } | { error: string } | { timeout: true }
+
+/** The client run as another user: one connection per line, the first reply line of each, as JSON on stdout. */
+const LINE_CLIENT = `
+const net = require('node:net')
+const socketPath = process.argv[1]
+let input = ''
+process.stdin.setEncoding('utf8')
+process.stdin.on('data', (c) => (input += c))
+process.stdin.on('end', async () => {
+  const out = []
+  for (const line of JSON.parse(input)) out.push(await exchange(line))
+  process.stdout.write(JSON.stringify(out))
+})
+function exchange(line) {
+  return new Promise((resolve) => {
+    const s = net.connect(socketPath)
+    let buf = ''
+    const done = (r) => { clearTimeout(t); s.destroy(); resolve(r) }
+    const t = setTimeout(() => done({ timeout: true }), 10000)
+    s.on('connect', () => s.write(line + '\\n'))
+    s.on('data', (c) => {
+      buf += c
+      const nl = buf.indexOf('\\n')
+      if (nl !== -1) done({ reply: JSON.parse(buf.slice(0, nl)) })
+    })
+    s.on('error', (e) => done({ error: e.code }))
+    s.on('close', () => done({ closed: true }))
+  })
+}
+`
+
+/**
+ * Send each line on its own connection to the control socket as user `nobody` in group
+ * `nogroup` (uid/gid 65534, no other groups): a local user the daemon's --control-group lets in.
+ */
+export async function sendLinesAsNobody(socketPath: string, lines: string[]): Promise<LineOutcome[]> {
+  const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', LINE_CLIENT, socketPath], { stdio: ['pipe', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()))
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()))
+  // 'close', not 'exit': the output is complete only once its pipes are closed.
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+  child.stdin!.end(JSON.stringify(lines))
+  const code = await exited
+  if (code !== 0) throw new Error(`the client running as nobody exited ${code}: ${stderr}`)
+  return JSON.parse(stdout) as LineOutcome[]
 }

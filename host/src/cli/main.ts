@@ -81,7 +81,8 @@ async function main(argv: string[]): Promise<number> {
         controlPath,
         stateDir,
         bootstrap: bootstrapArgs,
-        origin: args.positionals[0],
+        // What the browser passed: Chrome's caller origin (--parent-window=N on Windows is an option, ignored), Firefox's manifest path and add-on id.
+        browserArgs: args.positionals,
         daemonCommand: [BIN, 'daemon', '--state', stateDir, '--control', controlPath, ...bootstrapArgs.flatMap((b) => ['--bootstrap', b])],
         input: process.stdin,
         output: process.stdout

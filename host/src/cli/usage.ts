@@ -16,7 +16,8 @@ Commands
               [--bandwidth MBITS] [--circuit-bandwidth MBITS] [--max-circuits N] [--price LAMPORTS_PER_MIB]
               [--blind-relay | --no-blind-relay] [--max-relayed N]
   bootstrap   --host IP --port N [--nodes K]
-  native      (started by the browser; speaks native messaging on stdio)
+  native      --control PATH --state DIR CALLER...  (started by the browser: native messaging on stdio; CALLER is
+              what the browser passes: chrome-extension://ID/ [--parent-window=N], or Firefox's manifest path and add-on id)
   install     [--browser NAME ...] [--profile DIR] [--control PATH] [--state DIR] [--bootstrap HOST:PORT]
               [--service [--service-unit PATH] [--control-group GROUP]] [--os linux|macos|windows] [--home DIR] [--reg-file PATH]
               (browsers: chrome chromium brave edge firefox; default: the installed ones)
@@ -49,7 +50,8 @@ export const SPECS = {
   bypass: common,
   serve: { ...common, role: { type: 'string' }, region: { type: 'string' }, ifname: { type: 'string' }, mtu: { type: 'string' }, bandwidth: { type: 'string' }, 'circuit-bandwidth': { type: 'string' }, 'max-circuits': { type: 'string' }, price: { type: 'string' }, 'blind-relay': { type: 'boolean' }, 'no-blind-relay': { type: 'boolean' }, 'max-relayed': { type: 'string' } },
   bootstrap: { ...common, host: { type: 'string' }, port: { type: 'string' }, nodes: { type: 'string' } },
-  native: common,
+  /** --parent-window=N: Chrome on Windows names the calling window; the host has no use for it. */
+  native: { ...common, 'parent-window': { type: 'string' } },
   install: { ...common, ...installOptions, service: { type: 'boolean' }, 'service-unit': { type: 'string' }, 'control-group': { type: 'string' } },
   uninstall: { ...common, ...installOptions }
 } as const satisfies Record<string, ParseArgsConfig['options']>

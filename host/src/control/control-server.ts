@@ -16,6 +16,7 @@ import {
   type Request
 } from '../../../shared/native-protocol.ts'
 import { CodedError } from '../lib/coded-error.ts'
+import { ensureDirectory } from '../lib/safe-directory.ts'
 import { listenServer } from '../lib/socket-binding.ts'
 import { controlError } from './control-error-code.ts'
 import { ControlError } from './control-errors.ts'
@@ -68,7 +69,14 @@ class Connection implements ControlClientHandle {
 
   send(message: HostMessage): boolean {
     if (this.closed || this.socket.destroyed) return false
-    const line = JSON.stringify(message)
+    let line: string
+    try {
+      line = JSON.stringify(message)
+    } catch {
+      // A result that is not JSON (a cycle, a BigInt, nesting too deep): the client still gets an answer.
+      if (message.type !== 'result') return false
+      return this.send(errorResponse(message.id, ErrorCode.INTERNAL, 'The daemon could not encode its answer (internal error). Check the daemon log; restart it if this persists.'))
+    }
     if (Buffer.byteLength(line) > this.maxLineBytes) {
       if (message.type !== 'result') return false
       return this.send(errorResponse(message.id, ErrorCode.TOO_LARGE, `The answer is larger than ${this.maxLineBytes} bytes and was not sent.`))
@@ -118,13 +126,16 @@ export class ControlServer {
 
   async open(): Promise<void> {
     if (this.server) return
-    const dir = path.dirname(this.path)
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 })
-    if (this.gid !== null) {
-      // The group must be able to reach the socket through its folder, and only the group.
-      await fs.chown(dir, -1, this.gid)
-      await fs.chmod(dir, 0o750)
-    }
+    // A folder we create is ours: 0700, or 0750 with the group (it must reach the socket, and only
+    // it). An existing one (/tmp, say) keeps its mode and owner; it is refused when others could
+    // swap the socket (writable without the sticky bit) or the group cannot reach it.
+    await ensureDirectory(path.dirname(this.path), {
+      mode: this.gid === null ? 0o700 : 0o750,
+      gid: this.gid ?? undefined,
+      allowSticky: true,
+      label: 'control socket folder',
+      option: '--control'
+    })
     await this.removeStaleSocket()
 
     const server = net.createServer((socket) => this.accept(socket))
@@ -216,8 +227,20 @@ export class ControlServer {
         conn.close()
         return
       }
-      for (const line of lines) this.onLine(conn, line)
+      for (const line of lines) this.onLineGuarded(conn, line)
     })
+  }
+
+  /**
+   * Whatever a line holds, it gets an answer and the daemon lives on: anything the validation
+   * throws unexpectedly is answered with BAD_MESSAGE instead of escaping the 'data' handler.
+   */
+  private onLineGuarded(conn: Connection, line: Buffer): void {
+    try {
+      this.onLine(conn, line)
+    } catch {
+      conn.send(errorResponse(null, ErrorCode.BAD_MESSAGE, 'A control message could not be read (unexpected content). Send one request of shared/native-protocol.ts per line.'))
+    }
   }
 
   private onLine(conn: Connection, line: Buffer): void {
@@ -239,7 +262,11 @@ export class ControlServer {
       return
     }
     conn.inFlight++
-    this.dispatch(conn, request).finally(() => conn.inFlight--)
+    this.dispatch(conn, request)
+      .catch(() => {
+        conn.send(errorResponse(request.id, ErrorCode.INTERNAL, `The daemon failed to answer the ${request.type} request (internal error). Check the daemon log; restart it if this persists.`))
+      })
+      .finally(() => conn.inFlight--)
   }
 
   private async dispatch(conn: Connection, request: Request): Promise<void> {

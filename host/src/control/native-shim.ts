@@ -5,6 +5,10 @@
  * frames on `output`. It starts the daemon when it is not running and this process may (root).
  * It ends with the port (EOF on input); the daemon keeps running.
  *
+ * It answers only our extension: the browser names the caller in the arguments it starts the host
+ * with (checkCaller), and any other caller gets one NOT_PERMITTED frame before anything reaches
+ * the daemon. Whatever a frame holds, it gets an answer: nothing in a frame can end the process.
+ *
  * stdout is the protocol: nothing but frames is ever written to `output`. Nothing private is
  * written to stderr.
  */
@@ -12,7 +16,9 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { errorCode } from '../lib/coded-error.ts'
 import { waitAtMost } from '../lib/deadline.ts'
+import { EXTENSION_ID, FIREFOX_ADDON_ID } from '../../../shared/extension-identity.ts'
 import { ErrorCode, errorResponse, HelloResult, hostDownEvent, okResponse, parseRequest, statusEvent, type HostMessage, type Request, type Status } from '../../../shared/native-protocol.ts'
 import { ControlClient, daemonUnavailable, type RequestBody } from './control-client.ts'
 import { encodeFrame, FrameDecoder, type DecodedFrame } from './native-framing.ts'
@@ -21,8 +27,13 @@ export interface NativeShimOptions {
   controlPath: string
   stateDir: string
   bootstrap: string[]
-  /** The caller's origin (Chrome passes chrome-extension://ID/ as the first argument). Informational. */
-  origin?: string
+  /**
+   * The arguments the browser started the host with, besides our own options (checkCaller):
+   * Chrome's caller origin, or Firefox's manifest path and add-on id. `macro-vpn native` always
+   * passes them; a caller that is not our extension (or none named) is refused with NOT_PERMITTED.
+   * Left out only when the shim runs inside another program that vouches for its caller itself.
+   */
+  browserArgs?: readonly string[]
   /** argv that starts the daemon, e.g. [process.execPath, '--import', tsx, cli.ts, 'daemon', ...]. */
   daemonCommand: string[]
   input: NodeJS.ReadableStream
@@ -34,7 +45,38 @@ export interface NativeShimOptions {
 }
 
 /** Exit codes of runNativeShim. */
-export const SHIM_EXIT = { OK: 0, BAD_INPUT: 1, OUTPUT_CLOSED: 3 } as const
+export const SHIM_EXIT = { OK: 0, BAD_INPUT: 1, OUTPUT_CLOSED: 3, NOT_PERMITTED: 4 } as const
+
+/** The one caller Chromium-family browsers may name: the origin the host manifest allows (native-host-manifest.ts builds it from the same id). */
+export const ALLOWED_CHROME_ORIGIN = `chrome-extension://${EXTENSION_ID}/`
+/** The one add-on Firefox may name (the host manifest's allowed_extensions). */
+export const ALLOWED_FIREFOX_ADDON = FIREFOX_ADDON_ID
+
+/**
+ * Whether the browser's arguments name our extension. Chrome passes the caller origin
+ * `chrome-extension://ID/` first (on Windows followed by --parent-window=N, an option the CLI
+ * takes); Firefox passes the manifest path and then the add-on id. The browser itself already
+ * refuses callers the manifest does not allow: this check keeps another program (or another
+ * extension of a host registered elsewhere) from using the shim as a way in.
+ */
+export function checkCaller(args: readonly string[]): { ok: true } | { ok: false; message: string } {
+  const next = 'Only the Macro VPN extension may use this host; the browser starts it through the manifest `macro-vpn install` writes.'
+  const [first, second] = args
+  if (first === undefined) return { ok: false, message: `macro-vpn native was started without a caller origin. ${next} Use the CLI commands (macro-vpn status, connect, ...) to talk to the daemon by hand.` }
+  if (first.startsWith('chrome-extension://')) {
+    if (first === ALLOWED_CHROME_ORIGIN) return { ok: true }
+    return { ok: false, message: `The caller ${quoted(first)} is not the Macro VPN extension (${ALLOWED_CHROME_ORIGIN}). ${next}` }
+  }
+  if (second !== undefined) {
+    if (second === ALLOWED_FIREFOX_ADDON) return { ok: true }
+    return { ok: false, message: `The Firefox add-on ${quoted(second)} is not Macro VPN (${ALLOWED_FIREFOX_ADDON}). ${next}` }
+  }
+  return { ok: false, message: `The caller ${quoted(first)} is not a browser extension origin. ${next}` }
+}
+
+function quoted(arg: string): string {
+  return JSON.stringify(arg.length > 100 ? `${arg.slice(0, 100)}…` : arg)
+}
 
 /** In-flight answers get this long after EOF before the shim exits anyway. */
 const DRAIN_AFTER_EOF_MS = 2000
@@ -66,6 +108,15 @@ class NativeShim {
     output.on('error', () => {
       this.outputBroken = true
     })
+    if (this.opts.browserArgs !== undefined) {
+      const caller = checkCaller(this.opts.browserArgs)
+      if (!caller.ok) {
+        // Before reading any input or contacting the daemon: one answer, then the port ends.
+        this.send(errorResponse(null, ErrorCode.NOT_PERMITTED, caller.message))
+        await this.lastWrite
+        return SHIM_EXIT.NOT_PERMITTED
+      }
+    }
     let code: number = SHIM_EXIT.OK
     try {
       for await (const chunk of input as AsyncIterable<Buffer | string>) {
@@ -107,16 +158,25 @@ class NativeShim {
         if (frame.fatal) return true
         continue
       }
-      const parsed = parseRequest(frame.value)
-      if (!parsed.ok) {
-        this.send(errorResponse(parsed.id, parsed.error.code, parsed.error.message))
-        continue
+      try {
+        this.handleFrame(frame.value)
+      } catch {
+        // Whatever a frame holds, it gets an answer and the port lives on.
+        this.send(errorResponse(null, ErrorCode.BAD_MESSAGE, 'A native message could not be read (unexpected content). Send the requests that shared/native-protocol.ts defines.'))
       }
-      const task = this.forward(parsed.request)
-      this.inFlight.add(task)
-      void task.finally(() => this.inFlight.delete(task))
     }
     return false
+  }
+
+  private handleFrame(value: unknown): void {
+    const parsed = parseRequest(value)
+    if (!parsed.ok) {
+      this.send(errorResponse(parsed.id, parsed.error.code, parsed.error.message))
+      return
+    }
+    const task = this.forward(parsed.request).catch(() => {})
+    this.inFlight.add(task)
+    void task.finally(() => this.inFlight.delete(task))
   }
 
   private async forward(request: Request): Promise<void> {
@@ -129,7 +189,7 @@ class NativeShim {
       if (request.type === 'hello') this.lastHello = body as RequestBody
       reply = okResponse(id, result) as HostMessage
     } catch (err) {
-      const e = err as { code?: unknown; message?: unknown }
+      const e = (err ?? {}) as { code?: unknown; message?: unknown }
       const code = typeof e.code === 'string' ? e.code : ErrorCode.INTERNAL
       const message = typeof e.message === 'string' && typeof e.code === 'string' ? e.message : 'The native host failed to handle the request.'
       reply = errorResponse(id, code, message) as HostMessage
@@ -256,8 +316,11 @@ class NativeShim {
     try {
       frame = encodeFrame(message)
     } catch (err) {
-      if (message.type !== 'result') return // a status event too large to deliver: drop it
-      frame = encodeFrame(errorResponse(message.id, ErrorCode.TOO_LARGE, `The answer is larger than the 1 MiB native-messaging limit and was not sent. ${(err as Error).message}`))
+      if (message.type !== 'result') return // a status event too large (or not JSON) to deliver: drop it
+      frame =
+        errorCode(err) === ErrorCode.TOO_LARGE
+          ? encodeFrame(errorResponse(message.id, ErrorCode.TOO_LARGE, `The answer is larger than the 1 MiB native-messaging limit and was not sent. ${(err as Error).message}`))
+          : encodeFrame(errorResponse(message.id, ErrorCode.INTERNAL, 'The native host could not encode the answer (internal error). Restart the browser if this persists.'))
     }
     this.lastWrite = new Promise<void>((resolve) => {
       try {

@@ -19,6 +19,7 @@ import { ControlServer } from '../control/control-server.ts'
 import { HOST_VERSION } from '../control/host-version.ts'
 import { CodedError, errorMessage } from '../lib/coded-error.ts'
 import { withDefaults, type Defaulted } from '../lib/option-defaults.ts'
+import { ensureDirectory } from '../lib/safe-directory.ts'
 import { chooseBlindRelays } from '../overlay/blind-relay-choice.ts'
 import type { BootstrapAddress } from '../overlay/bootstrap-address.ts'
 import { PeerDialer } from '../overlay/peer-dialer.ts'
@@ -100,8 +101,8 @@ export class Daemon {
   }
 
   async open(): Promise<void> {
-    await fs.mkdir(this.opts.stateDir, { recursive: true, mode: 0o700 })
-    await fs.chmod(this.opts.stateDir, 0o700)
+    // Created 0700; an existing folder keeps its mode, and is refused when others may write to it.
+    await ensureDirectory(this.opts.stateDir, { mode: 0o700, label: 'state folder', option: '--state' })
     await this.configStore.load()
     await this.peers.open()
     await this.record.recover()

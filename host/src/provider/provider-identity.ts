@@ -1,7 +1,8 @@
 /**
- * A provider's long-lived keys, kept in `<stateDir>/provider-identity.json` (mode 0600, folder
- * 0700, written atomically): the seed of its hyperdht ed25519 key pair (its identity on the
- * DHT) and its WireGuard private key. Created on first use, validated when loaded.
+ * A provider's long-lived keys, kept in `<stateDir>/provider-identity.json` (mode 0600, written
+ * atomically; the folder is created 0700, and an existing one must not be writable by others):
+ * the seed of its hyperdht ed25519 key pair (its identity on the DHT) and its WireGuard private
+ * key. Created on first use, validated when loaded.
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -9,6 +10,7 @@ import DHT, { type KeyPair } from 'hyperdht'
 import sodium from 'sodium-native'
 import { z } from 'zod'
 import { readFileIfExists, writeFileAtomic } from '../lib/atomic-file.ts'
+import { ensureDirectory } from '../lib/safe-directory.ts'
 import { WireGuardDevice } from '../system/wireguard-device.ts'
 import { ProviderError } from './provider-errors.ts'
 import { CodedError } from '../lib/coded-error.ts'
@@ -33,8 +35,8 @@ function fromSeeds(dhtSeed: Buffer, wgPrivateKey: Buffer): ProviderIdentity {
 
 /** Load the identity from the state folder, creating it on first use. */
 export async function loadProviderIdentity(stateDir: string): Promise<ProviderIdentity> {
-  await fs.mkdir(stateDir, { recursive: true, mode: 0o700 })
-  await fs.chmod(stateDir, 0o700)
+  // Created 0700; an existing folder keeps its mode, and is refused when others may write to it.
+  await ensureDirectory(stateDir, { mode: 0o700, label: "provider's state folder", option: '--state' })
   const file = path.join(stateDir, PROVIDER_IDENTITY_FILE)
   const text = await readFileIfExists(file)
   if (text !== null) {
