@@ -1,6 +1,6 @@
 /**
  * A hyperdht peer for testnet checks (spawned inside a namespace by testnet.test.ts).
- *   serve --bootstrap H:P --topic NAME   announce on BLAKE2b(NAME), echo every unordered datagram; prints `ready <key hex>`
+ *   serve --bootstrap H:P --topic NAME   announce on BLAKE2b(NAME), echo every unordered datagram; prints `ready <key hex>`, then `connection` per incoming connection
  *   dial  --bootstrap H:P --topic NAME   look the topic up, connect, send a datagram until echoed; prints `echo ok <ms>`, exits 0
  * Ephemeral nodes, as consumers and short-lived peers are.
  */
@@ -25,6 +25,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 async function serve(): Promise<void> {
   const keyPair = DHT.keyPair()
   const server = dht.createServer({}, (socket: NoiseSocket) => {
+    // Attack tests watch for this line: who connected to a plain DHT server that is no provider.
+    console.log('connection')
     socket.on('message', (buf: Buffer) => socket.send(buf))
     socket.on('error', () => {})
   })

@@ -19,6 +19,8 @@ export function serveOptions(args: CommandArguments, stateDir: string): Provider
   if (mtu !== undefined && (mtu < 1280 || mtu > 1500)) throw usageError(`Invalid --mtu ${mtu}: use 1280..1500 (1392 fits one hop on a 1500-byte path).`)
   const maxCircuits = args.int('max-circuits')
   if (maxCircuits !== undefined && (maxCircuits < 1 || maxCircuits > 100_000)) throw usageError(`Invalid --max-circuits ${maxCircuits}: use 1..100000.`)
+  const maxTunnels = args.int('max-tunnels')
+  if (maxTunnels !== undefined && (maxTunnels < 1 || maxTunnels > 65_000)) throw usageError(`Invalid --max-tunnels ${maxTunnels}: use 1..65000 (consumers an exit serves at once).`)
   const maxRelayed = args.int('max-relayed')
   if (maxRelayed !== undefined && (maxRelayed < 1 || maxRelayed > 100_000)) throw usageError(`Invalid --max-relayed ${maxRelayed}: use 1..100000.`)
   const bandwidth = (name: string): number | undefined => {
@@ -36,6 +38,7 @@ export function serveOptions(args: CommandArguments, stateDir: string): Provider
     bandwidthMbps: bandwidth('bandwidth'),
     circuitBandwidthMbps: bandwidth('circuit-bandwidth'),
     maxCircuits,
+    maxConsumers: maxTunnels,
     priceLamportsPerMiB: args.int('price'),
     blindRelay: args.flag('no-blind-relay') ? false : args.flag('blind-relay') ? true : undefined,
     maxRelayedPeers: maxRelayed

@@ -14,7 +14,7 @@ Commands
   peers block KEY [--reason TEXT] [--for HOURS] / peers unblock KEY
   serve       --role relay|exit|relay,exit --region CODE --state DIR --bootstrap HOST:PORT [--ifname NAME]
               [--bandwidth MBITS] [--circuit-bandwidth MBITS] [--max-circuits N] [--price LAMPORTS_PER_MIB]
-              [--blind-relay | --no-blind-relay] [--max-relayed N]
+              [--blind-relay | --no-blind-relay] [--max-relayed N] [--max-tunnels N]
   bootstrap   --host IP --port N [--nodes K]
   native      --control PATH --state DIR CALLER...  (started by the browser: native messaging on stdio; CALLER is
               what the browser passes: chrome-extension://ID/ [--parent-window=N], or Firefox's manifest path and add-on id)
@@ -48,7 +48,7 @@ export const SPECS = {
   disconnect: common,
   status: common,
   bypass: common,
-  serve: { ...common, role: { type: 'string' }, region: { type: 'string' }, ifname: { type: 'string' }, mtu: { type: 'string' }, bandwidth: { type: 'string' }, 'circuit-bandwidth': { type: 'string' }, 'max-circuits': { type: 'string' }, price: { type: 'string' }, 'blind-relay': { type: 'boolean' }, 'no-blind-relay': { type: 'boolean' }, 'max-relayed': { type: 'string' } },
+  serve: { ...common, role: { type: 'string' }, region: { type: 'string' }, ifname: { type: 'string' }, mtu: { type: 'string' }, bandwidth: { type: 'string' }, 'circuit-bandwidth': { type: 'string' }, 'max-circuits': { type: 'string' }, price: { type: 'string' }, 'blind-relay': { type: 'boolean' }, 'no-blind-relay': { type: 'boolean' }, 'max-relayed': { type: 'string' }, 'max-tunnels': { type: 'string' } },
   bootstrap: { ...common, host: { type: 'string' }, port: { type: 'string' }, nodes: { type: 'string' } },
   /** --parent-window=N: Chrome on Windows names the calling window; the host has no use for it. */
   native: { ...common, 'parent-window': { type: 'string' } },

@@ -53,6 +53,10 @@ function destroyReason(code: string): string {
       return 'A peer of the path does not relay.'
     case DestroyCode.NOT_AN_EXIT:
       return 'The last peer of the path is not an exit.'
+    case DestroyCode.LINK_FULL:
+      return 'A relay of the path refused another circuit on this connection.'
+    case DestroyCode.TOO_MANY_CONTROL_CELLS:
+      return 'A relay of the path ended the circuit: it saw more control cells than building a circuit takes.'
     default:
       return `A hop closed the circuit (${code}).`
   }

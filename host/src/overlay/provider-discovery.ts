@@ -61,7 +61,8 @@ export class ProviderDiscovery {
     return keys
   }
 
-  private async describe(publicKey: Buffer): Promise<ProviderInfo | 'invalid' | null> {
+  /** One provider's verified descriptor: the record under its key, 'invalid' when it does not validate, null when there is none (or no answer in 5 s). */
+  async describe(publicKey: Buffer): Promise<ProviderInfo | 'invalid' | null> {
     let record
     try {
       record = await waitAtMost(this.dht.mutableGet(publicKey, { latest: true }), 5000, null)

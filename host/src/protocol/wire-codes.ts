@@ -16,7 +16,11 @@ export const DestroyCode = {
   /** The consumer closed the circuit. */
   CLOSED: 'CLOSED',
   PREVIOUS_HOP_LOST: 'PREVIOUS_HOP_LOST',
-  NEXT_HOP_LOST: 'NEXT_HOP_LOST'
+  NEXT_HOP_LOST: 'NEXT_HOP_LOST',
+  /** One link asked for more circuits than a consumer's link may hold. */
+  LINK_FULL: 'LINK_FULL',
+  /** More EXTEND or EXTENDED cells on a circuit than building it takes. */
+  TOO_MANY_CONTROL_CELLS: 'TOO_MANY_CONTROL_CELLS'
 } as const
 
 export const ExtendRefusalCode = {

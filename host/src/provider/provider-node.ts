@@ -24,6 +24,7 @@ import { withDefaults, type Defaulted } from '../lib/option-defaults.ts'
 import { BlindRelayDirectory } from '../overlay/blind-relay-directory.ts'
 import { BlindRelayService, type BlindRelayStats } from '../overlay/blind-relay-service.ts'
 import { PeerDialer } from '../overlay/peer-dialer.ts'
+import { ProviderVerifier } from '../overlay/provider-verifier.ts'
 import { DESCRIPTOR_VERSION, type ProviderDescriptor, type ProviderRole } from '../protocol/provider-descriptor.ts'
 import { DEFAULT_TUNNEL_MTU } from '../protocol/tunnel-mtu.ts'
 import { DEFAULT_EXIT_POLICY } from '../system/exit-firewall.ts'
@@ -160,6 +161,7 @@ export class ProviderNode {
       const directory = new BlindRelayDirectory({ dht, self: identity.keyPair.publicKey })
       this.directory = directory
       this.dialer = new PeerDialer({ dht, relays: (exclude) => directory.relays(exclude) })
+      const verifier = new ProviderVerifier(dht)
       this.relay = new RelayRole({
         keyPair: identity.keyPair,
         dialer: this.dialer,
@@ -168,7 +170,8 @@ export class ProviderNode {
         maxCircuits: opts.maxCircuits,
         bandwidthMbps: opts.bandwidthMbps,
         circuitBandwidthMbps: opts.circuitBandwidthMbps,
-        meter: opts.meter
+        meter: opts.meter,
+        isProvider: (key) => verifier.isProvider(key)
       })
       const server = dht.createServer({}, (conn) => this.onConnection(conn))
       this.server = server

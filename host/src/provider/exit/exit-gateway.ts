@@ -49,6 +49,8 @@ export interface ExitGatewayStats {
   tunnelsTotal: number
   resumes: number
   refusals: number
+  /** Idle tunnels ended early to make room for new consumers. */
+  evicted: number
   bytesFromConsumers: number
   bytesToConsumers: number
 }
@@ -63,6 +65,8 @@ export class ExitTunnel implements TerminusTunnel {
   private readonly outlets = new Set<TunnelOutlet>()
   private current: TunnelOutlet | null = null
   private graceTimer: NodeJS.Timeout | null = null
+  /** Since when no outlet carries the tunnel (epoch ms), or null while one does. */
+  idleSince: number | null = null
   private readonly graceMs: number
   closed = false
 
@@ -79,6 +83,7 @@ export class ExitTunnel implements TerminusTunnel {
   attach(outlet: TunnelOutlet): void {
     if (this.graceTimer) clearTimeout(this.graceTimer)
     this.graceTimer = null
+    this.idleSince = null
     this.outlets.add(outlet)
     this.current = outlet
   }
@@ -92,6 +97,7 @@ export class ExitTunnel implements TerminusTunnel {
       this.gateway.endTunnel(this)
       return
     }
+    this.idleSince = Date.now()
     this.graceTimer = setTimeout(() => this.gateway.endTunnel(this), this.graceMs)
     this.graceTimer.unref()
   }
@@ -140,7 +146,7 @@ export class ExitGateway {
   private readonly pool: TunnelAddressPool
   private readonly tunnels = new Map<string, ExitTunnel>()
   private closing = false
-  readonly counters: ExitGatewayStats = { tunnels: 0, tunnelsTotal: 0, resumes: 0, refusals: 0, bytesFromConsumers: 0, bytesToConsumers: 0 }
+  readonly counters: ExitGatewayStats = { tunnels: 0, tunnelsTotal: 0, resumes: 0, refusals: 0, evicted: 0, bytesFromConsumers: 0, bytesToConsumers: 0 }
 
   constructor(opts: ExitGatewayOptions) {
     this.opts = { dnsPort: 53, resumeGraceMs: RESUME_GRACE_MS, ...opts }
@@ -195,7 +201,9 @@ export class ExitGateway {
     }
     if (ask.resumeToken !== null) refuse(TunnelRefusalCode.UNKNOWN_TUNNEL, 'The tunnel to resume has ended at this exit; connect again.')
     if (ask.wgPublicKey.equals(this.opts.wgPublicKey)) refuse(TunnelRefusalCode.DUPLICATE_KEY, "That WireGuard key is the exit's own.")
-    const address = this.pool.allocate()
+    // A full pool gives up the tunnel that has waited longest for a resume: a consumer that left
+    // (or an attacker that opened and dropped circuits) must not hold addresses new consumers need.
+    const address = this.pool.allocate() ?? (this.evictIdleTunnel() ? this.pool.allocate() : null)
     if (address === null) return refuse(TunnelRefusalCode.EXIT_FULL, 'This exit has no free tunnel address; choose another exit.')
     const udp = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024, sendBufferSize: 4 * 1024 * 1024 })
     udp.on('error', () => {})
@@ -217,6 +225,16 @@ export class ExitGateway {
     tunnel.attach(outlet)
     this.counters.tunnelsTotal++
     return { tunnel, grant: this.grantFor(tunnel) }
+  }
+
+  /** End the tunnel idle the longest (no outlet, waiting for a resume); false when every tunnel is in use. */
+  private evictIdleTunnel(): boolean {
+    let oldest: ExitTunnel | null = null
+    for (const t of this.tunnels.values()) if (t.idleSince !== null && (oldest === null || t.idleSince < oldest.idleSince!)) oldest = t
+    if (oldest === null) return false
+    this.counters.evicted++
+    this.endTunnel(oldest)
+    return true
   }
 
   private grantFor(tunnel: ExitTunnel): TunnelGrant {

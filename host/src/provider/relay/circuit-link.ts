@@ -13,6 +13,12 @@ export class CircuitLink<C> {
   readonly conn: NoiseSocket
   readonly inbound: boolean
   readonly circuits = new Map<number, C>()
+  /** Circuit ids whose CREATE is being answered (inbound links): they count against the limits. */
+  readonly creating = new Set<number>()
+  /** Control cells that were malformed, for unknown circuits or over a limit; past a bound the link is closed. */
+  violations = 0
+  /** Whether the peer has a verified provider descriptor (looked up once, when it asks for more circuits than a consumer's link may hold). */
+  provider: Promise<boolean> | null = null
   readonly channel: CircuitChannelEnd
   readonly remoteKey: Buffer
   readonly meter: LinkMeter

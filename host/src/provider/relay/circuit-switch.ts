@@ -16,7 +16,7 @@ import type { KeyPair, NoiseSocket } from 'hyperdht'
 import { errorCode } from '../../lib/coded-error.ts'
 import { TokenBucket } from '../../lib/token-bucket.ts'
 import type { PeerDialer } from '../../overlay/peer-dialer.ts'
-import { CELL_HEADER_BYTES, CellType, createCellHeader, MAX_CELL_BYTES, ONION_LAYER_BYTES, readCellHeader, setCellCircuitId, writeCellHeader } from '../../protocol/circuit-cell.ts'
+import { CELL_HEADER_BYTES, CellType, createCellHeader, MAX_CELL_BYTES, MAX_CIRCUIT_HOPS, ONION_LAYER_BYTES, readCellHeader, setCellCircuitId, writeCellHeader } from '../../protocol/circuit-cell.ts'
 import type { DestroyMessage } from '../../protocol/circuit-channel.ts'
 import { decodeExtend, encodeExtended, type ExtendedBody } from '../../protocol/circuit-messages.ts'
 import { HopResponder } from '../../protocol/hop-handshake.ts'
@@ -29,6 +29,15 @@ import { BACKWARD, FORWARD, type CircuitMeter, type HopMeter } from './hop-meter
 
 const LINK_TIMEOUT_MS = 10_000
 const IDLE_LINK_MS = 60_000
+/**
+ * Circuits one inbound link may hold unless its peer is a provider (a relay aggregates many
+ * consumers' circuits on one link; a consumer needs one, and a fresh link for its standby).
+ */
+export const MAX_CIRCUITS_PER_CONSUMER_LINK = 4
+/** EXTEND (forward) or EXTENDED (backward) cells one hop sees per circuit: building 3 hops takes at most 2 each way. */
+const MAX_CONTROL_CELLS_PER_DIRECTION = MAX_CIRCUIT_HOPS - 1
+/** Malformed, unknown-circuit or over-limit control cells a link may send before it is closed. */
+const MAX_LINK_VIOLATIONS = 32
 
 export interface CircuitSwitchOptions {
   /** Dials next hops (through a blind relay when both NATs randomize ports). */
@@ -45,6 +54,11 @@ export interface CircuitSwitchOptions {
   circuitBytesPerSecond: number
   /** Counts (and may refuse) every byte carried, per link and circuit. */
   meter: HopMeter
+  /**
+   * Whether `key` has a verified provider descriptor (relay or exit): circuits are extended only to
+   * providers, and only providers' links may hold more than MAX_CIRCUITS_PER_CONSUMER_LINK circuits.
+   */
+  isProvider: (key: Buffer) => Promise<boolean>
 }
 
 export interface CircuitSwitchStats {
@@ -73,6 +87,9 @@ class HopCircuit implements TunnelOutlet {
   tunnel: TerminusTunnel | null = null
   extending = false
   ended = false
+  /** EXTEND cells seen on this circuit (own and forwarded), and EXTENDED cells. */
+  extendCells = 0
+  extendedCells = 0
   private readonly sw: CircuitSwitch
 
   constructor(sw: CircuitSwitch, prev: Link, prevId: number, layer: HopLayer, seqBase: number, bytesPerSecond: number) {
@@ -101,6 +118,8 @@ export class CircuitSwitch {
   private readonly scratchPayload = this.scratch.subarray(CELL_HEADER_BYTES)
   private readonly totalBucket: TokenBucket
   private circuitCount = 0
+  /** CREATEs being answered now: they hold a place under maxCircuits while their tunnel is set up. */
+  private creating = 0
   private closed = false
   readonly counters: CircuitSwitchStats = { circuits: 0, circuitsTotal: 0, refused: 0, cellsForwarded: 0, cellsDropped: 0, badCells: 0, links: 0 }
 
@@ -216,8 +235,28 @@ export class CircuitSwitch {
       link.channel.send.destroy({ circuitId, code })
     }
     if (this.closed) return refuse(DestroyCode.RELAY_CLOSING)
-    if (link.circuits.has(circuitId)) return refuse(DestroyCode.DUPLICATE_CIRCUIT)
-    if (this.circuitCount >= this.opts.maxCircuits) return refuse(DestroyCode.RELAY_FULL)
+    if (link.circuits.has(circuitId) || link.creating.has(circuitId)) return refuse(DestroyCode.DUPLICATE_CIRCUIT)
+    // The place is taken before any await: concurrent CREATEs cannot all pass the check.
+    if (this.circuitCount + this.creating >= this.opts.maxCircuits) return refuse(DestroyCode.RELAY_FULL)
+    this.creating++
+    link.creating.add(circuitId)
+    try {
+      if (link.circuits.size + link.creating.size > MAX_CIRCUITS_PER_CONSUMER_LINK && !(await this.fromProvider(link))) return refuse(DestroyCode.LINK_FULL)
+      await this.answerCreate(link, circuitId, seqBase, handshake, refuse)
+    } finally {
+      this.creating--
+      link.creating.delete(circuitId)
+    }
+  }
+
+  /** Whether the peer of an inbound link is a provider (looked up once per link). */
+  private fromProvider(link: Link): Promise<boolean> {
+    link.provider ??= this.opts.isProvider(link.remoteKey).catch(() => false)
+    return link.provider
+  }
+
+  private async answerCreate(link: Link, circuitId: number, seqBase: number, handshake: Buffer, refuse: (code: string) => void): Promise<void> {
+    if (this.closed || link.closed) return
     const responder = new HopResponder(this.opts.keyPair)
     let payload: Buffer
     try {
@@ -278,15 +317,38 @@ export class CircuitSwitch {
     this.touchLink(link)
   }
 
+  /** A control cell that should not have come: counted; a link that keeps sending them is closed. */
+  private violation(link: Link): void {
+    this.counters.badCells++
+    if (++link.violations > MAX_LINK_VIOLATIONS) link.conn.destroy()
+  }
+
+  /**
+   * Control cells go through the same bandwidth caps and meter as data (a cell over them is
+   * dropped), and a circuit takes no more of them than building it needs: past that it ends.
+   */
+  private admitControl(link: Link, circuit: HopCircuit, bytes: number): boolean {
+    const forward = link.inbound
+    const seen = forward ? ++circuit.extendCells : ++circuit.extendedCells
+    if (seen > MAX_CONTROL_CELLS_PER_DIRECTION) {
+      this.violation(link)
+      this.endCircuit(circuit, DestroyCode.TOO_MANY_CONTROL_CELLS, 'both')
+      return false
+    }
+    if (!this.totalBucket.take(bytes) || !circuit.bucket.take(bytes) || !circuit.meter.carry(forward ? FORWARD : BACKWARD, bytes)) {
+      this.counters.cellsDropped++
+      return false
+    }
+    return true
+  }
+
   /** An EXTEND cell from the previous hop (control channel). */
   private onForwardControl(link: Link, cell: Buffer): void {
     const h = readCellHeader(cell, createCellHeader())
-    if (h === null || h.type !== CellType.EXTEND) {
-      this.counters.badCells++
-      return
-    }
+    if (h === null || h.type !== CellType.EXTEND) return this.violation(link)
     const circuit = link.circuits.get(h.circuitId)
-    if (!circuit || circuit.ended) return
+    if (!circuit || circuit.ended) return this.violation(link)
+    if (!this.admitControl(link, circuit, cell.byteLength)) return
     const n = circuit.layer.peelForward(cell.subarray(CELL_HEADER_BYTES), cell.byteLength - CELL_HEADER_BYTES, h.seq)
     if (n < 0) {
       this.counters.badCells++
@@ -310,7 +372,7 @@ export class CircuitSwitch {
       const cell = Buffer.alloc(CELL_HEADER_BYTES + encoded.byteLength + ONION_LAYER_BYTES)
       encoded.copy(cell, CELL_HEADER_BYTES)
       const n = circuit.layer.addBackward(cell.subarray(CELL_HEADER_BYTES), encoded.byteLength, seq)
-      if (n < 0) return
+      if (n < 0 || !circuit.meter.carry(BACKWARD, CELL_HEADER_BYTES + n)) return
       writeCellHeader(cell, CellType.EXTENDED, circuit.prevId, seq)
       circuit.prev.channel.send.cell(cell.subarray(0, CELL_HEADER_BYTES + n))
     }
@@ -331,6 +393,13 @@ export class CircuitSwitch {
       return
     }
     circuit.extending = true
+    // Only providers are dialled: a circuit cannot turn a relay against any other DHT server.
+    const provider = await this.opts.isProvider(ext.nextKey).catch(() => false)
+    if (circuit.ended) return
+    if (!provider) {
+      answer({ ok: false, code: ExtendRefusalCode.EXTEND_FAILED, message: 'The next hop is not a provider with a valid descriptor.' })
+      return
+    }
     const next = await this.linkTo(ext.nextKey)
     if (circuit.ended) return
     if (next === null) {
@@ -356,12 +425,10 @@ export class CircuitSwitch {
   /** An EXTENDED cell from the next hop (control channel): add our layer, pass it back. */
   private onBackwardControl(link: Link, cell: Buffer): void {
     const h = readCellHeader(cell, createCellHeader())
-    if (h === null || h.type !== CellType.EXTENDED) {
-      this.counters.badCells++
-      return
-    }
+    if (h === null || h.type !== CellType.EXTENDED) return this.violation(link)
     const circuit = link.circuits.get(h.circuitId)
-    if (!circuit || circuit.ended || circuit.next !== link) return
+    if (!circuit || circuit.ended || circuit.next !== link) return this.violation(link)
+    if (!this.admitControl(link, circuit, cell.byteLength)) return
     const length = cell.byteLength - CELL_HEADER_BYTES
     const out = Buffer.alloc(CELL_HEADER_BYTES + length + ONION_LAYER_BYTES)
     const n = circuit.layer.addBackward(cell.subarray(CELL_HEADER_BYTES), length, h.seq, out.subarray(CELL_HEADER_BYTES))

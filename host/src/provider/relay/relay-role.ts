@@ -28,6 +28,8 @@ export interface RelayRoleOptions {
   /** Mbit/s per circuit, 0 = unlimited. */
   circuitBandwidthMbps: number
   meter: HopMeter
+  /** Whether a key has a verified provider descriptor (overlay/provider-verifier.ts). */
+  isProvider: (key: Buffer) => Promise<boolean>
 }
 
 export class RelayRole {
@@ -42,7 +44,8 @@ export class RelayRole {
       maxCircuits: opts.maxCircuits,
       totalBytesPerSecond: opts.bandwidthMbps * MBIT,
       circuitBytesPerSecond: opts.circuitBandwidthMbps * MBIT,
-      meter: opts.meter
+      meter: opts.meter,
+      isProvider: opts.isProvider
     })
   }
 
