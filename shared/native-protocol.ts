@@ -89,7 +89,7 @@ export const MAX_BYPASS_TOTAL_CHARS = 256 * 1024
 export const BypassRules = z
   .array(BypassRule)
   .max(MAX_BYPASS_RULES)
-  .refine((rules) => rules.reduce((n, r) => n + r.length, 0) <= MAX_BYPASS_TOTAL_CHARS, { message: `the bypass list may hold at most ${MAX_BYPASS_TOTAL_CHARS} characters` })
+  .refine((rules) => rules.reduce((n, r) => n + (typeof r === 'string' ? r.length : 0), 0) <= MAX_BYPASS_TOTAL_CHARS, { message: `the bypass list may hold at most ${MAX_BYPASS_TOTAL_CHARS} characters` })
 
 /**
  * The network the machine is on now, as the host sees it: an opaque id (a hash of the default

@@ -4,6 +4,9 @@
  *   GET /page      → HTML with <p id="addr">IP</p>
  *   GET /bytes?n=N → N bytes of application/octet-stream: the fixed pseudo-random pattern of
  *                    tests/net/download-pattern.ts, streamed from a preallocated chunk
+ *   ANY /echo      → JSON { method, path, headers, body } of the request as this server read it
+ *   GET /requests  → JSON list of "METHOD /path" of every request since start (kept in memory
+ *                    for tests that check what reached the server, e.g. a smuggled request)
  * Usage: node --import tsx tests/net/web-server.ts --host 198.18.0.5 --port 80
  * Prints `ready HOST:PORT` once listening. Logs nothing about requests.
  */
@@ -48,8 +51,26 @@ function sendBytes(res: http.ServerResponse, total: number): void {
   pump()
 }
 
+const seen: string[] = []
+
+function echo(req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
+  const chunks: Buffer[] = []
+  req.on('data', (c: Buffer) => chunks.push(c))
+  req.on('end', () => {
+    const body = JSON.stringify({ method: req.method, path, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') })
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }).end(body)
+  })
+}
+
 const server = http.createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://web.test')
+  seen.push(`${req.method} ${url.pathname}`)
+  if (seen.length > 10_000) seen.shift()
+  if (url.pathname === '/echo') return echo(req, res, url.pathname)
+  if (url.pathname === '/requests') {
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(seen))
+    return
+  }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, HEAD' }).end('method not allowed\n')
     return

@@ -68,6 +68,11 @@ export class HttpProxyServer extends LocalProxy {
       res.writeHead(400, { 'Content-Type': 'text/plain' }).end('Macro VPN: only http:// URLs without CONNECT.\n')
       return
     }
+    const framing = requestFraming(req)
+    if (!framing.ok) {
+      res.writeHead(framing.status, { 'Content-Type': 'text/plain', Connection: 'close' }).end(framing.message)
+      return
+    }
     const host = url.hostname.replace(/^\[|\]$/g, '')
     const port = url.port ? Number(url.port) : 80
     let upstream: net.Socket
@@ -78,13 +83,9 @@ export class HttpProxyServer extends LocalProxy {
       return
     }
     this.listener.track(upstream)
-    const headers: http.OutgoingHttpHeaders = {}
-    for (const [name, value] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(name) && value !== undefined) headers[name] = value
-    const out = http.request({ method: req.method, path: `${url.pathname}${url.search}`, headers, createConnection: () => upstream })
+    const out = http.request({ method: req.method, path: `${url.pathname}${url.search}`, headers: framing.headers, createConnection: () => upstream })
     out.on('response', (upRes) => {
-      const back: http.OutgoingHttpHeaders = {}
-      for (const [name, value] of Object.entries(upRes.headers)) if (!HOP_BY_HOP.has(name) && value !== undefined) back[name] = value
-      res.writeHead(upRes.statusCode ?? 502, back)
+      res.writeHead(upRes.statusCode ?? 502, endToEnd(upRes.headers))
       upRes.pipe(res)
     })
     out.on('error', () => {
@@ -94,6 +95,43 @@ export class HttpProxyServer extends LocalProxy {
     res.on('close', () => upstream.destroy())
     req.pipe(out)
   }
+}
+
+/**
+ * The headers of a message forwarded to the next hop (RFC 9110 7.6.1): without the hop-by-hop
+ * fields, the ones named in Connection among them. Transfer-Encoding is one of them: the next
+ * hop's framing is written again by Node (chunked, or the Content-Length of a body that passes
+ * unchanged).
+ */
+function endToEnd(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+  const named = new Set([...tokens(headers.connection), ...tokens(headers['proxy-connection'])])
+  const out: http.OutgoingHttpHeaders = {}
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined && !HOP_BY_HOP.has(name) && !named.has(name)) out[name] = value
+  return out
+}
+
+function tokens(value: string | string[] | undefined): string[] {
+  return (Array.isArray(value) ? value.join(',') : (value ?? '')).split(',').map((t) => t.trim().toLowerCase()).filter(Boolean)
+}
+
+/**
+ * How a request's body is framed towards the destination (RFC 9112 6): chunked stays chunked,
+ * a Content-Length stays that length, no body stays none. Any other transfer coding is refused:
+ * the proxy would have to decode it, and forwarding it unframed is how requests get smuggled.
+ */
+function requestFraming(req: http.IncomingMessage): { ok: true; headers: http.OutgoingHttpHeaders } | { ok: false; status: number; message: string } {
+  const headers = endToEnd(req.headers)
+  const te = req.headers['transfer-encoding']
+  if (te !== undefined) {
+    if (tokens(te).join(',') !== 'chunked') return { ok: false, status: 501, message: 'Macro VPN: this proxy forwards request bodies with Content-Length or chunked transfer coding only.\n' }
+    headers['transfer-encoding'] = 'chunked'
+    delete headers['content-length']
+  } else if (req.headers['content-length'] !== undefined) {
+    headers['content-length'] = req.headers['content-length']
+  }
+  // One request per upstream connection: the destination closes it after the response.
+  headers.connection = 'close'
+  return { ok: true, headers }
 }
 
 function parseAuthority(authority: string): { host: string; port: number } | null {
