@@ -6,6 +6,8 @@
  *   consumer -> consumer dropped; the rest accepted. FORWARD to the tunnel: only replies.
  * - INPUT from the tunnel: only DNS (udp/tcp 53) to the gateway; consumers never reach the exit
  *   host's own services.
+ * - INPUT to the gateway address from anywhere but the tunnel: dropped (its DNS resolver answers
+ *   consumers only, never the exit host's own network).
  * - INPUT from anywhere but loopback to wireguard-go's UDP port: dropped (consumers reach it only
  *   through the overlay, via loopback) — when `wgListenPort` is given.
  * - nat POSTROUTING: tunnel subnet leaving by another interface is masqueraded.
@@ -60,7 +62,7 @@ export class ExitFirewall {
   readonly gateway: string
   readonly policy: ExitPolicy
   readonly wgListenPort: number | null
-  readonly chains: { forward: string; reply: string; input: string; wgport: string; nat: string; forward6: string; wgport6: string }
+  readonly chains: { forward: string; reply: string; input: string; wgport: string; gateway: string; nat: string; forward6: string; wgport6: string }
   private previousForward: string | null = null
   private ip6 = false
   private opened = false
@@ -82,7 +84,7 @@ export class ExitFirewall {
     this.wgListenPort = opts.wgListenPort ?? null
     // "MVPN-" + 15 + "-FWD6" = 25 characters at most (iptables allows 28).
     const p = `MVPN-${this.ifname}`
-    this.chains = { forward: `${p}-FWD`, reply: `${p}-RET`, input: `${p}-IN`, wgport: `${p}-WG`, nat: `${p}-NAT`, forward6: `${p}-FWD6`, wgport6: `${p}-WG6` }
+    this.chains = { forward: `${p}-FWD`, reply: `${p}-RET`, input: `${p}-IN`, wgport: `${p}-WG`, gateway: `${p}-GW`, nat: `${p}-NAT`, forward6: `${p}-FWD6`, wgport6: `${p}-WG6` }
   }
 
   /** Our chains and the jumps into them; fixed per interface so leftovers can be found. */
@@ -116,6 +118,8 @@ export class ExitFirewall {
           ]
         },
         { table: 'filter', name: c.wgport, rules: wgDrop },
+        // The gateway (and its DNS resolver) answers the tunnel only, never the exit's own network.
+        { table: 'filter', name: c.gateway, rules: [['-j', 'DROP']] },
         { table: 'nat', name: c.nat, rules: [['-s', this.subnet, '!', '-o', ifname, '-j', 'MASQUERADE']] }
       ],
       jumps: [
@@ -123,6 +127,7 @@ export class ExitFirewall {
         { table: 'filter', chain: 'FORWARD', match: ['-o', ifname], target: c.reply },
         { table: 'filter', chain: 'INPUT', match: ['-i', ifname], target: c.input },
         { table: 'filter', chain: 'INPUT', match: ['!', '-i', 'lo'], target: c.wgport },
+        { table: 'filter', chain: 'INPUT', match: ['!', '-i', ifname, '-d', this.gateway], target: c.gateway },
         { table: 'nat', chain: 'POSTROUTING', match: [], target: c.nat }
       ]
     }

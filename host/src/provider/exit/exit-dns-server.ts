@@ -4,19 +4,27 @@
  * `dns.lookup`, so /etc/hosts counts): NXDOMAIN when the name does not resolve, NOERROR with no
  * answers when it exists without an address of the asked family. Other types get REFUSED,
  * other opcodes NOTIMP, undecodable queries FORMERR (or silence below a DNS header).
- * It never logs names or client addresses.
+ *
+ * It answers its consumers only: a query from outside the tunnel subnet gets no answer (the exit
+ * firewall drops them before, this is the second guard), and no consumer is ever told a private,
+ * loopback or link-local address (the exit policy, protocol/exit-policy.ts): such answers are left
+ * out, and a name with no other address is answered NXDOMAIN, so the exit host's own network
+ * stays its own. It never logs names or client addresses.
  */
 import dgram from 'node:dgram'
 import dns from 'node:dns'
 import net from 'node:net'
 import { bindUdp, listenServer } from '../../lib/socket-binding.ts'
 import dnsPacket, { type Packet } from 'dns-packet'
+import { isBlockedAddress } from '../../protocol/exit-policy.ts'
 import { LibError } from '../../lib/lib-errors.ts'
 import { ExitError } from './exit-errors.ts'
 import { CodedError } from '../../lib/coded-error.ts'
 
 export interface ExitDnsServerOptions {
   address: string
+  /** The clients it answers, as an IPv4 CIDR (the tunnel subnet). */
+  clients: string
   port?: number
   /** Answer TTL in seconds, default 60. */
   ttl?: number
@@ -54,12 +62,16 @@ export class ExitDnsServer {
   private readonly tcpSockets = new Set<net.Socket>()
   private inFlight = 0
   private _port = 0
+  private readonly clients = new net.BlockList()
   /** Aggregate counter only. */
   queries = 0
 
   constructor(opts: ExitDnsServerOptions) {
     if (!net.isIPv4(opts.address)) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid DNS listen address ${JSON.stringify(opts.address)}`)
     this.address = opts.address
+    const [subnet, bits] = opts.clients.split('/')
+    if (!subnet || !net.isIPv4(subnet) || !/^\d{1,2}$/.test(bits ?? '') || Number(bits) > 32) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid DNS clients subnet ${JSON.stringify(opts.clients)}.`)
+    this.clients.addSubnet(subnet, Number(bits), 'ipv4')
     this.requestedPort = opts.port ?? 53
     this.ttl = opts.ttl ?? 60
     this.maxInFlight = opts.maxInFlight ?? 64
@@ -78,7 +90,7 @@ export class ExitDnsServer {
       this._port = udp.address().port
       udp.on('error', () => {})
       udp.on('message', (msg, rinfo) => {
-        if (msg.length > MAX_QUERY_BYTES) return
+        if (msg.length > MAX_QUERY_BYTES || !this.isClient(rinfo.address)) return
         void this.answer(msg).then((reply) => {
           if (reply && this.udp === udp) udp.send(reply, rinfo.port, rinfo.address)
         })
@@ -105,7 +117,15 @@ export class ExitDnsServer {
     if (tcp) await new Promise<void>((resolve) => tcp.close(() => resolve()))
   }
 
+  private isClient(address: string | undefined): boolean {
+    return address !== undefined && net.isIPv4(address) && this.clients.check(address, 'ipv4')
+  }
+
   private onTcp(socket: net.Socket): void {
+    if (!this.isClient(socket.remoteAddress)) {
+      socket.destroy()
+      return
+    }
     this.tcpSockets.add(socket)
     socket.setTimeout(TCP_IDLE_MS, () => socket.destroy())
     socket.on('error', () => {})
@@ -181,11 +201,18 @@ export class ExitDnsServer {
       const family = question.type === 'A' ? 4 : 6
       const seen = new Set<string>()
       const answers: dnsPacket.Answer[] = []
+      let withheld = 0
       for (const a of addresses) {
-        if (a.family !== family || seen.has(a.address)) continue
+        if (seen.has(a.address)) continue
         seen.add(a.address)
-        answers.push({ type: question.type, class: 'IN', name, ttl: this.ttl, data: a.address } as dnsPacket.Answer)
+        if (isBlockedAddress(a.address)) {
+          withheld++
+          continue
+        }
+        if (a.family === family) answers.push({ type: question.type, class: 'IN', name, ttl: this.ttl, data: a.address } as dnsPacket.Answer)
       }
+      // A name the exit knows only by private addresses does not exist for its consumers.
+      if (withheld > 0 && withheld === seen.size) return reply(RCODE.NXDOMAIN)
       return reply(RCODE.NOERROR, answers)
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code

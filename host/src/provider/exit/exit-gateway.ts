@@ -172,7 +172,7 @@ export class ExitGateway {
     this.firewall = firewall
     await firewall.open()
     step()
-    const dns = new ExitDnsServer({ address: EXIT_GATEWAY, port: this.opts.dnsPort })
+    const dns = new ExitDnsServer({ address: EXIT_GATEWAY, clients: EXIT_SUBNET, port: this.opts.dnsPort })
     this.dns = dns
     await dns.open()
   }
