@@ -1,5 +1,13 @@
-/** The per-session credential the local proxy demands (HTTP Basic / SOCKS5 user+password). */
+/**
+ * The per-session credential the local proxy demands (HTTP Basic / SOCKS5 user+password). The
+ * check takes the same time whatever is offered: both sides are hashed to 32 bytes (so not even
+ * the length shows) and compared with timingSafeEqual.
+ */
 import crypto from 'node:crypto'
+
+function digest(username: string, password: string): Buffer {
+  return crypto.createHash('sha256').update(`${username.length}:${username}:${password}`).digest()
+}
 
 export class ProxyCredential {
   readonly username: string
@@ -9,12 +17,11 @@ export class ProxyCredential {
   constructor(username = `mvpn-${crypto.randomBytes(4).toString('hex')}`, password = crypto.randomBytes(18).toString('base64url')) {
     this.username = username
     this.password = password
-    this.expected = Buffer.from(`${username}:${password}`)
+    this.expected = digest(username, password)
   }
 
   verify(username: string, password: string): boolean {
-    const got = Buffer.from(`${username}:${password}`)
-    return got.length === this.expected.length && crypto.timingSafeEqual(got, this.expected)
+    return crypto.timingSafeEqual(digest(username, password), this.expected)
   }
 
   /** Check a `Proxy-Authorization: Basic …` header value. */

@@ -5,6 +5,7 @@
  * outbound links were dialled by us towards a next hop (their cells travel backward to us).
  * Only the dialling side creates circuits on a link, so ids are allocated by outbound links.
  */
+import crypto from 'node:crypto'
 import type { NoiseSocket } from 'hyperdht'
 import { circuitChannel, type CircuitChannelEnd, type CircuitChannelHandlers, type CreatedMessage } from '../../protocol/circuit-channel.ts'
 import type { LinkMeter } from './hop-meter.ts'
@@ -22,7 +23,8 @@ export class CircuitLink<C> {
   readonly channel: CircuitChannelEnd
   readonly remoteKey: Buffer
   readonly meter: LinkMeter
-  private nextId = 1
+  /** Ids start at a random point, so the ids of one circuit on two links do not match (nor hint at how many came before). */
+  private nextId = crypto.randomBytes(4).readUInt32LE(0) || 1
   private readonly pendingCreates = new Map<number, (m: CreatedMessage | null) => void>()
   private openWaiters: Array<(ok: boolean) => void> = []
   opened = false
