@@ -39,7 +39,8 @@ export const BENCH_USAGE = `npm run bench -- [options]
 function int(name: string, text: string | undefined, fallback: number, min: number): number {
   if (text === undefined) return fallback
   const n = Number(text)
-  if (!Number.isInteger(n) || n < min) throw Object.assign(new Error(`--${name} must be a whole number ≥ ${min}, got "${text}".\n${BENCH_USAGE}`), { code: 'USAGE' })
+  if (!Number.isInteger(n) || n < min)
+    throw Object.assign(new Error(`--${name} must be a whole number ≥ ${min}, got "${text}".\n${BENCH_USAGE}`), { code: 'USAGE' })
   return n
 }
 

@@ -13,7 +13,16 @@ import type { Status } from '../shared/native-protocol.ts'
 import { KeepaliveHttpClient } from './keepalive-http-client.ts'
 import { openTcp } from './tcp-route.ts'
 
-const { values } = parseArgs({ options: { control: { type: 'string' }, count: { type: 'string', default: '10' }, host: { type: 'string', default: 'web.test' }, region: { type: 'string' }, hops: { type: 'string', default: '1' }, pause: { type: 'string', default: '300' } } })
+const { values } = parseArgs({
+  options: {
+    control: { type: 'string' },
+    count: { type: 'string', default: '10' },
+    host: { type: 'string', default: 'web.test' },
+    region: { type: 'string' },
+    hops: { type: 'string', default: '1' },
+    pause: { type: 'string', default: '300' }
+  }
+})
 if (!values.control) throw new Error('connect-timer needs --control PATH')
 const count = Number(values.count)
 const host = values.host!

@@ -73,8 +73,16 @@ export function breakdown(file: string): ProfileBreakdown {
     file,
     totalMs: round(total / 1000),
     busyMs: round(busy / 1000),
-    byPackage: [...pkgs.entries()].filter(([n]) => n !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, 12).map(([name, us]) => ({ name, ms: round(us / 1000), shareOfBusy: share(us) })),
-    topFunctions: [...fns.values()].filter((f) => f.name !== '(idle)').sort((a, b) => b.us - a.us).slice(0, 20).map((f) => ({ name: f.name, where: f.where, ms: round(f.us / 1000), shareOfBusy: share(f.us) }))
+    byPackage: [...pkgs.entries()]
+      .filter(([n]) => n !== '(idle)')
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12)
+      .map(([name, us]) => ({ name, ms: round(us / 1000), shareOfBusy: share(us) })),
+    topFunctions: [...fns.values()]
+      .filter((f) => f.name !== '(idle)')
+      .sort((a, b) => b.us - a.us)
+      .slice(0, 20)
+      .map((f) => ({ name: f.name, where: f.where, ms: round(f.us / 1000), shareOfBusy: share(f.us) }))
   }
 }
 
@@ -86,5 +94,10 @@ export function summarizeCpuProfiles(dir: string, pids: Record<string, number | 
     const file = pid ? files.find((f) => f.split('.')[3] === String(pid)) : undefined
     processes[name] = file ? breakdown(path.join(dir, file)) : { missing: `no profile for pid ${pid ?? '?'} in ${dir}` }
   }
-  return { dir, method: 'node --cpu-prof of the daemon and exit processes (whole lifetime, written at their exit); self time; shares are of non-idle time. wireguard-go is a separate Go process and is not in these profiles.', processes }
+  return {
+    dir,
+    method:
+      'node --cpu-prof of the daemon and exit processes (whole lifetime, written at their exit); self time; shares are of non-idle time. wireguard-go is a separate Go process and is not in these profiles.',
+    processes
+  }
 }

@@ -45,8 +45,12 @@ export class DaemonConnection {
     const t0 = performance.now()
     const status = (await this.request({ type: 'connect', hops, region: this.region }, 90_000)) as Status
     const ms = performance.now() - t0
-    if (status.state !== 'connected' || !status.proxy) throw Object.assign(new Error(`connect --hops ${hops} ended in state ${status.state}: ${status.error?.message ?? 'no proxy'}`), { code: 'CONNECT_FAILED' })
-    if (status.circuit.length !== hops) throw Object.assign(new Error(`connect --hops ${hops} built a circuit of ${status.circuit.length} hop(s)`), { code: 'WRONG_CIRCUIT' })
+    if (status.state !== 'connected' || !status.proxy)
+      throw Object.assign(new Error(`connect --hops ${hops} ended in state ${status.state}: ${status.error?.message ?? 'no proxy'}`), {
+        code: 'CONNECT_FAILED'
+      })
+    if (status.circuit.length !== hops)
+      throw Object.assign(new Error(`connect --hops ${hops} built a circuit of ${status.circuit.length} hop(s)`), { code: 'WRONG_CIRCUIT' })
     return { status, ms }
   }
 
@@ -55,9 +59,13 @@ export class DaemonConnection {
     const t0 = performance.now()
     for (;;) {
       const status = await this.status()
-      if (status.state !== 'connected') throw Object.assign(new Error(`waiting for the standby circuit: the daemon is ${status.state}${status.error ? ` (${status.error.message})` : ''}`), { code: 'NOT_CONNECTED' })
+      if (status.state !== 'connected')
+        throw Object.assign(new Error(`waiting for the standby circuit: the daemon is ${status.state}${status.error ? ` (${status.error.message})` : ''}`), {
+          code: 'NOT_CONNECTED'
+        })
       if (status.circuitInfo?.standby) return { status, waitedMs: performance.now() - t0 }
-      if (performance.now() - t0 > timeoutMs) throw Object.assign(new Error(`no standby circuit within ${timeoutMs} ms of connecting with ${status.circuit.length} hops`), { code: 'NO_STANDBY' })
+      if (performance.now() - t0 > timeoutMs)
+        throw Object.assign(new Error(`no standby circuit within ${timeoutMs} ms of connecting with ${status.circuit.length} hops`), { code: 'NO_STANDBY' })
       await sleep(100)
     }
   }

@@ -8,7 +8,15 @@ import type net from 'node:net'
 import { parseArgs } from 'node:util'
 import { openTcp, parseRoute } from './tcp-route.ts'
 
-const { values } = parseArgs({ options: { route: { type: 'string' }, host: { type: 'string', default: 'web.test' }, port: { type: 'string', default: '80' }, count: { type: 'string', default: '1' }, batch: { type: 'string', default: '20' } } })
+const { values } = parseArgs({
+  options: {
+    route: { type: 'string' },
+    host: { type: 'string', default: 'web.test' },
+    port: { type: 'string', default: '80' },
+    count: { type: 'string', default: '1' },
+    batch: { type: 'string', default: '20' }
+  }
+})
 const route = parseRoute(values.route ?? 'direct')
 const count = Number(values.count)
 const batch = Number(values.batch)

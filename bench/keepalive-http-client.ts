@@ -17,7 +17,10 @@ export class KeepaliveHttpClient {
   private waiter: (() => void) | null = null
   private failure: Error | null = null
 
-  constructor(private readonly socket: net.Socket, private readonly host: string) {
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly host: string
+  ) {
     socket.on('data', (chunk: Buffer) => {
       this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk])
       this.wake()

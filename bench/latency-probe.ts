@@ -9,7 +9,15 @@ import { parseArgs } from 'node:util'
 import { KeepaliveHttpClient } from './keepalive-http-client.ts'
 import { openTcp, parseRoute } from './tcp-route.ts'
 
-const { values } = parseArgs({ options: { route: { type: 'string' }, host: { type: 'string' }, port: { type: 'string', default: '80' }, count: { type: 'string', default: '50' }, warmup: { type: 'string', default: '5' } } })
+const { values } = parseArgs({
+  options: {
+    route: { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'string', default: '80' },
+    count: { type: 'string', default: '50' },
+    warmup: { type: 'string', default: '5' }
+  }
+})
 const route = parseRoute(values.route ?? 'direct')
 const host = values.host ?? 'web.test'
 const count = Number(values.count)

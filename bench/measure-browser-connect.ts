@@ -37,7 +37,10 @@ export async function measureBrowserConnect(ctx: BenchContext): Promise<BrowserC
   const warmPage: number[] = []
   try {
     await chromium.prepare()
-    await net.exec('cons', net.macroVpn('install', '--profile', chromium.userDataDir, '--control', net.control, '--state', net.consumerState, '--bootstrap', net.bootstrap))
+    await net.exec(
+      'cons',
+      net.macroVpn('install', '--profile', chromium.userDataDir, '--control', net.control, '--state', net.consumerState, '--bootstrap', net.bootstrap)
+    )
     await chromium.open()
     const popup = await chromium.openPopup()
     const waitForState = (state: string) => popup.waitForSelector(`[data-testid="state"][data-state="${state}"]`, { timeout: 60_000 })
@@ -45,7 +48,8 @@ export async function measureBrowserConnect(ctx: BenchContext): Promise<BrowserC
     for (let i = 0; i < Math.max(2, options.browserClicks); i++) {
       const t0 = performance.now()
       const seen = await chromium.fetchText('http://web.test/page', '#addr')
-      if (seen !== net.addresses.cons) throw Object.assign(new Error(`while off the page came from ${seen}, not the consumer`), { code: 'BROWSER_BENCH_FAILED' })
+      if (seen !== net.addresses.cons)
+        throw Object.assign(new Error(`while off the page came from ${seen}, not the consumer`), { code: 'BROWSER_BENCH_FAILED' })
       directPage.push(round(performance.now() - t0))
     }
     for (let i = 0; i < options.browserClicks; i++) {
@@ -55,7 +59,8 @@ export async function measureBrowserConnect(ctx: BenchContext): Promise<BrowserC
       const t1 = performance.now()
       const seen = await chromium.fetchText('http://web.test/page', '#addr')
       const t2 = performance.now()
-      if (seen !== net.addresses.exit) throw Object.assign(new Error(`after the toggle the page came from ${seen}, not the exit`), { code: 'BROWSER_BENCH_FAILED' })
+      if (seen !== net.addresses.exit)
+        throw Object.assign(new Error(`after the toggle the page came from ${seen}, not the exit`), { code: 'BROWSER_BENCH_FAILED' })
       const t3 = performance.now()
       const again = await chromium.fetchText('http://web.test/page', '#addr')
       if (again !== net.addresses.exit) throw Object.assign(new Error(`the second page came from ${again}, not the exit`), { code: 'BROWSER_BENCH_FAILED' })
@@ -71,7 +76,8 @@ export async function measureBrowserConnect(ctx: BenchContext): Promise<BrowserC
     await chromium.close()
   }
   return {
-    method: 'puppeteer clicks data-testid=toggle in the popup page (opened as a tab); toConnected: until data-state=connected; toFirstPage: until a new tab has loaded http://web.test/page through the tunnel (includes opening the tab; directPage is the same load while off, for comparison).',
+    method:
+      'puppeteer clicks data-testid=toggle in the popup page (opened as a tab); toConnected: until data-state=connected; toFirstPage: until a new tab has loaded http://web.test/page through the tunnel (includes opening the tab; directPage is the same load while off, for comparison).',
     clicks: toConnected.length,
     toConnectedMs: summarize(toConnected),
     toFirstPageMs: summarize(toFirstPage),

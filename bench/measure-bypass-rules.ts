@@ -24,10 +24,18 @@ function ruleSet(n: number): string[] {
   const rules: string[] = []
   for (let i = 0; i < n; i++) {
     switch (i % 4) {
-      case 0: rules.push(`site${i}.example${i % 97}.com`); break
-      case 1: rules.push(`*.cdn${i}.example.net`); break
-      case 2: rules.push(`10.${(i >> 8) & 255}.${i & 255}.${(i * 7) & 255}`); break
-      default: rules.push(`172.${16 + (i % 16)}.${i & 255}.0/24`); break
+      case 0:
+        rules.push(`site${i}.example${i % 97}.com`)
+        break
+      case 1:
+        rules.push(`*.cdn${i}.example.net`)
+        break
+      case 2:
+        rules.push(`10.${(i >> 8) & 255}.${i & 255}.${(i * 7) & 255}`)
+        break
+      default:
+        rules.push(`172.${16 + (i % 16)}.${i & 255}.0/24`)
+        break
     }
   }
   return rules
@@ -66,12 +74,24 @@ export function measureBypassRules(ruleCount: number, runs: number): BypassRules
     compileMs.push(time(() => (pac = compilePac(parsed.rules, '127.0.0.1:8080'))))
     pacBytes = pac.length
     let hits = 0
-    matcherUs.push((time(() => { for (const h of lookups) if (matchesBypass(parsed.rules, h)) hits++ }) * 1000) / lookups.length)
+    matcherUs.push(
+      (time(() => {
+        for (const h of lookups) if (matchesBypass(parsed.rules, h)) hits++
+      }) *
+        1000) /
+        lookups.length
+    )
     const context = vm.createContext({})
     loadMs.push(time(() => vm.runInContext(pac, context)))
     const find = vm.runInContext('FindProxyForURL', context) as (url: string, host: string) => string
     let pacHits = 0
-    pacUs.push((time(() => { for (const h of lookups) if (find(`https://${h}/`, h) === 'DIRECT') pacHits++ }) * 1000) / lookups.length)
+    pacUs.push(
+      (time(() => {
+        for (const h of lookups) if (find(`https://${h}/`, h) === 'DIRECT') pacHits++
+      }) *
+        1000) /
+        lookups.length
+    )
     if (hits !== pacHits) throw new Error(`matcher and PAC disagree: ${hits} vs ${pacHits} bypassed`)
   }
   return {

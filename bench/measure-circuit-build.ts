@@ -28,7 +28,17 @@ export interface CircuitBuildResult {
 
 export async function measureCircuitBuild(ctx: BenchContext): Promise<CircuitBuildResult> {
   const { net, options, log } = ctx
-  const argv = benchScript('connect-timer.ts', '--control', net.control, '--count', String(options.connects), '--hops', HOP_COUNTS.join(','), '--region', ctx.tunnel.region)
+  const argv = benchScript(
+    'connect-timer.ts',
+    '--control',
+    net.control,
+    '--count',
+    String(options.connects),
+    '--hops',
+    HOP_COUNTS.join(','),
+    '--region',
+    ctx.tunnel.region
+  )
   const { stdout } = await net.exec('cons', argv, { timeoutMs: 60_000 + options.connects * HOP_COUNTS.length * 30_000 })
   const samples = stdout
     .trim()
@@ -39,10 +49,13 @@ export async function measureCircuitBuild(ctx: BenchContext): Promise<CircuitBui
   const byHops = {} as CircuitBuildResult['byHops']
   for (const h of HOP_COUNTS) {
     const of = samples.filter((s) => String(s.hops) === h)
-    if (of.length !== options.connects) throw Object.assign(new Error(`connect-timer reported ${of.length} of ${options.connects} connects with ${h} hop(s)`), { code: 'CONNECT_BENCH_FAILED' })
+    if (of.length !== options.connects)
+      throw Object.assign(new Error(`connect-timer reported ${of.length} of ${options.connects} connects with ${h} hop(s)`), { code: 'CONNECT_BENCH_FAILED' })
     const connectMs = summarize(of.map((s) => s.connectMs))
     byHops[h] = { samples: of, connectMs, worstConnectMs: connectMs.max, firstByteMs: summarize(of.map((s) => s.firstByteMs)), mtu: of[0]!.mtu }
-    log(`circuit build, ${h} hop(s) (${of.length}×): median ${connectMs.median.toFixed(0)} ms, worst ${connectMs.max.toFixed(0)} ms; first byte median ${byHops[h].firstByteMs.median.toFixed(0)} ms`)
+    log(
+      `circuit build, ${h} hop(s) (${of.length}×): median ${connectMs.median.toFixed(0)} ms, worst ${connectMs.max.toFixed(0)} ms; first byte median ${byHops[h].firstByteMs.median.toFixed(0)} ms`
+    )
   }
   return {
     method:

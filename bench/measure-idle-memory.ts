@@ -24,7 +24,9 @@ async function rssWith(ctx: BenchContext, route: string, count: number): Promise
     await sleep(1000)
     return readUsage(pid).vmRssKiB
   }
-  const holder = ctx.net.spawn('cons', benchScript('idle-connections.ts', '--route', route, '--host', 'web.test', '--count', String(count)), { name: `idle-${count}` })
+  const holder = ctx.net.spawn('cons', benchScript('idle-connections.ts', '--route', route, '--host', 'web.test', '--count', String(count)), {
+    name: `idle-${count}`
+  })
   try {
     await ctx.net.waitForLine(holder, /^open \d+/, 120_000)
     await sleep(1500)
@@ -43,7 +45,8 @@ export async function measureIdleMemory(ctx: BenchContext): Promise<IdleMemoryRe
   const idleN = await rssWith(ctx, route, n)
   ctx.log(`daemon RSS: ${(idle0 / 1024).toFixed(1)} MiB idle, ${(idle1 / 1024).toFixed(1)} MiB with 1, ${(idleN / 1024).toFixed(1)} MiB with ${n} connections`)
   return {
-    method: 'VmRSS of the daemon process (/proc/PID/status) ~1.5 s after the connections are open; the daemon was already warm from the throughput runs (RSS includes heap not yet returned).',
+    method:
+      'VmRSS of the daemon process (/proc/PID/status) ~1.5 s after the connections are open; the daemon was already warm from the throughput runs (RSS includes heap not yet returned).',
     daemonRssMiB: { idle0: round(idle0 / 1024), idle1: round(idle1 / 1024), idleN: round(idleN / 1024) },
     connections: n,
     perConnectionKiB: round((idleN - idle0) / n)

@@ -32,7 +32,9 @@ export async function measureLatency(ctx: BenchContext): Promise<LatencyResult> 
       const { route } = await ctx.tunnel.use(path)
       // Direct and the baseline use the address (no resolver involved); ours sends the name through the tunnel as a browser would.
       const host = path.hops !== null ? 'web.test' : net.addresses.web!
-      const { stdout } = await net.exec('cons', benchScript('latency-probe.ts', '--route', route, '--host', host, '--count', String(options.latencyCount)), { timeoutMs: 120_000 })
+      const { stdout } = await net.exec('cons', benchScript('latency-probe.ts', '--route', route, '--host', host, '--count', String(options.latencyCount)), {
+        timeoutMs: 120_000
+      })
       const probe = JSON.parse(stdout.trim().split('\n').pop()!) as { setupMs: number; rttMs: number[] }
       rtt.set(path.id, [...(rtt.get(path.id) ?? []), ...probe.rttMs])
       setup.set(path.id, [...(setup.get(path.id) ?? []), probe.setupMs])
@@ -48,7 +50,8 @@ export async function measureLatency(ctx: BenchContext): Promise<LatencyResult> 
   const addedVsDirectMs = {} as LatencyResult['addedVsDirectMs']
   for (const path of ctx.paths) addedVsDirectMs[path.id] = round(rttMs[path.id].median - rttMs.direct.median)
   return {
-    method: 'bench/latency-probe.ts in the consumer namespace: one kept-alive TCP connection (ours: CONNECT web.test:80 through the proxy, connected with 1, 2 or 3 hops), 5 warm-up GETs, then sequential GET / (a few bytes); time to the first response byte.',
+    method:
+      'bench/latency-probe.ts in the consumer namespace: one kept-alive TCP connection (ours: CONNECT web.test:80 through the proxy, connected with 1, 2 or 3 hops), 5 warm-up GETs, then sequential GET / (a few bytes); time to the first response byte.',
     requestsPerProbe: options.latencyCount,
     rttMs,
     setupMs,

@@ -75,9 +75,25 @@ export async function measureRecovery(ctx: BenchContext): Promise<RecoveryResult
     const role = net.relays[index]!.role
     const rebuildsBefore = before.circuitInfo?.rebuilds ?? 0
     const proxy = before.proxy!
-    const argv = [process.execPath, '--import', TSX_IMPORT, TIMED_DOWNLOAD, '--proxy', proxy.http, '--user', proxy.username, '--pass', proxy.password, '--url', `http://web.test/bytes?n=${n}`]
+    const argv = [
+      process.execPath,
+      '--import',
+      TSX_IMPORT,
+      TIMED_DOWNLOAD,
+      '--proxy',
+      proxy.http,
+      '--user',
+      proxy.username,
+      '--pass',
+      proxy.password,
+      '--url',
+      `http://web.test/bytes?n=${n}`
+    ]
     const pending = net.exec('cons', argv, { timeoutMs: 200_000 }).then(
-      ({ stdout }) => ({ result: JSON.parse(stdout.trim().split('\n').pop()!) as { bytes: number; sha256: string; ms: number; longestStallMs: number; stallAtMs: number }, error: null }),
+      ({ stdout }) => ({
+        result: JSON.parse(stdout.trim().split('\n').pop()!) as { bytes: number; sha256: string; ms: number; longestStallMs: number; stallAtMs: number },
+        error: null
+      }),
       (err: Error) => ({ result: null, error: err.message.slice(0, 500) })
     )
     await sleep(options.recoveryKillAfterMs)

@@ -96,11 +96,25 @@ async function download(ctx: BenchContext, path: BenchPath, route: PathRoute, mo
   const each = Math.floor(total / n)
   const maxSeconds = Math.max(60, Math.ceil((options.sizeMB * 8) / 10))
   const urls = Array.from({ length: n }, () => ['-o', '/dev/null', `http://web.test/bytes?n=${each}`]).flat()
-  const argv = ['curl', '-sS', '--fail', '--max-time', String(maxSeconds), ...(n > 1 ? ['-Z', '--parallel-max', String(n)] : []), '-w', '%{size_download} %{time_total}\\n', ...route.curlArgs, ...urls]
+  const argv = [
+    'curl',
+    '-sS',
+    '--fail',
+    '--max-time',
+    String(maxSeconds),
+    ...(n > 1 ? ['-Z', '--parallel-max', String(n)] : []),
+    '-w',
+    '%{size_download} %{time_total}\\n',
+    ...route.curlArgs,
+    ...urls
+  ]
   const t0 = performance.now()
   const { stdout } = await net.exec('cons', argv, { timeoutMs: (maxSeconds + 30) * 1000 })
   const wall = (performance.now() - t0) / 1000
-  const lines = stdout.trim().split('\n').map((l) => l.split(' ').map(Number))
+  const lines = stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' ').map(Number))
   const bytes = lines.reduce((s, [b]) => s + (b ?? 0), 0)
   if (bytes !== each * n) throw Object.assign(new Error(`${path.label} ${mode} download: got ${bytes} bytes, expected ${each * n}`), { code: 'SHORT_DOWNLOAD' })
   // One transfer: curl's own timer (no process start-up). Several: wall time of the whole batch.

@@ -13,7 +13,7 @@ const secondsArg = process.argv.indexOf('--seconds')
 const SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 1
 const CELL = 1400
 
-function handshake (): { consumer: HopKeys; hop: HopKeys } {
+function handshake(): { consumer: HopKeys; hop: HopKeys } {
   const keyPair = DHT.keyPair()
   const initiator = new HopInitiator(keyPair.publicKey)
   const responder = new HopResponder(keyPair)
@@ -23,7 +23,7 @@ function handshake (): { consumer: HopKeys; hop: HopKeys } {
 }
 
 /** Run fn(i) repeatedly for SECONDS; returns operations per second. */
-function measure (fn: (i: number) => void): number {
+function measure(fn: (i: number) => void): number {
   for (let i = 0; i < 2000; i++) fn(i) // warm up
   let count = 0
   const start = process.hrtime.bigint()
@@ -36,10 +36,12 @@ function measure (fn: (i: number) => void): number {
   return count / (Number(elapsed) / 1e9)
 }
 
-function report (name: string, perSecond: number, layers: number): void {
+function report(name: string, perSecond: number, layers: number): void {
   const nsPerCell = 1e9 / perSecond
-  const mbit = perSecond * CELL * 8 / 1e6
-  console.log(`${name.padEnd(44)} ${Math.round(perSecond).toString().padStart(9)} cells/s  ${(nsPerCell / layers).toFixed(0).padStart(6)} ns/layer  ${mbit.toFixed(0).padStart(6)} Mbit/s`)
+  const mbit = (perSecond * CELL * 8) / 1e6
+  console.log(
+    `${name.padEnd(44)} ${Math.round(perSecond).toString().padStart(9)} cells/s  ${(nsPerCell / layers).toFixed(0).padStart(6)} ns/layer  ${mbit.toFixed(0).padStart(6)} Mbit/s`
+  )
 }
 
 const t0 = process.hrtime.bigint()
@@ -48,17 +50,38 @@ console.log(`hop handshake (both sides, in-process): ${(Number(process.hrtime.bi
 console.log(`cell payload ${CELL} bytes, ${SECONDS}s per line, node ${process.version}`)
 
 for (const hops of [1, 2, 3]) {
-  const consumer = new OnionCircuitKeys(pairs.slice(0, hops).map((p) => p.consumer), { replayWindowBits: 4096 })
+  const consumer = new OnionCircuitKeys(
+    pairs.slice(0, hops).map((p) => p.consumer),
+    { replayWindowBits: 4096 }
+  )
   const buf = Buffer.alloc(MAX_CELL_PAYLOAD)
-  report(`consumer wrapForward, ${hops} hop(s)`, measure((i) => { consumer.wrapForward(buf, CELL, i) }), hops)
+  report(
+    `consumer wrapForward, ${hops} hop(s)`,
+    measure((i) => {
+      consumer.wrapForward(buf, CELL, i)
+    }),
+    hops
+  )
 }
 
 {
   const layer = new HopLayer(pairs[0]!.hop)
   const src = Buffer.alloc(MAX_CELL_PAYLOAD)
   const dst = Buffer.alloc(MAX_CELL_PAYLOAD)
-  report('relay addBackward (into another buffer)', measure((i) => { layer.addBackward(src, CELL, i, dst) }), 1)
-  report('relay addBackward (in place)', measure((i) => { layer.addBackward(src, CELL, 1e9 + i) }), 1)
+  report(
+    'relay addBackward (into another buffer)',
+    measure((i) => {
+      layer.addBackward(src, CELL, i, dst)
+    }),
+    1
+  )
+  report(
+    'relay addBackward (in place)',
+    measure((i) => {
+      layer.addBackward(src, CELL, 1e9 + i)
+    }),
+    1
+  )
 }
 
 {
@@ -67,7 +90,9 @@ for (const hops of [1, 2, 3]) {
   const layer = new HopLayer(pairs[0]!.hop)
   const buf = Buffer.alloc(MAX_CELL_PAYLOAD)
   const wrapOnly = new OnionCircuitKeys([pairs[0]!.consumer])
-  const wrapRate = measure((i) => { wrapOnly.wrapForward(buf, CELL, i) })
+  const wrapRate = measure((i) => {
+    wrapOnly.wrapForward(buf, CELL, i)
+  })
   const bothRate = measure((i) => {
     const n = consumer.wrapForward(buf, CELL, i)
     if (layer.peelForward(buf, n, i) !== CELL) throw new Error('peel failed')
@@ -77,17 +102,30 @@ for (const hops of [1, 2, 3]) {
 
   const forged = Buffer.alloc(MAX_CELL_PAYLOAD)
   const victim = new HopLayer(pairs[1]!.hop)
-  report('forged cell dropped (auth failure)', measure((i) => { victim.peelForward(forged, CELL + 16, i) }), 1)
+  report(
+    'forged cell dropped (auth failure)',
+    measure((i) => {
+      victim.peelForward(forged, CELL + 16, i)
+    }),
+    1
+  )
 }
 
 {
-  const consumer = new OnionCircuitKeys(pairs.map((p) => p.consumer), { replayWindowBits: 4096 })
+  const consumer = new OnionCircuitKeys(
+    pairs.map((p) => p.consumer),
+    { replayWindowBits: 4096 }
+  )
   const layers = pairs.map((p) => new HopLayer(p.hop, { replayWindowBits: 4096 }))
   const buf = Buffer.alloc(MAX_CELL_PAYLOAD)
-  report('3-hop round: exit+2 relays add, consumer peels', measure((i) => {
-    let n = layers[2]!.addBackward(buf, CELL, i)
-    n = layers[1]!.addBackward(buf, n, i)
-    n = layers[0]!.addBackward(buf, n, i)
-    if (consumer.unwrapBackward(buf, n, i) !== CELL) throw new Error('unwrap failed')
-  }), 6)
+  report(
+    '3-hop round: exit+2 relays add, consumer peels',
+    measure((i) => {
+      let n = layers[2]!.addBackward(buf, CELL, i)
+      n = layers[1]!.addBackward(buf, n, i)
+      n = layers[0]!.addBackward(buf, n, i)
+      if (consumer.unwrapBackward(buf, n, i) !== CELL) throw new Error('unwrap failed')
+    }),
+    6
+  )
 }

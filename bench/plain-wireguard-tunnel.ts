@@ -21,7 +21,10 @@ export class PlainWireGuardTunnel {
   private exit: WireGuardDevice | null = null
   private natRule: string[] | null = null
 
-  constructor(private readonly net: Testnet, opts: { mtu?: number } = {}) {
+  constructor(
+    private readonly net: Testnet,
+    opts: { mtu?: number } = {}
+  ) {
     // Unique on the machine (the UAPI socket folder is shared); ≤ 15 characters.
     this.consumerIfname = `mv${net.id}bwc`
     this.exitIfname = `mv${net.id}bwx`
@@ -48,7 +51,11 @@ export class PlainWireGuardTunnel {
       await this.consumer.addAddress(`${CONSUMER_ADDRESS}/32`)
       await this.exit.addAddress(`${EXIT_ADDRESS}/24`)
       await this.consumer.setPeer({ publicKey: kx.publicKey, endpoint: `${net.addresses.exit}:${this.exit.listenPort}`, allowedIps: ['0.0.0.0/0'] })
-      await this.exit.setPeer({ publicKey: kc.publicKey, endpoint: `${net.addresses.cons}:${this.consumer.listenPort}`, allowedIps: [`${CONSUMER_ADDRESS}/32`] })
+      await this.exit.setPeer({
+        publicKey: kc.publicKey,
+        endpoint: `${net.addresses.cons}:${this.consumer.listenPort}`,
+        allowedIps: [`${CONSUMER_ADDRESS}/32`]
+      })
       await net.exec('cons', ['ip', 'route', 'replace', 'default', 'dev', this.consumerIfname, 'table', TABLE])
       await net.exec('cons', ['ip', 'rule', 'add', 'from', CONSUMER_ADDRESS, 'lookup', TABLE, 'priority', RULE_PRIORITY])
       await net.exec('exit', ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'])
@@ -58,8 +65,24 @@ export class PlainWireGuardTunnel {
       await net.exec('exit', ['iptables', '-w', '-I', 'FORWARD', '-i', this.exitIfname, '-j', 'ACCEPT'])
       await net.exec('exit', ['iptables', '-w', '-I', 'FORWARD', '-o', this.exitIfname, '-j', 'ACCEPT'])
       // Prove it carries traffic before anyone measures it.
-      const seen = (await net.exec('cons', ['curl', '-sS', '--max-time', '10', '--retry', '3', '--retry-all-errors', '--interface', CONSUMER_ADDRESS, `http://${net.addresses.web}/`])).stdout.trim()
-      if (seen !== net.addresses.exit) throw Object.assign(new Error(`plain WireGuard baseline: the web server saw ${seen}, expected the exit ${net.addresses.exit}`), { code: 'BASELINE_BROKEN' })
+      const seen = (
+        await net.exec('cons', [
+          'curl',
+          '-sS',
+          '--max-time',
+          '10',
+          '--retry',
+          '3',
+          '--retry-all-errors',
+          '--interface',
+          CONSUMER_ADDRESS,
+          `http://${net.addresses.web}/`
+        ])
+      ).stdout.trim()
+      if (seen !== net.addresses.exit)
+        throw Object.assign(new Error(`plain WireGuard baseline: the web server saw ${seen}, expected the exit ${net.addresses.exit}`), {
+          code: 'BASELINE_BROKEN'
+        })
     } catch (err) {
       await this.close()
       throw err

@@ -21,7 +21,7 @@ export function relayCost(t: ThroughputResult): RelayCostResult {
   return {
     method:
       'From the throughput runs: utime+stime of every relay process (/proc) before and after each 2- and 3-hop download, summed, per GB (10^9 bytes) through the circuit, median, ' +
-      'divided by the relays in the circuit (1 or 2; the standby circuit\'s relays only carry probes). Peak RSS: VmHWM of the largest relay process after the runs.',
+      "divided by the relays in the circuit (1 or 2; the standby circuit's relays only carry probes). Peak RSS: VmHWM of the largest relay process after the runs.",
     cpuSecondsPerGBPerRelay: { ours2hop: perRelay('ours2hop', 1), ours3hop: perRelay('ours3hop', 2) },
     peakRssMiB: t.peakRssMiB.relays ?? null
   }

@@ -11,8 +11,17 @@ import { HOP_COUNTS } from './measure-circuit-build.ts'
 const PATHS = ALL_PATHS
 const COLOURS: Record<PathId, string> = { direct: '#9aa5b1', plainWireguard: '#3b82f6', ours1hop: '#f59e0b', ours2hop: '#ef4444', ours3hop: '#8b5cf6' }
 
-interface Bar { path: PathId; value: number; min?: number; max?: number; /** May exceed the scale (drawn cut off, labelled). */ mayClip?: boolean }
-interface Group { label: string; bars: Bar[] }
+interface Bar {
+  path: PathId
+  value: number
+  min?: number
+  max?: number
+  /** May exceed the scale (drawn cut off, labelled). */ mayClip?: boolean
+}
+interface Group {
+  label: string
+  bars: Bar[]
+}
 
 const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`)
 
@@ -40,7 +49,9 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, unit
     parts.push(`<line x1="${left}" x2="${right}" y1="${y(v)}" y2="${y(v)}" stroke="#e5e7eb"/>`)
     parts.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end" font-size="11" fill="#555">${esc(v.toFixed(v >= 10 || v === 0 ? 0 : 1))}</text>`)
   }
-  parts.push(`<text x="${x0 + 14}" y="${(top + bottom) / 2}" transform="rotate(-90 ${x0 + 14} ${(top + bottom) / 2})" text-anchor="middle" font-size="12" fill="#333">${esc(unit)}</text>`)
+  parts.push(
+    `<text x="${x0 + 14}" y="${(top + bottom) / 2}" transform="rotate(-90 ${x0 + 14} ${(top + bottom) / 2})" text-anchor="middle" font-size="12" fill="#333">${esc(unit)}</text>`
+  )
   const gw = (right - left) / Math.max(1, groups.length)
   groups.forEach((g, gi) => {
     const bw = Math.min(60, (gw - 30) / Math.max(1, g.bars.length))
@@ -48,7 +59,9 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, unit
     g.bars.forEach((b, bi) => {
       const bx = gx + bi * bw
       const by = y(b.value)
-      parts.push(`<rect x="${bx + 3}" y="${by}" width="${bw - 6}" height="${Math.max(0, bottom - by)}" fill="${COLOURS[b.path]}"><title>${esc(`${PATH_LABELS[b.path]}: ${b.value.toFixed(digits)} ${unit}`)}</title></rect>`)
+      parts.push(
+        `<rect x="${bx + 3}" y="${by}" width="${bw - 6}" height="${Math.max(0, bottom - by)}" fill="${COLOURS[b.path]}"><title>${esc(`${PATH_LABELS[b.path]}: ${b.value.toFixed(digits)} ${unit}`)}</title></rect>`
+      )
       if (b.value > max) {
         // Cut off: a white gap near the top says the bar continues.
         parts.push(`<rect x="${bx + 1}" y="${top + 10}" width="${bw - 2}" height="5" fill="#fff"/>`)
@@ -81,8 +94,22 @@ export function renderSvg(r: BenchResults): string {
   const body: string[] = []
   const t = r.throughput
   if (isAvailable(t)) {
-    const g = (label: string, mode: 'single' | 'parallel'): Group => ({ label, bars: PATHS.map((p) => ({ path: p, value: t.mbps[p][mode].median, min: t.mbps[p][mode].min, max: t.mbps[p][mode].max, mayClip: p === 'direct' })) })
-    body.push(panel(0, 10, W / 2, ROW, `Throughput (${r.options.sizeMB} MB, median of ${r.options.runs})`, 'Mbit/s', [g('one download', 'single'), g(`${t.parallel} parallel`, 'parallel')], 0))
+    const g = (label: string, mode: 'single' | 'parallel'): Group => ({
+      label,
+      bars: PATHS.map((p) => ({ path: p, value: t.mbps[p][mode].median, min: t.mbps[p][mode].min, max: t.mbps[p][mode].max, mayClip: p === 'direct' }))
+    })
+    body.push(
+      panel(
+        0,
+        10,
+        W / 2,
+        ROW,
+        `Throughput (${r.options.sizeMB} MB, median of ${r.options.runs})`,
+        'Mbit/s',
+        [g('one download', 'single'), g(`${t.parallel} parallel`, 'parallel')],
+        0
+      )
+    )
   } else body.push(unavailable(0, 10, W / 2, ROW, 'Throughput', 'not available'))
   const l = r.latency
   if (isAvailable(l)) {
@@ -99,7 +126,18 @@ export function renderSvg(r: BenchResults): string {
         return { path: oursPathId(Number(h) as 1 | 2 | 3), value: s.median, min: s.min, max: s.max }
       })
     })
-    body.push(panel(0, y2, W / 2, ROW, `Circuit build, 1 / 2 / 3 hops (median of ${b.connects})`, 'ms', [g('connect → connected', 'connectMs'), g('→ first byte through it', 'firstByteMs')], 0))
+    body.push(
+      panel(
+        0,
+        y2,
+        W / 2,
+        ROW,
+        `Circuit build, 1 / 2 / 3 hops (median of ${b.connects})`,
+        'ms',
+        [g('connect → connected', 'connectMs'), g('→ first byte through it', 'firstByteMs')],
+        0
+      )
+    )
   } else body.push(unavailable(0, y2, W / 2, ROW, 'Circuit build time', 'not available'))
   const rec = r.recovery
   if (isAvailable(rec) && rec.samples.length > 0) {
@@ -112,10 +150,14 @@ export function renderSvg(r: BenchResults): string {
   const legendY = H - 34
   PATHS.forEach((p, i) => {
     const lx = 40 + i * 185
-    body.push(`<rect x="${lx}" y="${legendY - 11}" width="14" height="14" fill="${COLOURS[p]}"/><text x="${lx + 20}" y="${legendY + 1}" font-size="13">${esc(PATH_LABELS[p])}</text>`)
+    body.push(
+      `<rect x="${lx}" y="${legendY - 11}" width="14" height="14" fill="${COLOURS[p]}"/><text x="${lx + 20}" y="${legendY + 1}" font-size="13">${esc(PATH_LABELS[p])}</text>`
+    )
   })
   const m = r.machine
-  body.push(`<text x="${W / 2}" y="${H - 10}" text-anchor="middle" font-size="11" fill="#555">${esc(`${r.date.slice(0, 10)} · ${m.cpuModel}, ${m.cores} cores · Linux ${m.kernel} · Node ${m.node} · all processes share the cores (noisy) · whiskers: min–max`)}</text>`)
+  body.push(
+    `<text x="${W / 2}" y="${H - 10}" text-anchor="middle" font-size="11" fill="#555">${esc(`${r.date.slice(0, 10)} · ${m.cpuModel}, ${m.cores} cores · Linux ${m.kernel} · Node ${m.node} · all processes share the cores (noisy) · whiskers: min–max`)}</text>`
+  )
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, -apple-system, Segoe UI, sans-serif">
 <rect width="${W}" height="${H}" fill="#fff"/>
 ${body.join('\n')}

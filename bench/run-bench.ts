@@ -102,10 +102,15 @@ async function main(): Promise<number> {
     for (const hops of [3, 2, 1] as const) {
       const { status, ms } = await tunnel.connect(hops)
       const p = status.proxy!
-      const seen = (await net.exec('cons', ['curl', '-sS', '--fail', '--max-time', '20', '-x', `http://${p.username}:${p.password}@${p.http}`, 'http://web.test/'])).stdout.trim()
-      if (seen !== exit.address) throw Object.assign(new Error(`with ${hops} hop(s) the web server saw ${seen}, not the exit ${exit.address}`), { code: 'NOT_THROUGH_EXIT' })
+      const seen = (
+        await net.exec('cons', ['curl', '-sS', '--fail', '--max-time', '20', '-x', `http://${p.username}:${p.password}@${p.http}`, 'http://web.test/'])
+      ).stdout.trim()
+      if (seen !== exit.address)
+        throw Object.assign(new Error(`with ${hops} hop(s) the web server saw ${seen}, not the exit ${exit.address}`), { code: 'NOT_THROUGH_EXIT' })
       results.setup.oursMtu[String(hops)] = status.mtu ?? null
-      log(`connected with ${hops} hop(s) in ${ms.toFixed(0)} ms (daemon: ${status.connectMs} ms; ${status.circuit.map((h) => `${h.role} ${h.region}`).join(' → ')}; MTU ${status.mtu})`)
+      log(
+        `connected with ${hops} hop(s) in ${ms.toFixed(0)} ms (daemon: ${status.connectMs} ms; ${status.circuit.map((h) => `${h.role} ${h.region}`).join(' → ')}; MTU ${status.mtu})`
+      )
     }
     results.setup.pids = { daemon: daemon.process.pid, exit: exit.process.pid }
     const restartRelay = async (index: number): Promise<ServeHandle> => {

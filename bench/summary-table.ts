@@ -15,35 +15,91 @@ export function summaryTable(r: BenchResults): string {
   const out: string[] = []
   const m = r.machine
   const mtu = HOP_COUNTS.map((h) => r.setup.oursMtu[h] ?? '?').join(' / ')
-  out.push(`Run ${r.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpuModel}, ${m.cores} cores, ${Math.round(m.memoryMiB / 1024)} GiB, Linux ${m.kernel}, Node ${m.node}, wireguard-go ${m.packages['wireguard-go (dpkg)'] ?? '?'}, hyperdht ${m.packages.hyperdht ?? '?'}; ` +
-    `${r.options.runs} runs, ${r.options.sizeMB} MB bulk download; one exit and ${r.setup.relays} relays on the same machine, tunnel MTU ${mtu} (1 / 2 / 3 hops). All processes share the machine's cores (noisy; see the note in the JSON).`)
+  out.push(
+    `Run ${r.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpuModel}, ${m.cores} cores, ${Math.round(m.memoryMiB / 1024)} GiB, Linux ${m.kernel}, Node ${m.node}, wireguard-go ${m.packages['wireguard-go (dpkg)'] ?? '?'}, hyperdht ${m.packages.hyperdht ?? '?'}; ` +
+      `${r.options.runs} runs, ${r.options.sizeMB} MB bulk download; one exit and ${r.setup.relays} relays on the same machine, tunnel MTU ${mtu} (1 / 2 / 3 hops). All processes share the machine's cores (noisy; see the note in the JSON).`
+  )
   out.push('')
   out.push('| | direct (no VPN) | plain WireGuard | Macro VPN, 1 hop | 2 hops | 3 hops |')
   out.push('|---|---|---|---|---|---|')
   const t = r.throughput
   if (isAvailable(t)) {
-    out.push(row('bulk download, Mbit/s', ALL_PATHS.map((p) => range(t.mbps[p].single))))
-    out.push(row(`${t.parallel} parallel downloads, Mbit/s`, ALL_PATHS.map((p) => range(t.mbps[p].parallel))))
-    out.push(row('bulk / plain WireGuard (medians)', ALL_PATHS.map((p) => (p === 'direct' ? '–' : f2(t.ratioToPlainWireguard[p].single)))))
-    out.push(row('parallel / plain WireGuard (medians)', ALL_PATHS.map((p) => (p === 'direct' ? '–' : f2(t.ratioToPlainWireguard[p].parallel)))))
+    out.push(
+      row(
+        'bulk download, Mbit/s',
+        ALL_PATHS.map((p) => range(t.mbps[p].single))
+      )
+    )
+    out.push(
+      row(
+        `${t.parallel} parallel downloads, Mbit/s`,
+        ALL_PATHS.map((p) => range(t.mbps[p].parallel))
+      )
+    )
+    out.push(
+      row(
+        'bulk / plain WireGuard (medians)',
+        ALL_PATHS.map((p) => (p === 'direct' ? '–' : f2(t.ratioToPlainWireguard[p].single)))
+      )
+    )
+    out.push(
+      row(
+        'parallel / plain WireGuard (medians)',
+        ALL_PATHS.map((p) => (p === 'direct' ? '–' : f2(t.ratioToPlainWireguard[p].parallel)))
+      )
+    )
   } else out.push(row('throughput', [na(t), '', '', '', '']))
   const l = r.latency
   if (isAvailable(l)) {
-    out.push(row('small request RTT, ms (median / p90)', ALL_PATHS.map((p) => `${f2(l.rttMs[p].median)} / ${f2(l.rttMs[p].p90)}`)))
-    out.push(row('added RTT vs direct, ms', ALL_PATHS.map((p) => (p === 'direct' ? '0' : f2(l.addedVsDirectMs[p])))))
+    out.push(
+      row(
+        'small request RTT, ms (median / p90)',
+        ALL_PATHS.map((p) => `${f2(l.rttMs[p].median)} / ${f2(l.rttMs[p].p90)}`)
+      )
+    )
+    out.push(
+      row(
+        'added RTT vs direct, ms',
+        ALL_PATHS.map((p) => (p === 'direct' ? '0' : f2(l.addedVsDirectMs[p])))
+      )
+    )
   } else out.push(row('latency', [na(l), '', '', '', '']))
   const b = r.multiHop
   if (isAvailable(b)) {
-    out.push(row(`circuit build: connect → connected, ms (median / worst of ${b.connects})`, ['–', '–', ...HOP_COUNTS.map((h) => `${f0(b.byHops[h].connectMs.median)} / ${f0(b.byHops[h].worstConnectMs)}`)]))
-    out.push(row('connect → first byte through it, ms (median / worst)', ['–', '–', ...HOP_COUNTS.map((h) => `${f0(b.byHops[h].firstByteMs.median)} / ${f0(b.byHops[h].firstByteMs.max)}`)]))
+    out.push(
+      row(`circuit build: connect → connected, ms (median / worst of ${b.connects})`, [
+        '–',
+        '–',
+        ...HOP_COUNTS.map((h) => `${f0(b.byHops[h].connectMs.median)} / ${f0(b.byHops[h].worstConnectMs)}`)
+      ])
+    )
+    out.push(
+      row('connect → first byte through it, ms (median / worst)', [
+        '–',
+        '–',
+        ...HOP_COUNTS.map((h) => `${f0(b.byHops[h].firstByteMs.median)} / ${f0(b.byHops[h].firstByteMs.max)}`)
+      ])
+    )
   } else out.push(row('circuit build time', [na(b), '', '', '', '']))
   if (isAvailable(t)) {
     const cpu = (p: PathId, ...procs: CostProcess[]): string => {
       const parts = procs.map((k) => t.cpuSecondsPerGB[p]?.[k]?.median)
       return parts.every((x) => x === undefined) ? '–' : parts.map((x) => (x === undefined ? '–' : f2(x))).join(' + ')
     }
-    out.push(row('CPU s per GB, consumer side', ['–', `wireguard-go ${cpu('plainWireguard', 'plainConsumerWireguardGo')}`, ...OURS.map((p) => `daemon + wireguard-go ${cpu(p, 'daemon', 'daemonWireguardGo')}`)]))
-    out.push(row('CPU s per GB, exit side', ['–', `wireguard-go ${cpu('plainWireguard', 'plainExitWireguardGo')}`, ...OURS.map((p) => `exit + wireguard-go ${cpu(p, 'exit', 'exitWireguardGo')}`)]))
+    out.push(
+      row('CPU s per GB, consumer side', [
+        '–',
+        `wireguard-go ${cpu('plainWireguard', 'plainConsumerWireguardGo')}`,
+        ...OURS.map((p) => `daemon + wireguard-go ${cpu(p, 'daemon', 'daemonWireguardGo')}`)
+      ])
+    )
+    out.push(
+      row('CPU s per GB, exit side', [
+        '–',
+        `wireguard-go ${cpu('plainWireguard', 'plainExitWireguardGo')}`,
+        ...OURS.map((p) => `exit + wireguard-go ${cpu(p, 'exit', 'exitWireguardGo')}`)
+      ])
+    )
     out.push(row('CPU s per GB, relays (together)', ['–', '–', ...OURS.map((p) => cpu(p, 'relays'))]))
   }
   out.push('')
@@ -51,13 +107,19 @@ export function summaryTable(r: BenchResults): string {
   out.push('|---|---|')
   const c = r.connect
   if (isAvailable(c)) {
-    out.push(`| connect → first byte through the tunnel (1 hop, control socket, ${c.controlSocket.samples.length}×) | median ${f0(c.controlSocket.firstByteMs.median)} ms, worst ${f0(c.controlSocket.worstFirstByteMs)} ms |`)
-    out.push(`| \`macro-vpn connect\` + curl (1 hop, ${c.cli.samples.length}×, Node start-up included) | median ${f0(c.cli.firstByteMs.median)} ms, worst ${f0(c.cli.worstFirstByteMs)} ms |`)
+    out.push(
+      `| connect → first byte through the tunnel (1 hop, control socket, ${c.controlSocket.samples.length}×) | median ${f0(c.controlSocket.firstByteMs.median)} ms, worst ${f0(c.controlSocket.worstFirstByteMs)} ms |`
+    )
+    out.push(
+      `| \`macro-vpn connect\` + curl (1 hop, ${c.cli.samples.length}×, Node start-up included) | median ${f0(c.cli.firstByteMs.median)} ms, worst ${f0(c.cli.worstFirstByteMs)} ms |`
+    )
   } else out.push(`| time to connect | ${na(c)} |`)
   const bc = r.browserConnect
   if (isAvailable(bc)) {
     out.push(`| popup click → Connected (Chromium, ${bc.clicks}×) | median ${f0(bc.toConnectedMs.median)} ms, worst ${f0(bc.toConnectedMs.max)} ms |`)
-    out.push(`| popup click → first page through the tunnel | median ${f0(bc.toFirstPageMs.median)} ms, worst ${f0(bc.toFirstPageMs.max)} ms (the same page in a new tab: ${f0(bc.directPageMs.median)} ms while off, ${f0(bc.warmPageMs.median)} ms as the second page through the tunnel) |`)
+    out.push(
+      `| popup click → first page through the tunnel | median ${f0(bc.toFirstPageMs.median)} ms, worst ${f0(bc.toFirstPageMs.max)} ms (the same page in a new tab: ${f0(bc.directPageMs.median)} ms while off, ${f0(bc.warmPageMs.median)} ms as the second page through the tunnel) |`
+    )
   } else out.push(`| popup click → Connected | ${na(bc)} |`)
   const rec = r.recovery
   if (isAvailable(rec)) {
@@ -71,19 +133,27 @@ export function summaryTable(r: BenchResults): string {
   } else out.push(`| recovery after a relay dies | ${na(rec)} |`)
   const rc = r.relayCost
   if (isAvailable(rc)) {
-    out.push(`| relay cost: CPU s per GB per relay in the circuit (2 hops / 3 hops), peak RSS | ${f2(rc.cpuSecondsPerGBPerRelay.ours2hop)} / ${f2(rc.cpuSecondsPerGBPerRelay.ours3hop)}, ${rc.peakRssMiB === null ? '–' : `${f0(rc.peakRssMiB)} MiB`} |`)
+    out.push(
+      `| relay cost: CPU s per GB per relay in the circuit (2 hops / 3 hops), peak RSS | ${f2(rc.cpuSecondsPerGBPerRelay.ours2hop)} / ${f2(rc.cpuSecondsPerGBPerRelay.ours3hop)}, ${rc.peakRssMiB === null ? '–' : `${f0(rc.peakRssMiB)} MiB`} |`
+    )
   } else out.push(`| relay cost | ${na(rc)} |`)
   if (isAvailable(t)) {
     const rss = (k: CostProcess) => (t.peakRssMiB[k] !== undefined ? `${f0(t.peakRssMiB[k]!)} MiB` : '–')
-    out.push(`| peak RSS during the downloads | daemon ${rss('daemon')} (+ wireguard-go ${rss('daemonWireguardGo')}), exit ${rss('exit')} (+ wireguard-go ${rss('exitWireguardGo')}) |`)
+    out.push(
+      `| peak RSS during the downloads | daemon ${rss('daemon')} (+ wireguard-go ${rss('daemonWireguardGo')}), exit ${rss('exit')} (+ wireguard-go ${rss('exitWireguardGo')}) |`
+    )
   }
   const im = r.idleMemory
   if (isAvailable(im)) {
-    out.push(`| daemon RSS with 0 / 1 / ${im.connections} idle proxied connections (1 hop) | ${f0(im.daemonRssMiB.idle0)} / ${f0(im.daemonRssMiB.idle1)} / ${f0(im.daemonRssMiB.idleN)} MiB (${im.perConnectionKiB > 1 ? `≈ ${f0(im.perConnectionKiB)} KiB per connection` : 'no growth measurable above GC noise'}) |`)
+    out.push(
+      `| daemon RSS with 0 / 1 / ${im.connections} idle proxied connections (1 hop) | ${f0(im.daemonRssMiB.idle0)} / ${f0(im.daemonRssMiB.idle1)} / ${f0(im.daemonRssMiB.idleN)} MiB (${im.perConnectionKiB > 1 ? `≈ ${f0(im.perConnectionKiB)} KiB per connection` : 'no growth measurable above GC noise'}) |`
+    )
   } else out.push(`| daemon memory with idle connections | ${na(im)} |`)
   const br = r.bypassRules
   if (isAvailable(br)) {
-    out.push(`| ${br.rules.toLocaleString('en')} bypass rules: parse / compile to PAC | ${f2(br.parseMs.median)} ms / ${f2(br.compilePacMs.median)} ms (PAC ${Math.round(br.pacBytes / 1024)} KiB) |`)
+    out.push(
+      `| ${br.rules.toLocaleString('en')} bypass rules: parse / compile to PAC | ${f2(br.parseMs.median)} ms / ${f2(br.compilePacMs.median)} ms (PAC ${Math.round(br.pacBytes / 1024)} KiB) |`
+    )
     out.push(`| match one host against them: matcher / PAC in node:vm | ${f2(br.matcherUsPerLookup.median)} µs / ${f2(br.pacUsPerLookup.median)} µs |`)
   } else out.push(`| bypass rules | ${na(br)} |`)
   return out.join('\n') + '\n'

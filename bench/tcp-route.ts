@@ -5,9 +5,7 @@
  */
 import net from 'node:net'
 
-export type TcpRoute =
-  | { kind: 'direct'; localAddress?: string }
-  | { kind: 'proxy'; proxy: string; username: string; password: string }
+export type TcpRoute = { kind: 'direct'; localAddress?: string } | { kind: 'proxy'; proxy: string; username: string; password: string }
 
 /** `direct`, `bind:10.98.0.2`, or `proxy:USER:PASS@127.0.0.1:PORT` (the form the helper scripts take on argv). */
 export function parseRoute(text: string): TcpRoute {
@@ -21,7 +19,11 @@ export function parseRoute(text: string): TcpRoute {
 export function openTcp(route: TcpRoute, host: string, port: number, timeoutMs = 10_000): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const target = route.kind === 'proxy' ? splitHostPort(route.proxy) : { host, port }
-    const socket = net.connect({ host: target.host, port: target.port, ...(route.kind === 'direct' && route.localAddress ? { localAddress: route.localAddress } : {}) })
+    const socket = net.connect({
+      host: target.host,
+      port: target.port,
+      ...(route.kind === 'direct' && route.localAddress ? { localAddress: route.localAddress } : {})
+    })
     socket.setNoDelay(true)
     const timer = setTimeout(() => fail(new Error(`no connection to ${route.kind === 'proxy' ? 'the proxy' : 'the server'} within ${timeoutMs} ms`)), timeoutMs)
     const fail = (err: Error): void => {

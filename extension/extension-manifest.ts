@@ -13,9 +13,24 @@ export function extensionManifest(browser: ManifestBrowser) {
     description: 'Peer-to-peer VPN for the browser: WireGuard over volunteer and paid relays.',
     // Chromium: the key fixes the extension id (EXTENSION_ID) that the native host manifest allows.
     ...(firefox ? {} : { key: EXTENSION_PUBLIC_KEY }),
-    permissions: ['nativeMessaging', 'proxy', 'storage', 'webRequest', 'privacy', 'contextMenus', 'tabs', ...(firefox ? ['webRequestBlocking'] : ['webRequestAuthProvider'])],
+    permissions: [
+      'nativeMessaging',
+      'proxy',
+      'storage',
+      'webRequest',
+      'privacy',
+      'contextMenus',
+      'tabs',
+      ...(firefox ? ['webRequestBlocking'] : ['webRequestAuthProvider'])
+    ],
     host_permissions: ['<all_urls>'],
     action: { default_title: 'Macro VPN' },
-    ...(firefox ? { browser_specific_settings: { gecko: { id: FIREFOX_ADDON_ID, strict_min_version: '128.0', data_collection_permissions: { required: ['none' as const] } } } } : {})
+    ...(firefox
+      ? {
+          browser_specific_settings: {
+            gecko: { id: FIREFOX_ADDON_ID, strict_min_version: '128.0', data_collection_permissions: { required: ['none' as const] } }
+          }
+        }
+      : {})
   }
 }

@@ -89,7 +89,9 @@ export const MAX_BYPASS_TOTAL_CHARS = 256 * 1024
 export const BypassRules = z
   .array(BypassRule)
   .max(MAX_BYPASS_RULES)
-  .refine((rules) => rules.reduce((n, r) => n + (typeof r === 'string' ? r.length : 0), 0) <= MAX_BYPASS_TOTAL_CHARS, { message: `the bypass list may hold at most ${MAX_BYPASS_TOTAL_CHARS} characters` })
+  .refine((rules) => rules.reduce((n, r) => n + (typeof r === 'string' ? r.length : 0), 0) <= MAX_BYPASS_TOTAL_CHARS, {
+    message: `the bypass list may hold at most ${MAX_BYPASS_TOTAL_CHARS} characters`
+  })
 
 /**
  * The network the machine is on now, as the host sees it: an opaque id (a hash of the default
@@ -132,7 +134,14 @@ export const Status = z.object({
 })
 export type Status = z.infer<typeof Status>
 
-const base = { v: z.literal(PROTOCOL_VERSION), id: z.number().int().nonnegative().max(2 ** 31) }
+const base = {
+  v: z.literal(PROTOCOL_VERSION),
+  id: z
+    .number()
+    .int()
+    .nonnegative()
+    .max(2 ** 31)
+}
 
 export const HelloRequest = z.object({ ...base, type: z.literal('hello'), client: z.string().max(64), version: z.string().max(32) }).strict()
 export const StatusRequest = z.object({ ...base, type: z.literal('status') }).strict()
@@ -150,11 +159,32 @@ export type RegionsResult = z.infer<typeof RegionsResult>
 export const PeersRequest = z.object({ ...base, type: z.literal('peers') }).strict()
 /** Block a peer: it is not chosen for any circuit until the block expires (default 24 h). */
 export const BlockPeerRequest = z
-  .object({ ...base, type: z.literal('blockPeer'), key: PeerKey, reason: z.string().min(1).max(200).optional(), durationMs: z.number().int().min(1000).max(365 * 24 * 3600 * 1000).optional() })
+  .object({
+    ...base,
+    type: z.literal('blockPeer'),
+    key: PeerKey,
+    reason: z.string().min(1).max(200).optional(),
+    durationMs: z
+      .number()
+      .int()
+      .min(1000)
+      .max(365 * 24 * 3600 * 1000)
+      .optional()
+  })
   .strict()
 export const UnblockPeerRequest = z.object({ ...base, type: z.literal('unblockPeer'), key: PeerKey }).strict()
 
-export const Request = z.discriminatedUnion('type', [HelloRequest, StatusRequest, ConnectRequest, DisconnectRequest, SetBypassRequest, RegionsRequest, PeersRequest, BlockPeerRequest, UnblockPeerRequest])
+export const Request = z.discriminatedUnion('type', [
+  HelloRequest,
+  StatusRequest,
+  ConnectRequest,
+  DisconnectRequest,
+  SetBypassRequest,
+  RegionsRequest,
+  PeersRequest,
+  BlockPeerRequest,
+  UnblockPeerRequest
+])
 export type Request = z.infer<typeof Request>
 export type RequestType = Request['type']
 export const REQUEST_TYPES: readonly RequestType[] = ['hello', 'status', 'connect', 'disconnect', 'setBypass', 'regions', 'peers', 'blockPeer', 'unblockPeer']
@@ -183,7 +213,9 @@ export type RequestOf<T extends RequestType> = Extract<Request, { type: T }>
 /** A request without its envelope (v and id are added by the client). */
 export type RequestBody<T extends RequestType = RequestType> = T extends RequestType ? Omit<RequestOf<T>, 'v' | 'id'> : never
 
-export const OkResponse = z.object({ v: z.literal(PROTOCOL_VERSION), id: z.number().int().nonnegative(), type: z.literal('result'), ok: z.literal(true), result: z.unknown() }).strict()
+export const OkResponse = z
+  .object({ v: z.literal(PROTOCOL_VERSION), id: z.number().int().nonnegative(), type: z.literal('result'), ok: z.literal(true), result: z.unknown() })
+  .strict()
 export const ErrorResponse = z
   .object({ v: z.literal(PROTOCOL_VERSION), id: z.number().int().nonnegative().nullable(), type: z.literal('result'), ok: z.literal(false), error: ErrorInfo })
   .strict()
@@ -244,7 +276,11 @@ export function parseRequest(value: unknown): ParsedRequest {
     return {
       ok: false,
       id: readId(value),
-      error: { code: ErrorCode.BAD_MESSAGE, message: 'The message could not be validated (a field holds a value of an unexpected kind). Send the fields that shared/native-protocol.ts defines, with plain values.' }
+      error: {
+        code: ErrorCode.BAD_MESSAGE,
+        message:
+          'The message could not be validated (a field holds a value of an unexpected kind). Send the fields that shared/native-protocol.ts defines, with plain values.'
+      }
     }
   }
 }
@@ -258,7 +294,10 @@ function parseRequestUnguarded(value: unknown): ParsedRequest {
     return {
       ok: false,
       id,
-      error: { code: ErrorCode.BAD_MESSAGE, message: `A message may nest arrays and objects at most ${MAX_REQUEST_DEPTH} deep; this one nests deeper and was not read. Send the flat requests that shared/native-protocol.ts defines.` }
+      error: {
+        code: ErrorCode.BAD_MESSAGE,
+        message: `A message may nest arrays and objects at most ${MAX_REQUEST_DEPTH} deep; this one nests deeper and was not read. Send the flat requests that shared/native-protocol.ts defines.`
+      }
     }
   }
   const v = (value as { v?: unknown }).v
@@ -266,12 +305,19 @@ function parseRequestUnguarded(value: unknown): ParsedRequest {
     return {
       ok: false,
       id,
-      error: { code: ErrorCode.UNSUPPORTED_VERSION, message: `Protocol version ${describeValue(v)} is not supported; this host speaks version ${PROTOCOL_VERSION}. Update the extension and the host to matching versions.` }
+      error: {
+        code: ErrorCode.UNSUPPORTED_VERSION,
+        message: `Protocol version ${describeValue(v)} is not supported; this host speaks version ${PROTOCOL_VERSION}. Update the extension and the host to matching versions.`
+      }
     }
   }
   const type = (value as { type?: unknown }).type
   if (typeof type !== 'string' || !(REQUEST_TYPES as readonly string[]).includes(type)) {
-    return { ok: false, id, error: { code: ErrorCode.UNKNOWN_TYPE, message: `Unknown message type ${describeValue(type)}; this host knows ${REQUEST_TYPES.join(', ')}.` } }
+    return {
+      ok: false,
+      id,
+      error: { code: ErrorCode.UNKNOWN_TYPE, message: `Unknown message type ${describeValue(type)}; this host knows ${REQUEST_TYPES.join(', ')}.` }
+    }
   }
   const parsed = Request.safeParse(value)
   if (!parsed.success) {

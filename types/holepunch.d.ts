@@ -1,6 +1,10 @@
 // Minimal typings for the holepunch modules (they ship none). Only what the project uses.
 declare module 'compact-encoding' {
-  export interface State { start: number; end: number; buffer: Uint8Array | null }
+  export interface State {
+    start: number
+    end: number
+    buffer: Uint8Array | null
+  }
   export interface Encoding<T> {
     preencode(state: State, value: T): void
     encode(state: State, value: T): void
@@ -22,9 +26,17 @@ declare module 'compact-encoding' {
   export function decode<T>(enc: Encoding<T>, buffer: Uint8Array): T
   export function state(): State
   const c: {
-    uint: Encoding<number>; uint8: Encoding<number>; uint16: Encoding<number>; uint32: Encoding<number>; uint64: Encoding<number>
-    bool: Encoding<boolean>; string: Encoding<string>; utf8: Encoding<string>; buffer: Encoding<Buffer | null>
-    fixed32: Encoding<Buffer>; fixed64: Encoding<Buffer>
+    uint: Encoding<number>
+    uint8: Encoding<number>
+    uint16: Encoding<number>
+    uint32: Encoding<number>
+    uint64: Encoding<number>
+    bool: Encoding<boolean>
+    string: Encoding<string>
+    utf8: Encoding<string>
+    buffer: Encoding<Buffer | null>
+    fixed32: Encoding<Buffer>
+    fixed64: Encoding<Buffer>
     array<T>(enc: Encoding<T>): Encoding<T[]>
     encode<T>(enc: Encoding<T>, value: T): Buffer
     decode<T>(enc: Encoding<T>, buffer: Uint8Array): T
@@ -35,7 +47,9 @@ declare module 'compact-encoding' {
 
 declare module 'protomux' {
   import type { Encoding } from 'compact-encoding'
-  export interface Message<T> { send(value: T): boolean }
+  export interface Message<T> {
+    send(value: T): boolean
+  }
   export interface Channel {
     open(handshake?: unknown): void
     close(): void
@@ -60,7 +74,10 @@ declare module 'protomux' {
 declare module 'hyperdht' {
   import { EventEmitter } from 'node:events'
   import type { Duplex } from 'node:stream'
-  export interface KeyPair { publicKey: Buffer; secretKey: Buffer }
+  export interface KeyPair {
+    publicKey: Buffer
+    secretKey: Buffer
+  }
   export interface NoiseSocket extends Duplex {
     remotePublicKey: Buffer
     publicKey: Buffer
@@ -112,7 +129,10 @@ declare module 'hyperdht' {
     ready(): Promise<void>
     fullyBootstrapped(): Promise<void>
     address(): { host: string; port: number }
-    createServer(opts?: { firewall?: (remotePublicKey: Buffer, remotePayload: unknown) => boolean; [key: string]: unknown }, onconnection?: (socket: NoiseSocket) => void): Server
+    createServer(
+      opts?: { firewall?: (remotePublicKey: Buffer, remotePayload: unknown) => boolean; [key: string]: unknown },
+      onconnection?: (socket: NoiseSocket) => void
+    ): Server
     connect(publicKey: Buffer, opts?: { keyPair?: KeyPair; [key: string]: unknown }): NoiseSocket
     lookup(topic: Buffer, opts?: unknown): QueryStream
     announce(topic: Buffer, keyPair: KeyPair, relayAddresses?: unknown[], opts?: unknown): QueryStream
@@ -150,15 +170,34 @@ declare module 'sodium-native' {
     crypto_aead_chacha20poly1305_ietf_ABYTES: number
     crypto_aead_chacha20poly1305_ietf_KEYBYTES: number
     crypto_aead_chacha20poly1305_ietf_NPUBBYTES: number
-    crypto_aead_chacha20poly1305_ietf_encrypt_detached(c: Uint8Array, mac: Uint8Array, m: Uint8Array, ad: Uint8Array | null, nsec: null, npub: Uint8Array, k: Uint8Array): number
+    crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+      c: Uint8Array,
+      mac: Uint8Array,
+      m: Uint8Array,
+      ad: Uint8Array | null,
+      nsec: null,
+      npub: Uint8Array,
+      k: Uint8Array
+    ): number
     /** Throws when the tag does not verify (and then zeroes m). */
-    crypto_aead_chacha20poly1305_ietf_decrypt_detached(m: Uint8Array, nsec: null, c: Uint8Array, mac: Uint8Array, ad: Uint8Array | null, npub: Uint8Array, k: Uint8Array): void
+    crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+      m: Uint8Array,
+      nsec: null,
+      c: Uint8Array,
+      mac: Uint8Array,
+      ad: Uint8Array | null,
+      npub: Uint8Array,
+      k: Uint8Array
+    ): void
     sodium_memzero(buf: Uint8Array): void
   }
 }
 
 declare module 'noise-curve-ed' {
-  export interface CurveKeyPair { publicKey: Buffer; secretKey: Buffer }
+  export interface CurveKeyPair {
+    publicKey: Buffer
+    secretKey: Buffer
+  }
   const curve: {
     DHLEN: number
     PKLEN: number
@@ -171,7 +210,10 @@ declare module 'noise-curve-ed' {
 }
 
 declare module 'noise-handshake' {
-  export interface NoiseKeyPair { publicKey: Buffer; secretKey: Buffer }
+  export interface NoiseKeyPair {
+    publicKey: Buffer
+    secretKey: Buffer
+  }
   export default class NoiseState {
     constructor(pattern: 'IK' | 'XX' | 'NN' | 'XK', initiator: boolean, staticKeypair?: NoiseKeyPair | null, opts?: { curve?: unknown; psk?: Buffer })
     s: NoiseKeyPair

@@ -29,9 +29,12 @@ export class LeakProtection implements LeakGuard {
     this.queue = run.catch(() => {})
     return run.catch((err: Error) => {
       this.applied = null
-      throw Object.assign(new Error(`Could not change the browser's WebRTC and prediction settings: ${err.message}. Check that no other extension controls them.`), {
-        code: 'LEAK_PROTECTION_FAILED'
-      })
+      throw Object.assign(
+        new Error(`Could not change the browser's WebRTC and prediction settings: ${err.message}. Check that no other extension controls them.`),
+        {
+          code: 'LEAK_PROTECTION_FAILED'
+        }
+      )
     })
   }
 }

@@ -63,7 +63,8 @@ export class ProxyAuthResponder implements ProxyCredentials {
 
   /** The proxy whose challenges to answer, or null to answer none. */
   setProxy(proxy: LocalProxy | null): void {
-    const same = proxy && this.proxy && proxy.hostPort === this.proxy.hostPort && proxy.username === this.proxy.username && proxy.password === this.proxy.password
+    const same =
+      proxy && this.proxy && proxy.hostPort === this.proxy.hostPort && proxy.username === this.proxy.username && proxy.password === this.proxy.password
     if (!same) this.answered.clear()
     this.proxy = proxy
     if (proxy) for (const w of this.waiting) this.finish(w, this.decide(w.details))

@@ -44,7 +44,10 @@ export class SiteBypassMenu {
   private create(): void {
     chrome.contextMenus.removeAll(() => {
       void chrome.runtime.lastError
-      chrome.contextMenus.create({ id: MENU_BYPASS_ID, title: 'Bypass VPN on this site', contexts: ['page'], documentUrlPatterns: WEB_PAGES }, () => void chrome.runtime.lastError)
+      chrome.contextMenus.create(
+        { id: MENU_BYPASS_ID, title: 'Bypass VPN on this site', contexts: ['page'], documentUrlPatterns: WEB_PAGES },
+        () => void chrome.runtime.lastError
+      )
       chrome.contextMenus.create({ id: MENU_STOP_BYPASS_ID, title: 'Stop bypassing this site', contexts: ['page'], documentUrlPatterns: WEB_PAGES }, () => {
         void chrome.runtime.lastError
         void this.refresh()

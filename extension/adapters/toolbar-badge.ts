@@ -18,7 +18,12 @@ export function badgeLook(view: PopupView): BadgeLook {
   if (view.blocked) return { state: 'blocked', text: 'OFF', color: '#b42318', title: 'Macro VPN: tunnel down, traffic blocked (kill switch)' }
   if (!view.hostReachable) {
     if (view.hostError === null) return { state: 'connecting', text: '…', color: '#667085', title: 'Macro VPN: contacting the host…' }
-    return { state: 'host-missing', text: '?', color: '#b54708', title: view.hostIncompatible ? 'Macro VPN: update the host' : 'Macro VPN: host not installed or not reachable' }
+    return {
+      state: 'host-missing',
+      text: '?',
+      color: '#b54708',
+      title: view.hostIncompatible ? 'Macro VPN: update the host' : 'Macro VPN: host not installed or not reachable'
+    }
   }
   switch (status?.state) {
     case 'connected': {
@@ -46,7 +51,11 @@ export class ToolbarBadge {
     if (key === this.last) return
     this.last = key
     const action = chrome.action
-    void Promise.all([action.setBadgeText({ text: look.text }), action.setBadgeBackgroundColor({ color: look.color }), action.setTitle({ title: look.title })]).catch(() => {
+    void Promise.all([
+      action.setBadgeText({ text: look.text }),
+      action.setBadgeBackgroundColor({ color: look.color }),
+      action.setTitle({ title: look.title })
+    ]).catch(() => {
       this.last = ''
     })
   }

@@ -30,7 +30,8 @@ export function parseRulesFile(text: string): { rules: string[]; errors: BypassR
       throw badFile('The file starts like JSON but is not valid JSON. Choose the file Macro VPN exported, or a text file with one rule per line.')
     }
     const parsed = RulesFile.safeParse(json)
-    if (!parsed.success) throw badFile(`The JSON file is not a Macro VPN rule list (format "${RULES_FILE_FORMAT}", version 1, at most ${MAX_BYPASS_RULES} rules).`)
+    if (!parsed.success)
+      throw badFile(`The JSON file is not a Macro VPN rule list (format "${RULES_FILE_FORMAT}", version 1, at most ${MAX_BYPASS_RULES} rules).`)
     lines = parsed.data.rules
   } else {
     lines = trimmed

@@ -58,7 +58,9 @@ export class BypassStore {
 
   private async save(texts: string[]): Promise<void> {
     if (!BypassRules.safeParse(texts).success) {
-      throw Object.assign(new Error(`The bypass list is full (at most ${MAX_BYPASS_RULES} rules); remove some rules before adding more.`), { code: 'BYPASS_LIST_FULL' })
+      throw Object.assign(new Error(`The bypass list is full (at most ${MAX_BYPASS_RULES} rules); remove some rules before adding more.`), {
+        code: 'BYPASS_LIST_FULL'
+      })
     }
     await bypassItem.setValue(texts)
     this.adopt(texts)

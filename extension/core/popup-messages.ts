@@ -35,9 +35,7 @@ export const PopupView = z.object({
   /** The host speaks another protocol version: update instructions are shown. */
   hostIncompatible: z.boolean(),
   /** Exit regions online, once asked for (options page). */
-  regions: z
-    .object({ list: RegionsResult.shape.regions, error: z.string().nullable(), loading: z.boolean() })
-    .nullable(),
+  regions: z.object({ list: RegionsResult.shape.regions, error: z.string().nullable(), loading: z.boolean() }).nullable(),
   /**
    * Peers the host has blocked, once asked for (options page): only the blocked records of the
    * host's peer list are kept, so the view stays small. `unblocking` is the key of the peer an

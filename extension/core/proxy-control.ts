@@ -9,9 +9,9 @@ export type ProxyControl = 'ours' | 'available' | 'other_extension' | 'policy' |
 export function proxyControlProblem(control: ProxyControl): string | null {
   switch (control) {
     case 'other_extension':
-      return 'Another extension controls the browser\'s proxy, so Macro VPN cannot route your traffic. Disable the other proxy or VPN extension (chrome://extensions), then turn Macro VPN on again.'
+      return "Another extension controls the browser's proxy, so Macro VPN cannot route your traffic. Disable the other proxy or VPN extension (chrome://extensions), then turn Macro VPN on again."
     case 'policy':
-      return 'Your administrator\'s policy fixes the browser\'s proxy, so Macro VPN cannot route your traffic. Ask your administrator, or use another browser profile.'
+      return "Your administrator's policy fixes the browser's proxy, so Macro VPN cannot route your traffic. Ask your administrator, or use another browser profile."
     default:
       return null
   }

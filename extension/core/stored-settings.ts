@@ -16,7 +16,10 @@ import { BypassRule, NetworkInfo } from '../../shared/native-protocol.ts'
 export const VpnIntent = z.object({
   wantedOn: z.boolean(),
   /** "127.0.0.1:PORT" of the last local proxy the host announced, or null. */
-  lastProxy: z.string().regex(/^(127\.0\.0\.1|localhost):[0-9]{1,5}$/).nullable()
+  lastProxy: z
+    .string()
+    .regex(/^(127\.0\.0\.1|localhost):[0-9]{1,5}$/)
+    .nullable()
 })
 export type VpnIntent = z.infer<typeof VpnIntent>
 export const DEFAULT_INTENT: VpnIntent = { wantedOn: false, lastProxy: null }
@@ -74,6 +77,12 @@ export const bypassItem = storage.defineItem<string[]>('local:bypass', {
   fallback: [],
   version: 2,
   migrations: {
-    2: (old: unknown) => [...new Set(readBypassTexts(old).map((t) => t.trim().toLowerCase()).filter((t) => t.length > 0))]
+    2: (old: unknown) => [
+      ...new Set(
+        readBypassTexts(old)
+          .map((t) => t.trim().toLowerCase())
+          .filter((t) => t.length > 0)
+      )
+    ]
   }
 })

@@ -28,7 +28,16 @@
 import { compilePac, parseBypassRules, matchesBypass, type ParsedBypassRule } from '../../shared/bypass-rules.ts'
 import { PeersResult, RegionsResult, Status, type HelloResult, type NetworkInfo } from '../../shared/native-protocol.ts'
 import { ActionMachine, type StartedAction } from './action-machine.ts'
-import { HOST_INCOMPATIBLE, type HostLink, type LeakGuard, type NetworkMemory, type PacSetting, type ProxyControlSource, type ProxyCredentials, type VpnControllerAdapters } from './browser-adapters.ts'
+import {
+  HOST_INCOMPATIBLE,
+  type HostLink,
+  type LeakGuard,
+  type NetworkMemory,
+  type PacSetting,
+  type ProxyControlSource,
+  type ProxyCredentials,
+  type VpnControllerAdapters
+} from './browser-adapters.ts'
 import { BYPASS_PRESETS, presetRules } from './bypass-preset-catalog.ts'
 import { BypassStore } from './bypass-store.ts'
 import { parseLocalProxy } from './local-proxy.ts'
@@ -36,7 +45,17 @@ import { MAX_BLOCKED_SHOWN, type PopupCommand, type PopupView } from './popup-me
 import { proxyControlProblem } from './proxy-control.ts'
 import { ReconnectBackoff } from './reconnect-backoff.ts'
 import { pageHost, siteRule } from './site-rule.ts'
-import { DEFAULT_INTENT, DEFAULT_SETTINGS, HOPS_FOR_MODE, intentItem, readIntent, readSettings, settingsItem, type Settings, type VpnIntent } from './stored-settings.ts'
+import {
+  DEFAULT_INTENT,
+  DEFAULT_SETTINGS,
+  HOPS_FOR_MODE,
+  intentItem,
+  readIntent,
+  readSettings,
+  settingsItem,
+  type Settings,
+  type VpnIntent
+} from './stored-settings.ts'
 
 /** Where non-bypassed traffic is sent while failing closed with no known proxy: nothing listens there. */
 export const DEAD_PROXY = '127.0.0.1:9'
@@ -587,7 +606,8 @@ export class VpnController {
     const then = 'Sites that are not bypassed are blocked until the VPN is back, so nothing leaks; turn the VPN off to browse directly.'
     if (this.daemonDown !== null) return this.daemonDown
     const reach = this.hostReach
-    if (reach.kind !== 'ready') return `The Macro VPN host is not reachable${reach.kind === 'down' && reach.error ? ` (${reach.error.replace(/\.$/, '')})` : ''}. ${then}`
+    if (reach.kind !== 'ready')
+      return `The Macro VPN host is not reachable${reach.kind === 'down' && reach.error ? ` (${reach.error.replace(/\.$/, '')})` : ''}. ${then}`
     if (status === null || status.state === 'connecting') return null
     if (status.state === 'error') return `The tunnel failed: ${status.error?.message ?? 'no details'} ${then} Macro VPN keeps retrying.`
     return `The tunnel is down; Macro VPN is reconnecting. ${then}`
@@ -608,4 +628,3 @@ export class VpnController {
     for (const listener of this.viewListeners) listener(view)
   }
 }
-

@@ -96,7 +96,8 @@ function checkLayers(graph: ImportGraph, layers: Readonly<Record<string, readonl
     for (const target of targets) {
       const to = layerOf(target, layers, base)
       if (to === null || to === from) continue
-      if (!layers[from]!.includes(to)) problems.push(`${file} imports ${target}: ${from}/ may not import ${to}/ (allowed: ${layers[from]!.join(', ') || 'nothing'})`)
+      if (!layers[from]!.includes(to))
+        problems.push(`${file} imports ${target}: ${from}/ may not import ${to}/ (allowed: ${layers[from]!.join(', ') || 'nothing'})`)
     }
   }
 }
@@ -109,7 +110,8 @@ export function checkImports(graph: ImportGraph): string[] {
       problems.push(`${file} is in no layer of the architecture (put it in one of ${Object.keys(HOST_LAYERS).join(', ')})`)
     }
     for (const target of targets) {
-      if (file.startsWith('shared/') && !target.startsWith('shared/')) problems.push(`${file} imports ${target}: shared/ imports nothing of host/ or extension/`)
+      if (file.startsWith('shared/') && !target.startsWith('shared/'))
+        problems.push(`${file} imports ${target}: shared/ imports nothing of host/ or extension/`)
       if (file.startsWith('host/') && target.startsWith('extension/')) problems.push(`${file} imports ${target}: the host never imports the extension`)
       if (file.startsWith('extension/') && target.startsWith('host/')) problems.push(`${file} imports ${target}: the extension never imports the host`)
     }

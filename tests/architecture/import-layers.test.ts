@@ -22,7 +22,7 @@ describe('import layers', () => {
   }
 
   it('fails on an upward import (a protocol file importing the consumer)', () => {
-    write('host/src/consumer/tunnel.ts', "export const tunnel = 1\n")
+    write('host/src/consumer/tunnel.ts', 'export const tunnel = 1\n')
     write('host/src/protocol/cell.ts', "import { tunnel } from '../consumer/tunnel.ts'\nexport const cell = tunnel\n")
     const problems = checkImports(readImportGraph(fixture))
     expect(problems).toHaveLength(1)

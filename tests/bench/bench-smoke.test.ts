@@ -15,7 +15,10 @@ const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'macro-vpn-bench-smoke-'))
 
 function runBench(args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'run-bench.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'run-bench.ts'), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
     let output = ''
     child.stdout.on('data', (d) => (output += d))
     child.stderr.on('data', (d) => (output += d))
@@ -61,7 +64,10 @@ describe('npm run bench -- --smoke', () => {
     for (const p of PATHS) {
       expect(positive(r.throughput.mbps[p].single.median), p).toBe(true)
       expect(positive(r.throughput.mbps[p].parallel.median), p).toBe(true)
-      expect(r.throughput.samples.filter((s: { path: string }) => s.path === p), p).toHaveLength(2)
+      expect(
+        r.throughput.samples.filter((s: { path: string }) => s.path === p),
+        p
+      ).toHaveLength(2)
       expect(positive(r.latency.rttMs[p].median), p).toBe(true)
       expect(r.latency.rttMs[p].p90, p).toBeGreaterThanOrEqual(r.latency.rttMs[p].median)
     }
@@ -129,7 +135,8 @@ describe('npm run bench -- --smoke', () => {
 
     const svg = fs.readFileSync(path.join(outDir, 'latest.svg'), 'utf8')
     expect(svg).toMatch(/^<svg /)
-    for (const label of ['Macro VPN, 1 hop', 'Macro VPN, 2 hops', 'Macro VPN, 3 hops', 'Mbit/s', 'Circuit build', 'Longest stall', 'run 1: bytes intact']) expect(svg).toContain(label)
+    for (const label of ['Macro VPN, 1 hop', 'Macro VPN, 2 hops', 'Macro VPN, 3 hops', 'Mbit/s', 'Circuit build', 'Longest stall', 'run 1: bytes intact'])
+      expect(svg).toContain(label)
     const md = fs.readFileSync(path.join(outDir, 'latest.md'), 'utf8')
     expect(md).toContain('| | direct (no VPN) | plain WireGuard | Macro VPN, 1 hop | 2 hops | 3 hops |')
     expect(md).toMatch(/\| circuit build: connect → connected, ms \(median \/ worst of 2\) \| – \| – \| \d+ \/ \d+ \| \d+ \/ \d+ \| \d+ \/ \d+ \|/)

@@ -42,7 +42,10 @@ export class BrowserTestbed {
   /** `macro-vpn install --profile`: the manifest Chromium finds for a browser started with --user-data-dir. */
   async installHost(): Promise<void> {
     const { net } = this
-    await net.exec('cons', net.macroVpn('install', '--profile', this.chromium.userDataDir, '--control', net.control, '--state', net.consumerState, '--bootstrap', net.bootstrap))
+    await net.exec(
+      'cons',
+      net.macroVpn('install', '--profile', this.chromium.userDataDir, '--control', net.control, '--state', net.consumerState, '--bootstrap', net.bootstrap)
+    )
   }
 
   /** The address the web server saw for a page of `host` loaded in a new tab (or "ERROR …"). */

@@ -36,7 +36,8 @@ describe('extension: multi-hop circuits, connection modes and blocked peers (scr
   const okPeer = peer('0c0c0c0c', 'de', null)
 
   const waitForState = (state: string, timeout = 30_000) => popup.waitForSelector(`[data-testid="state"][data-state="${state}"]`, { timeout })
-  const storedMode = (): Promise<unknown> => options.evaluate(async () => ((await chrome.storage.local.get('settings')) as { settings?: { mode?: unknown } }).settings?.mode)
+  const storedMode = (): Promise<unknown> =>
+    options.evaluate(async () => ((await chrome.storage.local.get('settings')) as { settings?: { mode?: unknown } }).settings?.mode)
 
   beforeAll(async () => {
     daemon = await FakeDaemon.start()
@@ -59,7 +60,9 @@ describe('extension: multi-hop circuits, connection modes and blocked peers (scr
     daemon.push(connectedStatus(circuit, { builtAt: Date.now() - 65_000, rttMs: 142.4, quality: 'fair', standby: true, rebuilds: 2, probeLoss: 0.05 }))
     await waitForState('connected')
     expect(await popup.$eval('[data-testid="circuit-path"]', (el) => el.getAttribute('data-path'))).toBe('You → DE → NL → US → web')
-    const hops = await popup.$$eval('[data-testid="hop"]', (els) => els.map((el) => ({ role: el.getAttribute('data-role'), text: el.textContent, title: el.getAttribute('title') })))
+    const hops = await popup.$$eval('[data-testid="hop"]', (els) =>
+      els.map((el) => ({ role: el.getAttribute('data-role'), text: el.textContent, title: el.getAttribute('title') }))
+    )
     expect(hops).toEqual([
       { role: 'entry', text: 'DEentry', title: `entry · DE · key ${circuit[0]!.key.slice(0, 8)}… · 21 ms` },
       { role: 'relay', text: 'NLrelay', title: `relay · NL · key ${circuit[1]!.key.slice(0, 8)}… · 63 ms` },
@@ -81,11 +84,16 @@ describe('extension: multi-hop circuits, connection modes and blocked peers (scr
     const circuit = circuitThrough(['us'], [90])
     daemon.push(connectedStatus(circuit, { route: 'relayed', builtAt: Date.now() - 5_000 }))
     await popup.waitForSelector('[data-testid="circuit"][data-hops="1"] [data-testid="circuit-route"]', { timeout: 15_000 })
-    const route = await popup.$eval('[data-testid="circuit-route"]', (el) => ({ text: el.textContent, route: el.getAttribute('data-route'), title: el.getAttribute('title') }))
+    const route = await popup.$eval('[data-testid="circuit-route"]', (el) => ({
+      text: el.textContent,
+      route: el.getAttribute('data-route'),
+      title: el.getAttribute('title')
+    }))
     expect(route).toEqual({
       text: 'Reached through a NAT relay',
       route: 'relayed',
-      title: "Your network and the first peer both change ports for every connection, so the connection is bridged by another provider's relay. It forwards encrypted packets only."
+      title:
+        "Your network and the first peer both change ports for every connection, so the connection is bridged by another provider's relay. It forwards encrypted packets only."
     })
     expect(await popup.$eval('[data-testid="circuit-path"]', (el) => el.getAttribute('data-path'))).toBe('You → US → web')
     expect(await popup.$eval('[data-testid="hop-count"]', (el) => el.textContent)).toBe('1 hop')
@@ -115,7 +123,9 @@ describe('extension: multi-hop circuits, connection modes and blocked peers (scr
     options = await chromium.browser!.newPage()
     await options.goto(`chrome-extension://${EXTENSION_ID}/options.html`)
     await options.waitForSelector('[data-testid="mode-section"]')
-    const inputs = await options.$$eval('[data-testid="mode-section"] input', (els) => els.map((i) => `${(i as HTMLInputElement).value}:${(i as HTMLInputElement).disabled}:${(i as HTMLInputElement).checked}`))
+    const inputs = await options.$$eval('[data-testid="mode-section"] input', (els) =>
+      els.map((i) => `${(i as HTMLInputElement).value}:${(i as HTMLInputElement).disabled}:${(i as HTMLInputElement).checked}`)
+    )
     expect(inputs).toEqual(['speed:false:true', 'balanced:false:false', 'privacy:false:false'])
     const section = await options.$eval('[data-testid="mode-section"]', (el) => el.textContent ?? '')
     expect(section).not.toMatch(/coming soon/i)
@@ -137,14 +147,21 @@ describe('extension: multi-hop circuits, connection modes and blocked peers (scr
 
   it('choosing another mode while connected reconnects at once with the new hop count', async () => {
     await options.bringToFront()
-    await options.waitForFunction(() => /Connected with 3 hops/.test(document.querySelector('[data-testid="mode-note"]')?.textContent ?? ''), { timeout: 10_000 })
+    await options.waitForFunction(() => /Connected with 3 hops/.test(document.querySelector('[data-testid="mode-note"]')?.textContent ?? ''), {
+      timeout: 10_000
+    })
     const from = daemon.requests.length
     await options.click('[data-testid="mode-balanced"] input')
     const connect = await daemon.waitFor('connect', from)
     expect(connect.hops).toBe(2)
-    const types = daemon.requests.slice(from).map((r) => r.type).filter((t) => t === 'connect' || t === 'disconnect')
+    const types = daemon.requests
+      .slice(from)
+      .map((r) => r.type)
+      .filter((t) => t === 'connect' || t === 'disconnect')
     expect(types).toEqual(['disconnect', 'connect'])
-    await options.waitForFunction(() => /Connected with 2 hops/.test(document.querySelector('[data-testid="mode-note"]')?.textContent ?? ''), { timeout: 15_000 })
+    await options.waitForFunction(() => /Connected with 2 hops/.test(document.querySelector('[data-testid="mode-note"]')?.textContent ?? ''), {
+      timeout: 15_000
+    })
     await popup.bringToFront()
     await popup.waitForSelector('[data-testid="circuit"][data-hops="2"]', { timeout: 15_000 })
     expect(await popup.$eval('[data-testid="circuit-path"]', (el) => el.getAttribute('data-path'))).toBe('You → DE → US → web')

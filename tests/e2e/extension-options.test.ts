@@ -19,7 +19,6 @@ describe('extension: options page', () => {
   let options: Page
   const ruleFile = path.join(os.tmpdir(), `mvpn-rules-${process.pid}.txt`)
 
-
   beforeAll(async () => {
     await bed.open()
     await bed.waitForState('off')
@@ -34,7 +33,9 @@ describe('extension: options page', () => {
   }, 60_000)
 
   it('all three modes are offered, Speed by default', async () => {
-    const modes = await options.$$eval('[data-testid="mode-section"] input', (inputs) => inputs.map((i) => `${(i as HTMLInputElement).value}:${(i as HTMLInputElement).disabled}:${(i as HTMLInputElement).checked}`))
+    const modes = await options.$$eval('[data-testid="mode-section"] input', (inputs) =>
+      inputs.map((i) => `${(i as HTMLInputElement).value}:${(i as HTMLInputElement).disabled}:${(i as HTMLInputElement).checked}`)
+    )
     expect(modes).toEqual(['speed:false:true', 'balanced:false:false', 'privacy:false:false'])
     expect(await options.$eval('[data-testid="mode-section"]', (el) => el.textContent)).not.toMatch(/coming soon/i)
   }, 30_000)

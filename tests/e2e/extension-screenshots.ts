@@ -45,7 +45,10 @@ async function main(): Promise<void> {
     await popup.waitForSelector('[data-testid="host-missing"]', { timeout: 15_000 })
     await shoot(popup, 'popup-host-missing')
 
-    await net.exec('cons', net.macroVpn('install', '--profile', chromium.userDataDir, '--control', net.control, '--state', net.consumerState, '--bootstrap', net.bootstrap))
+    await net.exec(
+      'cons',
+      net.macroVpn('install', '--profile', chromium.userDataDir, '--control', net.control, '--state', net.consumerState, '--bootstrap', net.bootstrap)
+    )
     await state('off', 40_000)
     for (const rule of ['bank.example', '*.lan', '192.168.0.0/16']) {
       await popup.type('[data-testid="bypass-input"]', rule)
@@ -61,7 +64,10 @@ async function main(): Promise<void> {
     for (let i = 0; i < 5; i++) {
       const found = await options
         .waitForFunction(() => document.querySelectorAll('[data-testid="region-select"] option').length > 1, { timeout: 8_000 })
-        .then(() => true, () => false)
+        .then(
+          () => true,
+          () => false
+        )
       if (found) break
       await options.click('[data-testid="region-refresh"]')
     }
@@ -87,7 +93,6 @@ async function main(): Promise<void> {
     await shoot(popup, 'popup-kill-switch')
     daemon = await net.startDaemon()
     await state('connected', 60_000)
-
   } finally {
     await chromium?.close()
     await net.close()
@@ -147,7 +152,9 @@ async function multihop(): Promise<void> {
     await shoot(popup, 'popup-multihop')
 
     await options.bringToFront()
-    await options.waitForFunction(() => /Connected with 3 hops/.test(document.querySelector('[data-testid="mode-note"]')?.textContent ?? ''), { timeout: 10_000 })
+    await options.waitForFunction(() => /Connected with 3 hops/.test(document.querySelector('[data-testid="mode-note"]')?.textContent ?? ''), {
+      timeout: 10_000
+    })
     await shoot(options, 'options')
   } finally {
     await chromium.close()

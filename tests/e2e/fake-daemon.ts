@@ -12,7 +12,16 @@ import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { ControlServer } from '../../host/src/control/control-server.ts'
-import { ErrorCode, statusEvent, type CircuitInfo, type Hop, type PeerRecord, type PeersResult, type Request, type Status } from '../../shared/native-protocol.ts'
+import {
+  ErrorCode,
+  statusEvent,
+  type CircuitInfo,
+  type Hop,
+  type PeerRecord,
+  type PeersResult,
+  type Request,
+  type Status
+} from '../../shared/native-protocol.ts'
 import { MACRO_VPN_BIN } from '../net/testnet.ts'
 
 const run = promisify(execFile)
@@ -113,7 +122,15 @@ export class FakeDaemon {
     for (;;) {
       const found = this.requests.slice(from).find((r) => r.type === type)
       if (found) return found as Extract<RecordedRequest, { type: T }>
-      if (Date.now() > deadline) throw new Error(`The fake daemon got no ${type} request within ${timeoutMs} ms (got: ${this.requests.slice(from).map((r) => r.type).join(', ') || 'nothing'}).`)
+      if (Date.now() > deadline)
+        throw new Error(
+          `The fake daemon got no ${type} request within ${timeoutMs} ms (got: ${
+            this.requests
+              .slice(from)
+              .map((r) => r.type)
+              .join(', ') || 'nothing'
+          }).`
+        )
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 200)
         this.waiters.push(() => {
@@ -152,7 +169,12 @@ export class FakeDaemon {
         this.push(offStatus('request'))
         return this.status
       case 'regions':
-        return { regions: [{ region: 'de', exits: 1 }, { region: 'us', exits: 2 }] }
+        return {
+          regions: [
+            { region: 'de', exits: 1 },
+            { region: 'us', exits: 2 }
+          ]
+        }
       case 'peers':
         return this.peersResult()
       case 'blockPeer': {

@@ -96,7 +96,10 @@ async function raw(): Promise<{ socket: net.Socket; lines: () => Promise<unknown
     closed,
     lines: async () => {
       await new Promise((r) => setTimeout(r, 150))
-      const out = buf.split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown)
+      const out = buf
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as unknown)
       buf = ''
       return out
     }
@@ -205,7 +208,10 @@ describe('ControlServer', () => {
   it('handler errors: .code passes through; others become INTERNAL with a generic message', async () => {
     const { internal } = await startServer()
     const client = await connect()
-    await expect(client.request({ type: 'connect', region: 'zz' })).rejects.toMatchObject({ code: 'NO_PROVIDERS', message: 'No exit in region zz. Pick another region.' })
+    await expect(client.request({ type: 'connect', region: 'zz' })).rejects.toMatchObject({
+      code: 'NO_PROVIDERS',
+      message: 'No exit in region zz. Pick another region.'
+    })
     const err = (await client.request({ type: 'disconnect' }).catch((e: unknown) => e)) as Error & { code: string }
     expect(err.code).toBe('INTERNAL')
     expect(err.message).not.toContain('alice')
@@ -303,7 +309,10 @@ describe('runNativeShim (in-process)', () => {
     s.input.write(encodeFrame({ v: 1, id: 1, type: 'hello', client: 'x', version: '1' }))
     s.input.write(encodeFrame({ v: 1, id: 2, type: 'status' }))
     const [a, b] = (await s.next(2)) as { id: number; ok: boolean; error: { code: string; message: string } }[]
-    for (const [reply, id] of [[a!, 1], [b!, 2]] as const) {
+    for (const [reply, id] of [
+      [a!, 1],
+      [b!, 2]
+    ] as const) {
       expect(reply).toMatchObject({ id, ok: false, error: { code: 'DAEMON_UNAVAILABLE' } })
       expect(reply.error.message).toContain(sock)
       expect(reply.error.message).toContain('macro-vpn daemon')

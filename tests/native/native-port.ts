@@ -30,7 +30,9 @@ export class NativePort {
    */
   constructor(args: string[], command?: string, opts: { browserArgs?: string[] } = {}) {
     const browserArgs = opts.browserArgs ?? (args.some((a) => a.startsWith('chrome-extension://')) ? [] : [CHROME_ORIGIN])
-    this.child = spawn(command ?? BIN, command ? [...args, ...(opts.browserArgs ?? [])] : ['native', ...args, ...browserArgs], { stdio: ['pipe', 'pipe', 'pipe'] })
+    this.child = spawn(command ?? BIN, command ? [...args, ...(opts.browserArgs ?? [])] : ['native', ...args, ...browserArgs], {
+      stdio: ['pipe', 'pipe', 'pipe']
+    })
     this.child.stdin!.on('error', () => {})
     this.child.stdout!.on('data', (chunk: Buffer) => {
       this.stdoutBytes += chunk.length
@@ -69,7 +71,8 @@ export class NativePort {
       }
       const bad = this.frames.find((f) => !f.ok)
       if (bad) throw new Error(`the shim wrote a broken frame: ${JSON.stringify(bad)}`)
-      if (this.child.exitCode !== null && this.frames.length === 0) throw new Error(`the shim exited (${this.child.exitCode}) before answering; stderr: ${this.stderr}`)
+      if (this.child.exitCode !== null && this.frames.length === 0)
+        throw new Error(`the shim exited (${this.child.exitCode}) before answering; stderr: ${this.stderr}`)
       const left = deadline - Date.now()
       if (left <= 0) throw new Error(`no matching frame within ${timeoutMs} ms; have ${JSON.stringify(this.frames)}; stderr: ${this.stderr}`)
       await new Promise<void>((resolve) => {
@@ -113,7 +116,11 @@ export class DaemonProcess {
   constructor(readonly opts: { stateDir: string; controlPath: string; args?: string[] }) {}
 
   async start(): Promise<void> {
-    const child = spawn(BIN, ['daemon', '--state', this.opts.stateDir, '--control', this.opts.controlPath, '--bootstrap', '127.0.0.1:9', ...(this.opts.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(
+      BIN,
+      ['daemon', '--state', this.opts.stateDir, '--control', this.opts.controlPath, '--bootstrap', '127.0.0.1:9', ...(this.opts.args ?? [])],
+      { stdio: ['ignore', 'pipe', 'pipe'] }
+    )
     this.child = child
     child.stdout!.on('data', (c: Buffer) => (this.output += c.toString()))
     child.stderr!.on('data', (c: Buffer) => (this.output += c.toString()))
@@ -207,7 +214,9 @@ function exchange(line) {
  * `nogroup` (uid/gid 65534, no other groups): a local user the daemon's --control-group lets in.
  */
 export async function sendLinesAsNobody(socketPath: string, lines: string[]): Promise<LineOutcome[]> {
-  const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', LINE_CLIENT, socketPath], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', LINE_CLIENT, socketPath], {
+    stdio: ['pipe', 'pipe', 'pipe']
+  })
   let stdout = ''
   let stderr = ''
   child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()))

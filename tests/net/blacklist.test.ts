@@ -25,7 +25,23 @@ describe('blacklisting misbehaving peers', () => {
 
   beforeAll(async () => {
     await net.open()
-    const evilProc = net.spawn('relay2', [process.execPath, ...TSX, `${ROOT}/tests/net/misbehaving-relay.ts`, '--state', net.relays[1]!.state, '--bootstrap', net.bootstrap, '--region', 'r2', '--after', '400'], { name: 'evil-relay' })
+    const evilProc = net.spawn(
+      'relay2',
+      [
+        process.execPath,
+        ...TSX,
+        `${ROOT}/tests/net/misbehaving-relay.ts`,
+        '--state',
+        net.relays[1]!.state,
+        '--bootstrap',
+        net.bootstrap,
+        '--region',
+        'r2',
+        '--after',
+        '400'
+      ],
+      { name: 'evil-relay' }
+    )
     const rogueProc = net.spawn('web', [process.execPath, ...TSX, `${ROOT}/tests/net/rogue-announcer.ts`, '--bootstrap', net.bootstrap], { name: 'rogue' })
     const [, relay] = await Promise.all([net.startExit(0), net.startRelay(0, ['--region', 'r1'])])
     good = relay.key
@@ -49,7 +65,21 @@ describe('blacklisting misbehaving peers', () => {
     s = await status()
     expect(s.circuitInfo?.standby).toBe(true)
     const n = 20 * 1024 * 1024
-    const { stdout } = await net.exec('cons', [process.execPath, ...TSX, `${ROOT}/tests/net/timed-download.ts`, '--proxy', s.proxy!.http, `--user=${s.proxy!.username}`, `--pass=${s.proxy!.password}`, '--url', `http://web.test/bytes?n=${n}`], { timeoutMs: 120_000 })
+    const { stdout } = await net.exec(
+      'cons',
+      [
+        process.execPath,
+        ...TSX,
+        `${ROOT}/tests/net/timed-download.ts`,
+        '--proxy',
+        s.proxy!.http,
+        `--user=${s.proxy!.username}`,
+        `--pass=${s.proxy!.password}`,
+        '--url',
+        `http://web.test/bytes?n=${n}`
+      ],
+      { timeoutMs: 120_000 }
+    )
     const result = JSON.parse(stdout.trim().split('\n').pop()!) as { bytes: number; sha256: string; longestStallMs: number }
     expect(result.bytes).toBe(n)
     expect(result.sha256).toBe(patternDigest(n))

@@ -39,5 +39,10 @@ try {
 }
 process.on('SIGTERM', () => {
   circuit.destroy()
-  setTimeout(() => { dht.destroy().then(() => process.exit(0), () => process.exit(1)) }, 300)
+  setTimeout(() => {
+    dht.destroy().then(
+      () => process.exit(0),
+      () => process.exit(1)
+    )
+  }, 300)
 })

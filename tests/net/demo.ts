@@ -36,7 +36,10 @@ async function main(): Promise<void> {
   step('starting headless Chromium with the extension and the installed native host')
   chromium = new ChromiumSession({ namespace: net.ns('cons'), hostMap: { 'web.test': net.addresses.web!, 'bypass.test': net.addresses.web! } })
   await chromium.prepare()
-  await net.exec('cons', net.macroVpn('install', '--profile', chromium.userDataDir, '--control', net.control, '--state', net.consumerState, '--bootstrap', net.bootstrap))
+  await net.exec(
+    'cons',
+    net.macroVpn('install', '--profile', chromium.userDataDir, '--control', net.control, '--state', net.consumerState, '--bootstrap', net.bootstrap)
+  )
   await chromium.open()
   const popup = await chromium.openPopup()
   await popup.waitForSelector('[data-testid="state"][data-state="off"]', { timeout: 30_000 })
@@ -67,7 +70,8 @@ Macro VPN demo report
   popup screenshot:           ${path.relative(process.cwd(), shot)}
   whole demo so far:          ${((performance.now() - started) / 1000).toFixed(1)} s
 `)
-  if (after !== exitRole?.address || before !== net.addresses.cons) throw new Error('The web server did not see the expected addresses; see the logs in ' + net.dir)
+  if (after !== exitRole?.address || before !== net.addresses.cons)
+    throw new Error('The web server did not see the expected addresses; see the logs in ' + net.dir)
 
   step('switching to Privacy mode from the command line (two relays + exit)')
   await net.exec('cons', net.macroVpn('disconnect', '--control', net.control))

@@ -6,7 +6,9 @@
 import { Resolver } from 'node:dns/promises'
 import { parseArgs } from 'node:util'
 
-const { values } = parseArgs({ options: { server: { type: 'string' }, local: { type: 'string' }, name: { type: 'string' }, type: { type: 'string', default: 'A' } } })
+const { values } = parseArgs({
+  options: { server: { type: 'string' }, local: { type: 'string' }, name: { type: 'string' }, type: { type: 'string', default: 'A' } }
+})
 const resolver = new Resolver({ timeout: 1500, tries: 1 })
 if (values.local) resolver.setLocalAddress(values.local)
 resolver.setServers([values.server!])

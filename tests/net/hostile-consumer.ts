@@ -145,7 +145,13 @@ function extendCell(id: number, keys: HopKeys[], seq: number, body: Buffer): Buf
   return cell.subarray(0, CELL_HEADER_BYTES + n)
 }
 
-async function sendExtend(link: Link, id: number, keys: HopKeys[], seq: number, body: Buffer): Promise<{ ok: true; handshake: Buffer } | { ok: false; code: string }> {
+async function sendExtend(
+  link: Link,
+  id: number,
+  keys: HopKeys[],
+  seq: number,
+  body: Buffer
+): Promise<{ ok: true; handshake: Buffer } | { ok: false; code: string }> {
   const answered = new Promise<Buffer | string>((resolve) => {
     link.onCell = (cell) => resolve(cell)
     link.onDestroy = (_id, code) => resolve(code)
@@ -189,7 +195,9 @@ async function extendFlood(): Promise<void> {
     if (i % 64 === 63) await sleep(1)
   }
   await sleep(3000)
-  console.log(JSON.stringify({ sent: count, sentBytes, replies, replyBytes, destroyed, linkClosed: link.conn.destroyed, ms: Math.round(performance.now() - started) }))
+  console.log(
+    JSON.stringify({ sent: count, sentBytes, replies, replyBytes, destroyed, linkClosed: link.conn.destroyed, ms: Math.round(performance.now() - started) })
+  )
   link.conn.destroy()
 }
 
@@ -202,7 +210,13 @@ async function extendTo(): Promise<void> {
   if (!reply) throw new Error('the entry refused the circuit')
   const keys = [first.finish(reply).keys]
   const next = key(values.next)
-  const answer = await sendExtend(link, id, keys, 1, encodeExtend({ version: EXTEND_VERSION, nextKey: next, handshake: new HopInitiator(next).request(Buffer.alloc(0)) }))
+  const answer = await sendExtend(
+    link,
+    id,
+    keys,
+    1,
+    encodeExtend({ version: EXTEND_VERSION, nextKey: next, handshake: new HopInitiator(next).request(Buffer.alloc(0)) })
+  )
   console.log(JSON.stringify(answer.ok ? { ok: true } : { ok: false, code: answer.code }))
   link.conn.destroy()
 }

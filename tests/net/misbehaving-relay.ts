@@ -12,7 +12,9 @@ import { parseBootstrap } from '../../host/src/overlay/bootstrap-address.ts'
 import { ProviderNode } from '../../host/src/provider/provider-node.ts'
 import { CELL_HEADER_BYTES } from '../../host/src/protocol/circuit-cell.ts'
 
-const { values } = parseArgs({ options: { state: { type: 'string' }, bootstrap: { type: 'string', multiple: true }, region: { type: 'string' }, after: { type: 'string', default: '0' } } })
+const { values } = parseArgs({
+  options: { state: { type: 'string' }, bootstrap: { type: 'string', multiple: true }, region: { type: 'string' }, after: { type: 'string', default: '0' } }
+})
 const after = Number(values.after)
 let seen = 0
 
@@ -35,6 +37,11 @@ proto.backwardData = function (this: unknown, circuit: unknown, buf: Buffer, seq
 }
 
 const node = new ProviderNode({ stateDir: values.state!, roles: ['relay'], region: values.region ?? 'xx', bootstrap: parseBootstrap(values.bootstrap) })
-process.on('SIGTERM', () => { node.close().then(() => process.exit(0), () => process.exit(1)) })
+process.on('SIGTERM', () => {
+  node.close().then(
+    () => process.exit(0),
+    () => process.exit(1)
+  )
+})
 await node.open()
 console.log(`ready ${node.publicKey}`)

@@ -12,20 +12,15 @@ import { patternDigest } from './download-pattern.ts'
 import { PacketCapture } from './packet-capture.ts'
 import { Testnet } from './testnet.ts'
 
-
 describe('multi-hop circuits through relays', () => {
   const net = new Testnet({ exits: [{ region: 'eu' }, { region: 'us' }], relays: 4 })
   const { cli, status, curl, download } = consumerCommands(net)
   const exits: Array<{ key: string; address: string }> = []
   const relays: ServeHandle[] = []
 
-
   beforeAll(async () => {
     await net.open()
-    const started = await Promise.all([
-      net.startExit(0), net.startExit(1),
-      ...net.relays.map((_, i) => net.startRelay(i, ['--region', `r${i + 1}`]))
-    ])
+    const started = await Promise.all([net.startExit(0), net.startExit(1), ...net.relays.map((_, i) => net.startRelay(i, ['--region', `r${i + 1}`]))])
     exits.push(...started.slice(0, 2).map((e) => ({ key: e.key, address: e.address })))
     relays.push(...started.slice(2))
     await net.startDaemon()
@@ -37,7 +32,7 @@ describe('multi-hop circuits through relays', () => {
 
   // First, while no relay has carried a circuit yet: a relay keeps an idle link to a former next
   // hop for a minute, so after the 2-hop test the entry could still hold one to the exit.
-  it('3 hops: the entry never sees the exit\'s address or key, the exit never sees the consumer', async () => {
+  it("3 hops: the entry never sees the exit's address or key, the exit never sees the consumer", async () => {
     const captures = new Map<string, PacketCapture>()
     for (const role of [...net.relays.map((r) => r.role), 'exit']) captures.set(role, new PacketCapture(net, role))
     await Promise.all([...captures.values()].map((c) => c.open()))
@@ -88,7 +83,9 @@ describe('multi-hop circuits through relays', () => {
       const result = await download(10 * 1024 * 1024)
       expect(result.bytes).toBe(10 * 1024 * 1024)
       expect(result.sha256).toBe(patternDigest(10 * 1024 * 1024))
-      console.log(`${hops} hop(s): connect ${Math.round(buildMs)} ms (daemon ${s.connectMs} ms), hop rtts ${s.circuit.map((h) => h.rttMs).join('/')} ms, 10 MiB in ${result.ms} ms = ${((10 * 8 * 1024 * 1024) / (result.ms * 1000)).toFixed(0)} Mbit/s`)
+      console.log(
+        `${hops} hop(s): connect ${Math.round(buildMs)} ms (daemon ${s.connectMs} ms), hop rtts ${s.circuit.map((h) => h.rttMs).join('/')} ms, 10 MiB in ${result.ms} ms = ${((10 * 8 * 1024 * 1024) / (result.ms * 1000)).toFixed(0)} Mbit/s`
+      )
       await cli('disconnect')
     }, 120_000)
   }
@@ -112,7 +109,9 @@ describe('multi-hop circuits through relays', () => {
     expect(after.circuitInfo!.rebuilds).toBeGreaterThanOrEqual(1)
     expect(after.circuit.map((h) => h.key)).not.toContain(victim.key)
     expect(after.circuit.at(-1)!.key).toBe(exits[0]!.key)
-    console.log(`relay killed mid-download: 50 MiB in ${result.ms} ms, longest stall ${result.longestStallMs} ms (at ${result.stallAtMs} ms), rebuilds ${after.circuitInfo!.rebuilds}`)
+    console.log(
+      `relay killed mid-download: 50 MiB in ${result.ms} ms, longest stall ${result.longestStallMs} ms (at ${result.stallAtMs} ms), rebuilds ${after.circuitInfo!.rebuilds}`
+    )
     await cli('disconnect')
   }, 240_000)
 })

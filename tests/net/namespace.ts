@@ -24,7 +24,10 @@ export async function ip(args: readonly string[]): Promise<string> {
 
 export function listNamespaces(): string[] {
   const out = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-  return out.split('\n').map((line) => line.split(' ')[0]!).filter(Boolean)
+  return out
+    .split('\n')
+    .map((line) => line.split(' ')[0]!)
+    .filter(Boolean)
 }
 
 /** Create an empty namespace with loopback up and its own /etc/netns/<name>/{hosts,resolv.conf}. */
@@ -82,7 +85,10 @@ export async function attachToBridge(name: string, address: string, bridgeNs: st
 export function namespacePidsSync(name: string): number[] {
   try {
     const out = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
-    return out.split('\n').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0)
+    return out
+      .split('\n')
+      .map((s) => Number(s.trim()))
+      .filter((n) => Number.isInteger(n) && n > 0)
   } catch {
     return []
   }

@@ -14,13 +14,11 @@ import { patternDigest } from './download-pattern.ts'
 import { PacketCapture } from './packet-capture.ts'
 import { Testnet, type ServeHandle } from './testnet.ts'
 
-
 describe('consumer and exit both behind port-randomizing NATs', () => {
   const net = new Testnet({ exits: [{ region: 'eu', nat: 'random' }], relays: 2, consumerNat: 'random' })
   const { cli, status, curl, download } = consumerCommands(net)
   let exitKey = ''
   const relays: ServeHandle[] = []
-
 
   beforeAll(async () => {
     await net.open()
@@ -64,11 +62,15 @@ describe('consumer and exit both behind port-randomizing NATs', () => {
     const result = await download(n)
     expect(result.sha256).toBe(patternDigest(n))
     mbps = (n * 8) / (result.ms / 1000) / 1e6
-    console.log(`double random NAT, 1 hop via blind relay: connect command ${Math.round(connectMs)} ms (daemon ${daemonMs} ms); 10 MiB at ${mbps.toFixed(0)} Mbit/s`)
+    console.log(
+      `double random NAT, 1 hop via blind relay: connect command ${Math.round(connectMs)} ms (daemon ${daemonMs} ms); 10 MiB at ${mbps.toFixed(0)} Mbit/s`
+    )
     // Still relayed after the download: two randomizing NATs never get a direct path.
     expect((await status()).circuitInfo?.route).toBe('relayed')
     await cli('disconnect')
-    relayedBy = net.relays.filter((_, i) => captures[i]!.addresses().has(net.addresses.exit!) && captures[i]!.addresses().has(net.addresses.cons!)).map((r) => r.role)
+    relayedBy = net.relays
+      .filter((_, i) => captures[i]!.addresses().has(net.addresses.exit!) && captures[i]!.addresses().has(net.addresses.cons!))
+      .map((r) => r.role)
     // Exactly one relay carried the pair; it saw the two routers' addresses, never the hosts behind them.
     expect(relayedBy).toHaveLength(1)
     const capture = captures[net.relays.findIndex((r) => r.role === relayedBy[0])]!

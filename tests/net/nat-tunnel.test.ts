@@ -36,7 +36,9 @@ for (const mode of ['masquerade', 'random'] as const satisfies readonly NatMode[
       expect(stdout).toContain('192.168.77.2/24')
       expect(await curl('http://198.18.0.5/')).toBe('198.18.0.21')
       // Nothing on the WAN can reach the consumer or the router unsolicited.
-      await expect(net.exec('web', ['curl', '-sS', '--max-time', '2', 'http://198.18.0.21:22/'], { timeoutMs: 5000 })).rejects.toMatchObject({ code: 'EXEC_FAILED' })
+      await expect(net.exec('web', ['curl', '-sS', '--max-time', '2', 'http://198.18.0.21:22/'], { timeoutMs: 5000 })).rejects.toMatchObject({
+        code: 'EXEC_FAILED'
+      })
       const listener = net.spawn('web', [process.execPath, '-e', UDP_PORT_SEEN, net.addresses.web!], { name: 'udp-port-seen' })
       await net.waitForLine(listener, /^ready$/, 5000)
       await net.exec('cons', [process.execPath, '-e', UDP_SEND_FROM, net.addresses.web!, '40123'])
@@ -51,13 +53,23 @@ for (const mode of ['masquerade', 'random'] as const satisfies readonly NatMode[
       const connectMs = performance.now() - t0
       const s = await status()
       expect(s.state).toBe('connected')
-      expect(s.circuit).toEqual([{ role: 'exit', region: 'eu', key: exitKey, rttMs: expect.any(Number), bytes: { rx: expect.any(Number), tx: expect.any(Number) } }])
+      expect(s.circuit).toEqual([
+        { role: 'exit', region: 'eu', key: exitKey, rttMs: expect.any(Number), bytes: { rx: expect.any(Number), tx: expect.any(Number) } }
+      ])
       const cred = `${s.proxy!.username}:${s.proxy!.password}`
       expect(await curl('-x', `http://${cred}@${s.proxy!.http}`, 'http://web.test/')).toBe(net.addresses.exit)
       expect(await curl('--socks5-hostname', `${cred}@${s.proxy!.socks}`, 'http://web.test/')).toBe(net.addresses.exit)
       expect(await curl('http://198.18.0.5/')).toBe('198.18.0.21')
       const n = 10 * 1024 * 1024
-      const out = await curl('-o', '/dev/null', '-w', '%{size_download} %{speed_download}', '-x', `http://${cred}@${s.proxy!.http}`, `http://web.test/bytes?n=${n}`)
+      const out = await curl(
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{size_download} %{speed_download}',
+        '-x',
+        `http://${cred}@${s.proxy!.http}`,
+        `http://web.test/bytes?n=${n}`
+      )
       const [size, speed] = out.split(' ').map(Number)
       expect(size).toBe(n)
       console.log(`NAT ${mode}: connect command ${Math.round(connectMs)} ms (daemon: ${s.connectMs} ms), 10 MiB at ${((speed! * 8) / 1e6).toFixed(0)} Mbit/s`)
@@ -95,7 +107,9 @@ describe('consumer behind two NATs: a home router behind a port-randomizing carr
     const n = 10 * 1024 * 1024
     const result = await download(n)
     expect(result.sha256).toBe(patternDigest(n))
-    console.log(`two NATs (home router + randomizing CGNAT): daemon connect ${s.connectMs} ms, 10 MiB at ${((n * 8) / (result.ms / 1000) / 1e6).toFixed(0)} Mbit/s, NAT measured as ${s.nat}`)
+    console.log(
+      `two NATs (home router + randomizing CGNAT): daemon connect ${s.connectMs} ms, 10 MiB at ${((n * 8) / (result.ms / 1000) / 1e6).toFixed(0)} Mbit/s, NAT measured as ${s.nat}`
+    )
     await cli('disconnect')
   }, 60_000)
 })

@@ -171,7 +171,9 @@ export function readPcap(buf: Buffer): PcapFile {
   } else {
     const magicBE = buf.readUInt32BE(0)
     if (magicBE !== 0xa1b2c3d4 && magicBE !== 0xa1b23c4d) {
-      throw Object.assign(new Error(`Not a classic pcap file (magic 0x${magicBE.toString(16).padStart(8, '0')}; pcapng is not supported).`), { code: 'BAD_PCAP' })
+      throw Object.assign(new Error(`Not a classic pcap file (magic 0x${magicBE.toString(16).padStart(8, '0')}; pcapng is not supported).`), {
+        code: 'BAD_PCAP'
+      })
     }
     le = false
     nanoseconds = magicBE === 0xa1b23c4d
@@ -262,7 +264,11 @@ export class PacketCapture {
   private closed = false
   private parsed: PcapFile | null = null
 
-  constructor(private readonly net: Testnet, nsOrRole: string, opts: PacketCaptureOptions = {}) {
+  constructor(
+    private readonly net: Testnet,
+    nsOrRole: string,
+    opts: PacketCaptureOptions = {}
+  ) {
     this.ns = net.ns(nsOrRole)
     this.iface = opts.iface ?? 'any'
     if (!/^[\w.@:-]{1,15}$/.test(this.iface)) throw Object.assign(new Error(`Bad interface name ${JSON.stringify(this.iface)}.`), { code: 'BAD_ARGUMENT' })
@@ -278,7 +284,10 @@ export class PacketCapture {
 
   private async doOpen(): Promise<void> {
     const tcpdump = findInPath('tcpdump')
-    if (!tcpdump) throw Object.assign(new Error('tcpdump is not installed: apt-get install -y --no-install-recommends tcpdump (installer/setup.sh installs it).'), { code: 'TCPDUMP_MISSING' })
+    if (!tcpdump)
+      throw Object.assign(new Error('tcpdump is not installed: apt-get install -y --no-install-recommends tcpdump (installer/setup.sh installs it).'), {
+        code: 'TCPDUMP_MISSING'
+      })
     fs.mkdirSync(path.dirname(this.file), { recursive: true })
     // -B: a 16 MiB kernel buffer, so a busy 2-core machine does not drop packets mid-download.
     const argv = [tcpdump, '-i', this.iface, '-B', '16384', '-U', '--immediate-mode', '-n', '-s', '0', '-Z', 'root', '-w', this.file]
@@ -303,7 +312,10 @@ export class PacketCapture {
       this.closed = true
       return
     }
-    const started = await this.opening.then(() => true, () => false)
+    const started = await this.opening.then(
+      () => true,
+      () => false
+    )
     const proc = this.proc
     if (!started || !proc) {
       this.closed = true // open() failed and already stopped tcpdump; nothing to read
@@ -325,7 +337,10 @@ export class PacketCapture {
       await sleep(25)
     }
     this.closed = true
-    if (diedEarly) throw Object.assign(new Error(`tcpdump in ${this.ns} exited by itself (${out.signal ?? `code ${out.exitCode}`}): ${out.tail(5)}`), { code: 'CAPTURE_FAILED' })
+    if (diedEarly)
+      throw Object.assign(new Error(`tcpdump in ${this.ns} exited by itself (${out.signal ?? `code ${out.exitCode}`}): ${out.tail(5)}`), {
+        code: 'CAPTURE_FAILED'
+      })
   }
 
   /** Wait until the file has not grown for 150 ms (at most 2 s): tcpdump has written what it saw. */

@@ -19,7 +19,11 @@ export class ProcessOutput {
   private readonly waiters = new Set<Waiter>()
   private readonly exitPromise: Promise<void>
 
-  constructor(readonly proc: ChildProcess, logPath: string, readonly label: string) {
+  constructor(
+    readonly proc: ChildProcess,
+    logPath: string,
+    readonly label: string
+  ) {
     this.logPath = logPath
     this.log = fs.createWriteStream(logPath, { flags: 'a' })
     this.log.on('error', () => {}) // the run dir may be removed while a process still writes
@@ -32,7 +36,8 @@ export class ProcessOutput {
         this.signal = signal
         // Let the last buffered output arrive before failing waiters.
         setImmediate(() => {
-          for (const w of this.waiters) this.fail(w, 'PROCESS_EXITED', `${this.label} exited (${signal ?? `code ${code}`}) before printing a line matching ${w.regex}`)
+          for (const w of this.waiters)
+            this.fail(w, 'PROCESS_EXITED', `${this.label} exited (${signal ?? `code ${code}`}) before printing a line matching ${w.regex}`)
           this.log.end()
           resolve()
         })
@@ -57,7 +62,9 @@ export class ProcessOutput {
       if (m) return Promise.resolve(m)
     }
     if (this.exited) {
-      return Promise.reject(this.error('PROCESS_EXITED', `${this.label} exited (${this.signal ?? `code ${this.exitCode}`}) without printing a line matching ${regex}`))
+      return Promise.reject(
+        this.error('PROCESS_EXITED', `${this.label} exited (${this.signal ?? `code ${this.exitCode}`}) without printing a line matching ${regex}`)
+      )
     }
     return new Promise((resolve, reject) => {
       const w: Waiter = {

@@ -6,7 +6,9 @@
 import net from 'node:net'
 import { parseArgs } from 'node:util'
 
-const { values } = parseArgs({ options: { host: { type: 'string' }, port: { type: 'string' }, base64: { type: 'string' }, timeout: { type: 'string', default: '5000' } } })
+const { values } = parseArgs({
+  options: { host: { type: 'string' }, port: { type: 'string' }, base64: { type: 'string' }, timeout: { type: 'string', default: '5000' } }
+})
 const chunks: Buffer[] = []
 const socket = net.connect({ host: values.host!, port: Number(values.port) }, () => socket.write(Buffer.from(values.base64!, 'base64')))
 const done = (): void => {

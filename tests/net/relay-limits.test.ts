@@ -19,7 +19,6 @@ describe('relay resource limits', () => {
   let relay1: ServeHandle
   let exitKey = ''
 
-
   beforeAll(async () => {
     await net.open()
     exitKey = (await net.startExit(0)).key
@@ -55,11 +54,18 @@ describe('relay resource limits', () => {
 
   it('--max-circuits 1: while another consumer holds a circuit through the relay, the daemon is refused with a plain reason; once it ends, the relay takes circuits again', async () => {
     relay1 = await net.startRelay(0, ['--region', 'r1', '--max-circuits', '1'])
-    const holder = net.spawn('cons', [process.execPath, ...TSX, `${ROOT}/tests/net/circuit-holder.ts`, '--bootstrap', net.bootstrap, '--entry', relay1.key, '--exit', exitKey], { name: 'circuit-holder' })
+    const holder = net.spawn(
+      'cons',
+      [process.execPath, ...TSX, `${ROOT}/tests/net/circuit-holder.ts`, '--bootstrap', net.bootstrap, '--entry', relay1.key, '--exit', exitKey],
+      { name: 'circuit-holder' }
+    )
     try {
       await net.waitForLine(holder, /^built$/, 30_000)
       // relay1 is the only relay and it is full: a 2-hop circuit cannot be built.
-      const refused = await cli('connect', '--hops', '2', '--region', 'eu').then(() => null, (err: { stderr?: string; message: string }) => err)
+      const refused = await cli('connect', '--hops', '2', '--region', 'eu').then(
+        () => null,
+        (err: { stderr?: string; message: string }) => err
+      )
       expect(refused).not.toBeNull()
       expect(refused!.message).toMatch(/relay of the path is full/)
       expect((await status()).state).toBe('error')

@@ -20,4 +20,9 @@ await server.listen(keyPair)
 await dht.mutablePut(keyPair, Buffer.from([2, 15, 0xff, 0xff, 0xff, 1, 2, 3]), { seq: Date.now() })
 await dht.announce(PROVIDERS_TOPIC, keyPair, server.relayAddresses).finished()
 console.log(`ready ${keyPair.publicKey.toString('hex')}`)
-process.on('SIGTERM', () => { dht.destroy().then(() => process.exit(0), () => process.exit(1)) })
+process.on('SIGTERM', () => {
+  dht.destroy().then(
+    () => process.exit(0),
+    () => process.exit(1)
+  )
+})

@@ -27,7 +27,11 @@ describe('attacks on the consumer tunnel', () => {
     await Promise.all([net.startExit(0), net.startRelay(0, ['--region', 'r1']), net.startRelay(1, ['--region', 'r2'])])
     daemonIf = (await net.startDaemon()).ifname
     // A service on the consumer's machine, on every address: what the attackers try to reach.
-    const service = net.spawn('cons', [process.execPath, ...TSX, path.join(ROOT, 'tests/net/tcp-listener.ts'), '--port', '7777', '--secret', 'consumer-local-service'], { name: 'local-service' })
+    const service = net.spawn(
+      'cons',
+      [process.execPath, ...TSX, path.join(ROOT, 'tests/net/tcp-listener.ts'), '--port', '7777', '--secret', 'consumer-local-service'],
+      { name: 'local-service' }
+    )
     await net.waitForLine(service, /^ready/)
   }, 120_000)
 
@@ -42,7 +46,19 @@ describe('attacks on the consumer tunnel', () => {
     return m[1]!
   }
   const probe = async (ns: string, host: string, port: number, timeoutMs = 4000): Promise<string> =>
-    (await net.exec(ns, [process.execPath, ...TSX, path.join(ROOT, 'tests/net/tcp-probe.ts'), '--host', host, '--port', String(port), '--timeout', String(timeoutMs)])).stdout.trim()
+    (
+      await net.exec(ns, [
+        process.execPath,
+        ...TSX,
+        path.join(ROOT, 'tests/net/tcp-probe.ts'),
+        '--host',
+        host,
+        '--port',
+        String(port),
+        '--timeout',
+        String(timeoutMs)
+      ])
+    ).stdout.trim()
 
   it('defect 1: a 2-hop exit that points its WireGuard at the consumer cannot move the consumer off the circuit or see its address', async () => {
     await cli('connect', '--hops', '2', '--region', 'eu')
@@ -95,8 +111,15 @@ describe('attacks on the consumer tunnel', () => {
     await cli('connect', '--hops', '1', '--region', 'eu')
     const address = await tunnelAddress()
     const asNobody = await net
-      .exec('cons', ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'curl', '-sS', '--max-time', '5', '--interface', address, 'http://198.18.0.5/'], { timeoutMs: 15_000 })
-      .then((r) => `reached ${r.stdout}`, (err: { stderr?: string }) => `refused ${err.stderr ?? ''}`)
+      .exec(
+        'cons',
+        ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'curl', '-sS', '--max-time', '5', '--interface', address, 'http://198.18.0.5/'],
+        { timeoutMs: 15_000 }
+      )
+      .then(
+        (r) => `reached ${r.stdout}`,
+        (err: { stderr?: string }) => `refused ${err.stderr ?? ''}`
+      )
     expect(asNobody).toMatch(/^refused/)
     // The daemon's own connections (the proxy) still leave through the exit.
     expect(await curl('-x', proxyUrl(await status()), 'http://web.test/')).toBe(net.addresses.exit)
@@ -111,7 +134,9 @@ describe('attacks on the consumer tunnel', () => {
     const results: string[] = []
     for (const url of [`http://${net.addresses.cons}:7777/`, 'http://self.test:7777/']) {
       results.push(await curl('-sS', '-x', proxyUrl(s), url).catch((err: { stdout?: string; stderr?: string }) => `${err.stdout ?? ''}${err.stderr ?? ''}`))
-      results.push(await curl('-sS', '-p', '-x', proxyUrl(s), url).catch((err: { stdout?: string; stderr?: string }) => `${err.stdout ?? ''}${err.stderr ?? ''}`))
+      results.push(
+        await curl('-sS', '-p', '-x', proxyUrl(s), url).catch((err: { stdout?: string; stderr?: string }) => `${err.stdout ?? ''}${err.stderr ?? ''}`)
+      )
     }
     const socks = `${s.proxy!.username}:${s.proxy!.password}@${s.proxy!.socks}`
     results.push(await curl('-sS', '--socks5-hostname', socks, 'http://self.test:7777/').catch((err: { stderr?: string }) => err.stderr ?? ''))

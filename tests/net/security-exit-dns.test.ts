@@ -37,15 +37,28 @@ describe("the exit's DNS resolver", () => {
   }, 60_000)
 
   const query = async (ns: string, name: string, opts: { local?: string; type?: string } = {}): Promise<DnsAnswer> => {
-    const argv = [process.execPath, '--import', 'tsx', path.join(ROOT, 'tests/net/dns-query.ts'), '--server', '10.77.0.1', '--name', name, '--type', opts.type ?? 'A']
+    const argv = [
+      process.execPath,
+      '--import',
+      'tsx',
+      path.join(ROOT, 'tests/net/dns-query.ts'),
+      '--server',
+      '10.77.0.1',
+      '--name',
+      name,
+      '--type',
+      opts.type ?? 'A'
+    ]
     if (opts.local) argv.push('--local', opts.local)
     return JSON.parse((await net.exec(ns, argv)).stdout.trim()) as DnsAnswer
   }
-  const tunnelAddress = async (): Promise<string> => /inet (\d+\.\d+\.\d+\.\d+)\//.exec((await net.exec('cons', ['ip', '-4', '-o', 'addr', 'show', 'dev', daemonIf])).stdout)![1]!
+  const tunnelAddress = async (): Promise<string> =>
+    /inet (\d+\.\d+\.\d+\.\d+)\//.exec((await net.exec('cons', ['ip', '-4', '-o', 'addr', 'show', 'dev', daemonIf])).stdout)![1]!
 
   it('never tells consumers private, loopback or link-local addresses of names the exit host knows', async () => {
     const local = await tunnelAddress()
-    for (const name of ['router.lan', 'nas.lan', 'loop.test', 'link.test']) expect(await query('cons', name, { local })).toEqual({ code: 'ENOTFOUND', addresses: [] })
+    for (const name of ['router.lan', 'nas.lan', 'loop.test', 'link.test'])
+      expect(await query('cons', name, { local })).toEqual({ code: 'ENOTFOUND', addresses: [] })
     for (const name of ['loop6.test', 'ula6.test']) expect((await query('cons', name, { local, type: 'AAAA' })).addresses).toEqual([])
     // Public names still resolve.
     expect(await query('cons', 'web.test', { local })).toEqual({ code: 'OK', addresses: ['198.18.0.5'] })

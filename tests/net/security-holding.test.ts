@@ -23,10 +23,15 @@ describe('attacks that the product holds against', () => {
   let exitIf = ''
 
   const listen = async (role: string, host: string, port: number, secret: string): Promise<void> => {
-    const proc = net.spawn(role, [process.execPath, ...TSX, path.join(ROOT, 'tests/net/tcp-listener.ts'), '--host', host, '--port', String(port), '--secret', secret], { name: `listener-${role}-${port}` })
+    const proc = net.spawn(
+      role,
+      [process.execPath, ...TSX, path.join(ROOT, 'tests/net/tcp-listener.ts'), '--host', host, '--port', String(port), '--secret', secret],
+      { name: `listener-${role}-${port}` }
+    )
     await net.waitForLine(proc, /^ready/)
   }
-  const tunnelAddress = async (role: string, ifname: string): Promise<string> => /inet (\d+\.\d+\.\d+\.\d+)\//.exec((await net.exec(role, ['ip', '-4', '-o', 'addr', 'show', 'dev', ifname])).stdout)![1]!
+  const tunnelAddress = async (role: string, ifname: string): Promise<string> =>
+    /inet (\d+\.\d+\.\d+\.\d+)\//.exec((await net.exec(role, ['ip', '-4', '-o', 'addr', 'show', 'dev', ifname])).stdout)![1]!
   /** curl as root from the tunnel address: raw packets into the tunnel, past the proxy and its checks. */
   const fromTunnel = async (url: string): Promise<string> =>
     net.exec('cons', ['curl', '-sS', '--max-time', '4', '--interface', await tunnelAddress('cons', daemonIf), url], { timeoutMs: 15_000 }).then(
@@ -76,13 +81,18 @@ describe('attacks that the product holds against', () => {
     expect(await net.exec('exit', ['curl', '-sS', '--max-time', '4', 'http://10.99.0.5:7780/']).then((r) => r.stdout)).toContain('private-range-service')
     expect(await net.exec('cons', ['curl', '-sS', '--max-time', '4', 'http://198.18.0.5:25/']).then((r) => r.stdout)).toContain('smtp-service')
     // Through the tunnel, none is.
-    for (const url of ['http://198.18.0.10:7779/', 'http://10.77.0.1:7779/', 'http://10.99.0.5:7780/', 'http://198.18.0.5:25/']) expect(await fromTunnel(url)).toMatch(/^failed/)
+    for (const url of ['http://198.18.0.10:7779/', 'http://10.77.0.1:7779/', 'http://10.99.0.5:7780/', 'http://198.18.0.5:25/'])
+      expect(await fromTunnel(url)).toMatch(/^failed/)
     // The web still is.
     expect(await fromTunnel('http://198.18.0.5/')).toBe(net.addresses.exit)
   }, 90_000)
 
   it('one consumer cannot reach another consumer of the same exit', async () => {
-    const second = net.spawn('relay1', net.macroVpn('daemon', '--state', path.join(net.dir, 'second'), '--control', secondControl, '--bootstrap', net.bootstrap, '--ifname', secondIf), { name: 'second-daemon' })
+    const second = net.spawn(
+      'relay1',
+      net.macroVpn('daemon', '--state', path.join(net.dir, 'second'), '--control', secondControl, '--bootstrap', net.bootstrap, '--ifname', secondIf),
+      { name: 'second-daemon' }
+    )
     await net.waitForLine(second, /^ready \//)
     await net.exec('relay1', net.macroVpn('connect', '--control', secondControl, '--region', 'eu'), { timeoutMs: 60_000 })
     const other = await tunnelAddress('relay1', secondIf)
@@ -150,7 +160,8 @@ describe('attacks that the product holds against', () => {
     const secrets = ['web.test', 'bypass.test', '198.18.0.5', s.proxy!.password, s.proxy!.username]
     for (const file of files) {
       const text = fs.readFileSync(file, 'latin1')
-      for (const secret of secrets) expect({ file: path.basename(file), leaks: text.includes(secret) ? secret : null }).toEqual({ file: path.basename(file), leaks: null })
+      for (const secret of secrets)
+        expect({ file: path.basename(file), leaks: text.includes(secret) ? secret : null }).toEqual({ file: path.basename(file), leaks: null })
       // The exit never writes down a consumer's address.
       if (file.startsWith(net.exits[0]!.state) || /exit\d-/.test(path.basename(file))) expect(text.includes(net.addresses.cons!)).toBe(false)
     }

@@ -26,7 +26,18 @@ describe('plain-http forwarding through the local proxy', () => {
   const raw = async (request: string): Promise<string> => {
     const s = await status()
     const [host, port] = s.proxy!.http.split(':')
-    const argv = [process.execPath, '--import', 'tsx', path.join(ROOT, 'tests/net/raw-http.ts'), '--host', host!, '--port', port!, '--base64', Buffer.from(request, 'latin1').toString('base64')]
+    const argv = [
+      process.execPath,
+      '--import',
+      'tsx',
+      path.join(ROOT, 'tests/net/raw-http.ts'),
+      '--host',
+      host!,
+      '--port',
+      port!,
+      '--base64',
+      Buffer.from(request, 'latin1').toString('base64')
+    ]
     return (JSON.parse((await net.exec('cons', argv)).stdout.trim()) as { reply: string }).reply
   }
   const auth = async (): Promise<string> => {
@@ -64,7 +75,9 @@ describe('plain-http forwarding through the local proxy', () => {
   }, 60_000)
 
   it('a transfer coding the proxy cannot frame is refused, not passed on', async () => {
-    const reply = await raw(`POST http://web.test/echo HTTP/1.1\r\nHost: web.test\r\nProxy-Authorization: ${await auth()}\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n`)
+    const reply = await raw(
+      `POST http://web.test/echo HTTP/1.1\r\nHost: web.test\r\nProxy-Authorization: ${await auth()}\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n`
+    )
     expect(reply).toMatch(/^HTTP\/1\.1 (501|400)/)
     // Ordinary requests keep working.
     const s = await status()

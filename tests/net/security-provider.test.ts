@@ -32,7 +32,11 @@ describe('attacks on relays and exits', () => {
   let plain: ReturnType<Testnet['spawn']>
 
   const hostile = async <T>(...args: string[]): Promise<T> => {
-    const { stdout } = await net.exec('cons', [process.execPath, '--import', 'tsx', path.join(ROOT, 'tests/net/hostile-consumer.ts'), ...args, '--bootstrap', net.bootstrap], { timeoutMs: 90_000 })
+    const { stdout } = await net.exec(
+      'cons',
+      [process.execPath, '--import', 'tsx', path.join(ROOT, 'tests/net/hostile-consumer.ts'), ...args, '--bootstrap', net.bootstrap],
+      { timeoutMs: 90_000 }
+    )
     const result = JSON.parse(stdout.trim().split('\n').pop()!) as T & { error?: string }
     if (result.error) throw new Error(`hostile consumer: ${result.error}`)
     return result
@@ -47,7 +51,9 @@ describe('attacks on relays and exits', () => {
       net.startExit(2, ['--max-tunnels', '4']),
       net.startRelay(0, ['--region', 'r1', '--bandwidth', '1'])
     ])
-    plain = net.spawn('web', [process.execPath, '--import', 'tsx', path.join(ROOT, 'tests/net/dht-echo-peer.ts'), 'serve', '--bootstrap', net.bootstrap], { name: 'plain-dht-server' })
+    plain = net.spawn('web', [process.execPath, '--import', 'tsx', path.join(ROOT, 'tests/net/dht-echo-peer.ts'), 'serve', '--bootstrap', net.bootstrap], {
+      name: 'plain-dht-server'
+    })
     plainKey = (await net.waitForLine(plain, /^ready ([0-9a-f]{64})/))[1]!
   }, 120_000)
 
@@ -81,7 +87,9 @@ describe('attacks on relays and exits', () => {
     const before = rssMiB(relay.process.pid!)
     const r = await hostile<FloodResult>('extend-flood', '--entry', relay.key, '--exit', open.key, '--count', '20000')
     const after = rssMiB(relay.process.pid!)
-    console.log(`EXTEND flood: ${r.sent} cells sent, ${r.replies} answered (${r.replyBytes} bytes), destroyed ${r.destroyed}, link closed ${r.linkClosed}; relay RSS ${before.toFixed(0)} -> ${after.toFixed(0)} MiB`)
+    console.log(
+      `EXTEND flood: ${r.sent} cells sent, ${r.replies} answered (${r.replyBytes} bytes), destroyed ${r.destroyed}, link closed ${r.linkClosed}; relay RSS ${before.toFixed(0)} -> ${after.toFixed(0)} MiB`
+    )
     // A circuit is extended a few times at most; past that the relay ends it.
     expect(r.replies).toBeLessThanOrEqual(2)
     expect(r.destroyed !== null || r.linkClosed).toBe(true)

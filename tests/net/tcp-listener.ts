@@ -6,7 +6,9 @@
 import net from 'node:net'
 import { parseArgs } from 'node:util'
 
-const { values } = parseArgs({ options: { host: { type: 'string', default: '0.0.0.0' }, port: { type: 'string' }, secret: { type: 'string', default: 'local-secret' } } })
+const { values } = parseArgs({
+  options: { host: { type: 'string', default: '0.0.0.0' }, port: { type: 'string' }, secret: { type: 'string', default: 'local-secret' } }
+})
 const server = net.createServer((socket) => {
   socket.on('error', () => {})
   // An HTTP-looking answer, so curl through a proxy prints it too.

@@ -63,7 +63,14 @@ describe('testnet', () => {
     for (const ns of Object.values(net.namespaces)) expect(present.has(ns)).toBe(true)
     const { stdout } = await net.exec('cons', ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'])
     expect(stdout).toContain('198.18.0.20/24')
-    expect(net.addresses).toMatchObject({ inet: '198.18.0.1', boot: '198.18.0.2', web: '198.18.0.5', exit: '198.18.0.10', exit2: '198.18.0.11', cons: '198.18.0.20' })
+    expect(net.addresses).toMatchObject({
+      inet: '198.18.0.1',
+      boot: '198.18.0.2',
+      web: '198.18.0.5',
+      exit: '198.18.0.10',
+      exit2: '198.18.0.11',
+      cons: '198.18.0.20'
+    })
     expect(net.exits.map((e) => e.ifname.length).every((n) => n <= 15)).toBe(true)
   })
 
@@ -80,7 +87,10 @@ describe('testnet', () => {
     expect(addr.stdout).toContain('198.19.0.30/24')
     for (const role of ['relay1', 'relay3', 'exit', 'cons', 'inet']) {
       const { stdout } = await net.exec(role, ['ip', '-4', 'route', 'show'])
-      const routes = stdout.trim().split('\n').map((line) => line.trim().split(/\s+/).slice(0, 3).join(' '))
+      const routes = stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.trim().split(/\s+/).slice(0, 3).join(' '))
       const dev = role === 'inet' ? 'br0' : 'eth0'
       expect(routes.sort()).toEqual(SUBNETS.map((s) => `${s} dev ${dev}`).sort())
     }
@@ -104,16 +114,32 @@ describe('testnet', () => {
   }, 60_000)
 
   it('lets the consumer reach the web server, which reports the consumer address', async () => {
-    const { stdout } = await net.exec('cons', [process.execPath, '-e', 'fetch(process.argv[1]).then(r => r.text()).then(t => process.stdout.write(t))', net.webUrl])
+    const { stdout } = await net.exec('cons', [
+      process.execPath,
+      '-e',
+      'fetch(process.argv[1]).then(r => r.text()).then(t => process.stdout.write(t))',
+      net.webUrl
+    ])
     expect(stdout).toBe('198.18.0.20')
-    const page = await net.exec('cons', [process.execPath, '-e', 'fetch(process.argv[1]).then(r => r.text()).then(t => process.stdout.write(t))', `${net.webUrl}page`])
+    const page = await net.exec('cons', [
+      process.execPath,
+      '-e',
+      'fetch(process.argv[1]).then(r => r.text()).then(t => process.stdout.write(t))',
+      `${net.webUrl}page`
+    ])
     expect(page.stdout).toContain('<p id="addr">198.18.0.20</p>')
-    const bytes = await net.exec('cons', [process.execPath, '-e', 'fetch(process.argv[1]).then(r => r.arrayBuffer()).then(b => process.stdout.write(String(b.byteLength)))', `${net.webUrl}bytes?n=1000000`])
+    const bytes = await net.exec('cons', [
+      process.execPath,
+      '-e',
+      'fetch(process.argv[1]).then(r => r.arrayBuffer()).then(b => process.stdout.write(String(b.byteLength)))',
+      `${net.webUrl}bytes?n=1000000`
+    ])
     expect(bytes.stdout).toBe('1000000')
   }, 20_000)
 
   it('resolves web.test and bypass.test in the exit namespaces', async () => {
-    const script = "require('dns').lookup(process.argv[1], {family: 4}, (e, a) => { if (e) { console.error(e.message); process.exit(1) } process.stdout.write(a) })"
+    const script =
+      "require('dns').lookup(process.argv[1], {family: 4}, (e, a) => { if (e) { console.error(e.message); process.exit(1) } process.stdout.write(a) })"
     for (const exit of net.exits) {
       for (const name of ['web.test', 'bypass.test']) {
         const { stdout } = await net.exec(exit.role, [process.execPath, '-e', script, name])
@@ -126,9 +152,15 @@ describe('testnet', () => {
 
   it('connects two hyperdht peers in different namespaces and echoes an unordered datagram', async () => {
     const topic = `macro-vpn/testnet-check/${net.id}`
-    const server = net.spawn('exit', [process.execPath, '--import', TSX_IMPORT, ECHO_PEER, 'serve', '--bootstrap', net.bootstrap, '--topic', topic], { name: 'echo-serve' })
+    const server = net.spawn('exit', [process.execPath, '--import', TSX_IMPORT, ECHO_PEER, 'serve', '--bootstrap', net.bootstrap, '--topic', topic], {
+      name: 'echo-serve'
+    })
     await net.waitForLine(server, /^ready [0-9a-f]{64}$/, 20_000)
-    const dialer = net.spawn('cons', [process.execPath, '--import', TSX_IMPORT, ECHO_PEER, 'dial', '--bootstrap', net.bootstrap, '--topic', topic, '--timeout', '25000'], { name: 'echo-dial' })
+    const dialer = net.spawn(
+      'cons',
+      [process.execPath, '--import', TSX_IMPORT, ECHO_PEER, 'dial', '--bootstrap', net.bootstrap, '--topic', topic, '--timeout', '25000'],
+      { name: 'echo-dial' }
+    )
     const m = await net.waitForLine(dialer, /^echo ok (\d+)$/, 30_000)
     expect(Number(m[1])).toBeGreaterThanOrEqual(0)
     await net.stop(server)
@@ -254,7 +286,10 @@ describe('testnet with an exit behind a port-randomizing NAT', () => {
     // mapped port from another source port is dropped too.
     const [fromWeb, curlFromWeb] = await Promise.all([
       probe(net, 'web', [net.addresses.exit!, net.addresses.exitLan!]),
-      net.exec('web', ['curl', '-sS', '--max-time', '2', 'http://198.18.0.40:9/'], { timeoutMs: 5000 }).then(() => 'reached', (e: { code?: string }) => e.code),
+      net.exec('web', ['curl', '-sS', '--max-time', '2', 'http://198.18.0.40:9/'], { timeoutMs: 5000 }).then(
+        () => 'reached',
+        (e: { code?: string }) => e.code
+      ),
       net.exec('web', [process.execPath, '-e', UDP_SEND_FROM, net.addresses.exit!, '40123', '7100']),
       net.exec('web', [process.execPath, '-e', UDP_SEND_FROM, net.addresses.exit!, '7001', '7101']),
       net.exec('web', [process.execPath, '-e', UDP_SEND_FROM, net.addresses.exit!, String(mapped), '7102'])
@@ -275,7 +310,9 @@ describe('testnet with an exit behind a port-randomizing NAT', () => {
     await cli('connect', '--region', 'eu')
     const s = await status()
     expect(s.state).toBe('connected')
-    expect(s.circuit).toEqual([{ role: 'exit', region: 'eu', key: exit.key, rttMs: expect.any(Number), bytes: { rx: expect.any(Number), tx: expect.any(Number) } }])
+    expect(s.circuit).toEqual([
+      { role: 'exit', region: 'eu', key: exit.key, rttMs: expect.any(Number), bytes: { rx: expect.any(Number), tx: expect.any(Number) } }
+    ])
     const cred = `${s.proxy!.username}:${s.proxy!.password}`
     expect(await curl('-x', `http://${cred}@${s.proxy!.http}`, 'http://web.test/')).toBe('198.18.0.40')
     expect(await curl('--socks5-hostname', `${cred}@${s.proxy!.socks}`, 'http://web.test/')).toBe('198.18.0.40')
@@ -285,7 +322,11 @@ describe('testnet with an exit behind a port-randomizing NAT', () => {
 
   it('removes every namespace of the run, routers included, on close()', async () => {
     const prefix = `mv${net.id}-`
-    expect(listNamespaces().filter((ns) => ns.startsWith(prefix)).sort()).toEqual(Object.values(net.namespaces).sort())
+    expect(
+      listNamespaces()
+        .filter((ns) => ns.startsWith(prefix))
+        .sort()
+    ).toEqual(Object.values(net.namespaces).sort())
     await net.close()
     expect(listNamespaces().filter((ns) => ns.startsWith(prefix))).toEqual([])
     for (const ns of Object.values(net.namespaces)) expect(fs.existsSync(path.join('/etc/netns', ns))).toBe(false)

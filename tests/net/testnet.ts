@@ -139,12 +139,33 @@ export interface SpawnOptions {
   stdin?: 'pipe' | 'ignore'
 }
 
-export interface ExecOptions { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string }
-export interface ExecResult { stdout: string; stderr: string }
+export interface ExecOptions {
+  timeoutMs?: number
+  env?: NodeJS.ProcessEnv
+  input?: string
+}
+export interface ExecResult {
+  stdout: string
+  stderr: string
+}
 
-export interface ServeHandle { key: string; process: ChildProcess; ns: string; address: string; state: string }
-export interface ExitHandle extends ServeHandle { region: string; ifname: string }
-export interface DaemonHandle { process: ChildProcess; control: string; state: string; ifname: string }
+export interface ServeHandle {
+  key: string
+  process: ChildProcess
+  ns: string
+  address: string
+  state: string
+}
+export interface ExitHandle extends ServeHandle {
+  region: string
+  ifname: string
+}
+export interface DaemonHandle {
+  process: ChildProcess
+  control: string
+  state: string
+  ifname: string
+}
 
 const active = new Set<Testnet>()
 let handlersInstalled = false
@@ -266,10 +287,21 @@ export class Testnet {
       } else {
         add(role, `198.18.0.${10 + index}`)
       }
-      return { index, region: e.region, role, ns: this.namespaces[role]!, address: this.addresses[role]!, nat, ifname: `mv${this.id}x${index}`, state: path.join(this.dir, `exit${index}`) }
+      return {
+        index,
+        region: e.region,
+        role,
+        ns: this.namespaces[role]!,
+        address: this.addresses[role]!,
+        nat,
+        ifname: `mv${this.id}x${index}`,
+        state: path.join(this.dir, `exit${index}`)
+      }
     })
     if (opts.consumerCgnat !== undefined && (!this.consumerNat || (opts.consumerCgnat !== 'masquerade' && opts.consumerCgnat !== 'random'))) {
-      throw Object.assign(new Error(`consumerCgnat needs consumerNat and must be 'masquerade' or 'random', not ${JSON.stringify(opts.consumerCgnat)}.`), { code: 'BAD_ARGUMENT' })
+      throw Object.assign(new Error(`consumerCgnat needs consumerNat and must be 'masquerade' or 'random', not ${JSON.stringify(opts.consumerCgnat)}.`), {
+        code: 'BAD_ARGUMENT'
+      })
     }
     if (this.consumerNat && opts.consumerCgnat) {
       // bridge <- cgnat (198.18.0.22) <- 100.64.0.0/24 <- home router (nat) <- 192.168.77.0/24 <- cons
@@ -277,7 +309,13 @@ export class Testnet {
       add('nat', CGNAT_LAN_HOST)
       add('cons', CGNAT_WAN) // what the world sees
       this.addresses.consLan = NAT_LAN_HOST
-      this.natted.push({ role: 'nat', router: this.namespaces.cgnat!, mode: opts.consumerCgnat, routerLanAddress: CGNAT_LAN_ROUTER, hostAddress: CGNAT_LAN_HOST })
+      this.natted.push({
+        role: 'nat',
+        router: this.namespaces.cgnat!,
+        mode: opts.consumerCgnat,
+        routerLanAddress: CGNAT_LAN_ROUTER,
+        hostAddress: CGNAT_LAN_HOST
+      })
       this.natted.push({ role: 'cons', router: this.namespaces.nat!, mode: this.consumerNat, routerLanAddress: NAT_LAN_ROUTER, hostAddress: NAT_LAN_HOST })
     } else if (this.consumerNat) {
       add('nat', '198.18.0.21')
@@ -371,10 +409,18 @@ export class Testnet {
       // Every router's WAN leg exists now (on the bridge, attached above, or behind the router
       // wired before it: a home router behind a CGNAT); add the LAN legs and the NAT, in order.
       for (const n of this.natted) {
-        await setUpNatRouter({ router: n.router, host: this.namespaces[n.role]!, mode: n.mode, routerLanAddress: n.routerLanAddress, hostAddress: n.hostAddress })
+        await setUpNatRouter({
+          router: n.router,
+          host: this.namespaces[n.role]!,
+          mode: n.mode,
+          routerLanAddress: n.routerLanAddress,
+          hostAddress: n.hostAddress
+        })
       }
       const boot = this.spawn('boot', this.macroVpn('bootstrap', '--host', this.addresses.boot!, '--port', String(BOOTSTRAP_PORT)), { name: 'bootstrap' })
-      const web = this.spawn('web', [process.execPath, '--import', TSX_IMPORT, WEB_SERVER, '--host', this.addresses.web!, '--port', '80'], { name: 'web-server' })
+      const web = this.spawn('web', [process.execPath, '--import', TSX_IMPORT, WEB_SERVER, '--host', this.addresses.web!, '--port', '80'], {
+        name: 'web-server'
+      })
       this.infrastructure.push(boot, web)
       await Promise.all([this.waitForLine(boot, /^ready \S+:\d+/, this.startTimeoutMs), this.waitForLine(web, /^ready /, this.startTimeoutMs)])
     } catch (err) {
@@ -393,7 +439,9 @@ export class Testnet {
     const byRole = this.namespaces[nsOrRole]
     if (byRole) return byRole
     if (Object.values(this.namespaces).includes(nsOrRole)) return nsOrRole
-    throw Object.assign(new Error(`Unknown namespace ${JSON.stringify(nsOrRole)}: use one of ${Object.keys(this.namespaces).join(', ')}.`), { code: 'UNKNOWN_NAMESPACE' })
+    throw Object.assign(new Error(`Unknown namespace ${JSON.stringify(nsOrRole)}: use one of ${Object.keys(this.namespaces).join(', ')}.`), {
+      code: 'UNKNOWN_NAMESPACE'
+    })
   }
 
   /** Run argv inside a namespace; output goes to <dir>/logs/<name>-<n>.log. Killed by close(). */
@@ -432,13 +480,29 @@ export class Testnet {
   exec(nsOrRole: string, argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
     const ns = this.ns(nsOrRole)
     return new Promise((resolve, reject) => {
-      const child = execFile('ip', ['netns', 'exec', ns, ...argv], { cwd: ROOT, env: opts.env ?? process.env, encoding: 'utf8', timeout: opts.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-        if (!err) return resolve({ stdout, stderr })
-        const e = err as Error & { code?: unknown; killed?: boolean; signal?: string }
-        const exitCode = typeof e.code === 'number' ? e.code : null
-        const why = e.killed ? `killed after ${opts.timeoutMs ?? 30_000} ms` : exitCode !== null ? `exit code ${exitCode}` : String(e.code ?? e.signal ?? e.message)
-        reject(Object.assign(new Error(`${argv.join(' ')} in ${ns} failed (${why}): ${(stderr || stdout).trim().slice(-2000)}`), { code: 'EXEC_FAILED', exitCode, stdout, stderr }))
-      })
+      const child = execFile(
+        'ip',
+        ['netns', 'exec', ns, ...argv],
+        { cwd: ROOT, env: opts.env ?? process.env, encoding: 'utf8', timeout: opts.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024 },
+        (err, stdout, stderr) => {
+          if (!err) return resolve({ stdout, stderr })
+          const e = err as Error & { code?: unknown; killed?: boolean; signal?: string }
+          const exitCode = typeof e.code === 'number' ? e.code : null
+          const why = e.killed
+            ? `killed after ${opts.timeoutMs ?? 30_000} ms`
+            : exitCode !== null
+              ? `exit code ${exitCode}`
+              : String(e.code ?? e.signal ?? e.message)
+          reject(
+            Object.assign(new Error(`${argv.join(' ')} in ${ns} failed (${why}): ${(stderr || stdout).trim().slice(-2000)}`), {
+              code: 'EXEC_FAILED',
+              exitCode,
+              stdout,
+              stderr
+            })
+          )
+        }
+      )
       if (opts.input !== undefined) child.stdin?.end(opts.input)
     })
   }
@@ -460,7 +524,24 @@ export class Testnet {
   async startExit(index: number, extraArgs: string[] = [], timeoutMs = 30_000): Promise<ExitHandle> {
     const exit = this.exits[index]
     if (!exit) throw Object.assign(new Error(`No exit ${index}: this testnet has ${this.exits.length}.`), { code: 'BAD_ARGUMENT' })
-    const proc = this.spawn(exit.role, this.macroVpn('serve', '--role', 'exit', '--region', exit.region, '--state', exit.state, '--bootstrap', this.bootstrap, '--ifname', exit.ifname, ...extraArgs), { name: `exit${index}` })
+    const proc = this.spawn(
+      exit.role,
+      this.macroVpn(
+        'serve',
+        '--role',
+        'exit',
+        '--region',
+        exit.region,
+        '--state',
+        exit.state,
+        '--bootstrap',
+        this.bootstrap,
+        '--ifname',
+        exit.ifname,
+        ...extraArgs
+      ),
+      { name: `exit${index}` }
+    )
     const m = await this.waitForLine(proc, /^ready ([0-9a-f]{64})\b/, timeoutMs)
     return { key: m[1]!, process: proc, ns: exit.ns, address: exit.address, state: exit.state, region: exit.region, ifname: exit.ifname }
   }
@@ -469,7 +550,9 @@ export class Testnet {
   async startRelay(index: number, extraArgs: string[] = [], timeoutMs = 30_000): Promise<ServeHandle> {
     const relay = this.relays[index]
     if (!relay) throw Object.assign(new Error(`No relay ${index}: this testnet has ${this.relays.length} (option relays).`), { code: 'BAD_ARGUMENT' })
-    const proc = this.spawn(relay.role, this.macroVpn('serve', '--role', 'relay', '--state', relay.state, '--bootstrap', this.bootstrap, ...extraArgs), { name: relay.role })
+    const proc = this.spawn(relay.role, this.macroVpn('serve', '--role', 'relay', '--state', relay.state, '--bootstrap', this.bootstrap, ...extraArgs), {
+      name: relay.role
+    })
     const m = await this.waitForLine(proc, /^ready ([0-9a-f]{64})\b/, timeoutMs)
     return { key: m[1]!, process: proc, ns: relay.ns, address: relay.address, state: relay.state }
   }
@@ -477,7 +560,11 @@ export class Testnet {
   /** `macro-vpn daemon` in the consumer namespace; resolves when its control socket exists. */
   async startDaemon(extraArgs: string[] = [], timeoutMs = 20_000): Promise<DaemonHandle> {
     const ifname = `mv${this.id}c0`
-    const proc = this.spawn('cons', this.macroVpn('daemon', '--state', this.consumerState, '--control', this.control, '--bootstrap', this.bootstrap, '--ifname', ifname, ...extraArgs), { name: 'daemon' })
+    const proc = this.spawn(
+      'cons',
+      this.macroVpn('daemon', '--state', this.consumerState, '--control', this.control, '--bootstrap', this.bootstrap, '--ifname', ifname, ...extraArgs),
+      { name: 'daemon' }
+    )
     // The daemon prints `ready <control path>` once its control socket answers (a stale socket
     // file left by a killed daemon does not count).
     await this.waitForLine(proc, /^ready \//, timeoutMs)

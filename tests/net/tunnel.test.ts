@@ -35,7 +35,9 @@ describe('single-hop tunnel through an exit found on the DHT', () => {
     const connectMs = performance.now() - t0
     const s = await status()
     expect(s.state).toBe('connected')
-    expect(s.circuit).toEqual([{ role: 'exit', region: 'eu', key: exitKey, rttMs: expect.any(Number), bytes: { rx: expect.any(Number), tx: expect.any(Number) } }])
+    expect(s.circuit).toEqual([
+      { role: 'exit', region: 'eu', key: exitKey, rttMs: expect.any(Number), bytes: { rx: expect.any(Number), tx: expect.any(Number) } }
+    ])
     expect(s.circuitInfo).toMatchObject({ hops: 1, rebuilds: 0, standby: false })
     expect(s.proxy?.http).toMatch(/^127\.0\.0\.1:\d+$/)
     expect(s.proxy?.socks).toMatch(/^127\.0\.0\.1:\d+$/)
@@ -58,7 +60,9 @@ describe('single-hop tunnel through an exit found on the DHT', () => {
     const { proxy } = await status()
     expect(await curl('-o', '/dev/null', '-w', '%{http_code}', '-x', `http://${proxy!.http}`, 'http://web.test/')).toBe('407')
     expect(await curl('-o', '/dev/null', '-w', '%{http_code}', '-x', `http://${proxy!.username}:wrong@${proxy!.http}`, 'http://web.test/')).toBe('407')
-    await expect(net.exec('cons', ['curl', '-sS', '--max-time', '10', '--socks5-hostname', `${proxy!.username}:wrong@${proxy!.socks}`, 'http://web.test/'])).rejects.toMatchObject({ code: 'EXEC_FAILED' })
+    await expect(
+      net.exec('cons', ['curl', '-sS', '--max-time', '10', '--socks5-hostname', `${proxy!.username}:wrong@${proxy!.socks}`, 'http://web.test/'])
+    ).rejects.toMatchObject({ code: 'EXEC_FAILED' })
   }, 60_000)
 
   it('refuses destinations the exit policy forbids, even when DNS points there', async () => {
@@ -72,7 +76,15 @@ describe('single-hop tunnel through an exit found on the DHT', () => {
   it('downloads through the tunnel with the right byte count (TCP at the budgeted MTU)', async () => {
     const { proxy } = await status()
     const n = 50 * 1024 * 1024
-    const out = await curl('-o', '/dev/null', '-w', '%{size_download} %{speed_download}', '-x', `http://${proxy!.username}:${proxy!.password}@${proxy!.http}`, `http://web.test/bytes?n=${n}`)
+    const out = await curl(
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{size_download} %{speed_download}',
+      '-x',
+      `http://${proxy!.username}:${proxy!.password}@${proxy!.http}`,
+      `http://web.test/bytes?n=${n}`
+    )
     const [size, speed] = out.split(' ').map(Number)
     expect(size).toBe(n)
     console.log(`50 MiB through the tunnel: ${((speed! * 8) / 1e6).toFixed(0)} Mbit/s`)

@@ -79,7 +79,8 @@ const server = http.createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end(sourceIp(req))
   } else if (url.pathname === '/page') {
     const ip = escapeHtml(sourceIp(req))
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+    res
+      .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
       .end(`<!doctype html><html><head><title>Macro VPN test page</title></head><body><h1>Macro VPN test page</h1><p id="addr">${ip}</p></body></html>\n`)
   } else if (url.pathname === '/bytes') {
     const n = Number(url.searchParams.get('n') ?? '0')

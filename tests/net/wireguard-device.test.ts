@@ -27,8 +27,12 @@ function inNs(ns: string, script: string, timeoutMs = 20_000): Promise<string> {
     const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
-    child.stdout.on('data', (d) => { out += d })
-    child.stderr.on('data', (d) => { err += d })
+    child.stdout.on('data', (d) => {
+      out += d
+    })
+    child.stderr.on('data', (d) => {
+      err += d
+    })
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
     child.on('exit', (code) => {
       clearTimeout(timer)
@@ -55,7 +59,9 @@ afterAll(async () => {
   await devA?.close().catch(() => {})
   await devB?.close().catch(() => {})
   for (const ns of namespaces) {
-    try { sh(['ip', 'netns', 'del', ns]) } catch {}
+    try {
+      sh(['ip', 'netns', 'del', ns])
+    } catch {}
   }
 })
 
@@ -87,34 +93,46 @@ describe('WireGuardDevice', () => {
 
     expect(sh(['ip', '-n', nsA, 'link', 'show', ifA])).toContain('mtu 1392')
     // A UDP echo through the tunnel (no ping binary on these machines).
-    const echo = inNs(nsB, `
+    const echo = inNs(
+      nsB,
+      `
       const s = require('dgram').createSocket('udp4')
       s.on('message', (m, r) => { s.send(m, r.port, r.address, () => s.close()) })
       s.bind(9001, '10.99.0.2', () => console.log('bound'))
-    `)
+    `
+    )
     await new Promise((r) => setTimeout(r, 300))
-    const echoed = await inNs(nsA, `
+    const echoed = await inNs(
+      nsA,
+      `
       const s = require('dgram').createSocket('udp4')
       const t = setInterval(() => s.send('hello', 9001, '10.99.0.2'), 200)
       s.on('message', (m) => { console.log(String(m)); clearInterval(t); s.close() })
-    `)
+    `
+    )
     expect(echoed.trim()).toBe('hello')
     await echo
 
     // 4 MiB over TCP through the tunnel: full-size segments must pass at this MTU.
-    const server = inNs(nsB, `
+    const server = inNs(
+      nsB,
+      `
       const net = require('net')
       const s = net.createServer((c) => { let n = 0; c.on('data', (d) => { n += d.length }); c.on('end', () => { c.end(String(n)); s.close() }) })
       s.listen(9000, '10.99.0.2', () => console.log('listening'))
-    `)
+    `
+    )
     await new Promise((r) => setTimeout(r, 300))
-    const reply = await inNs(nsA, `
+    const reply = await inNs(
+      nsA,
+      `
       const net = require('net')
       const c = net.connect(9000, '10.99.0.2', () => { c.end(Buffer.alloc(4 * 1024 * 1024, 1)) })
       let got = ''
       c.on('data', (d) => { got += d })
       c.on('end', () => { console.log(got) })
-    `)
+    `
+    )
     expect(reply.trim()).toBe(String(4 * 1024 * 1024))
     await server
 

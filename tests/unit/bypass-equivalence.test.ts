@@ -207,24 +207,46 @@ describe('bypass matcher and PAC equivalence', () => {
   })
 
   it('an empty rule list proxies everything', () => {
-    checkTable([], [...GENERAL_CASES, ...LOCAL_CASES].map(([h]) => [h, false]))
+    checkTable(
+      [],
+      [...GENERAL_CASES, ...LOCAL_CASES].map(([h]) => [h, false])
+    )
   })
 
   it('0.0.0.0/0 and ::/0 bypass every IP literal but no hostname', () => {
-    checkTable(['0.0.0.0/0', '::/0'], [
-      ['1.2.3.4', true],
-      ['255.255.255.255', true],
-      ['::', true],
-      ['ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', true],
-      ['example.com', false],
-      ['intranet', false]
-    ])
+    checkTable(
+      ['0.0.0.0/0', '::/0'],
+      [
+        ['1.2.3.4', true],
+        ['255.255.255.255', true],
+        ['::', true],
+        ['ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', true],
+        ['example.com', false],
+        ['intranet', false]
+      ]
+    )
   })
 
   it('the PAC normalises hosts exactly like normalizeHost (IDN, case, brackets, trailing dot)', () => {
     const pac = pacSandbox(compilePac([], PROXY))
     const mvHost = (pac.context.FindProxyForURL as { normalizeHost: (h: string) => string }).normalizeHost
-    const hosts = ['bücher.de', 'BÜCHER.de.', 'münchen.example', 'faß.de', 'ελληνικά.gr', 'яндекс.рф', '日本語.jp', '中国。cn', 'ｅｘａｍｐｌｅ．com', 'i̇stanbul.tr', '😀.example', 'xn--bcher-kva.de', '[::1]', 'café.fr.', 'straße.de']
+    const hosts = [
+      'bücher.de',
+      'BÜCHER.de.',
+      'münchen.example',
+      'faß.de',
+      'ελληνικά.gr',
+      'яндекс.рф',
+      '日本語.jp',
+      '中国。cn',
+      'ｅｘａｍｐｌｅ．com',
+      'i̇stanbul.tr',
+      '😀.example',
+      'xn--bcher-kva.de',
+      '[::1]',
+      'café.fr.',
+      'straße.de'
+    ]
     for (const h of hosts) expect({ h, pac: mvHost(h) }).toEqual({ h, pac: normalizeHost(h) })
   })
 
@@ -232,10 +254,38 @@ describe('bypass matcher and PAC equivalence', () => {
     const pac = pacSandbox(compilePac([], PROXY))
     const mvIPv6 = (pac.context.FindProxyForURL as { parseIPv6: (h: string) => string | null }).parseIPv6
     const samples = [
-      '::', '::1', '1::', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8', '1::8', '2001:db8::1', '2001:0db8:0000::0001',
-      '::ffff:1.2.3.4', '::1.2.3.4', '1:2:3:4:5:6:1.2.3.4', 'fe80::abcd', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
-      '1:2:3:4:5:6:7:8:9', '1::2::3', ':1::2', '1:2:3:4:5:6:7:', ':::', '12345::', '1.2.3.4::', '::1.2.3', '::01.2.3.4', '::256.1.1.1',
-      '1:2:3:4:5:6:7:1.2.3.4', '::g', 'fe80::1%eth0', ':', '', '1:2:3:4:5:6:7', '::ffff:1.2.3.4.5', '1.2::3'
+      '::',
+      '::1',
+      '1::',
+      '1:2:3:4:5:6:7:8',
+      '1:2:3:4:5:6:7::',
+      '::2:3:4:5:6:7:8',
+      '1::8',
+      '2001:db8::1',
+      '2001:0db8:0000::0001',
+      '::ffff:1.2.3.4',
+      '::1.2.3.4',
+      '1:2:3:4:5:6:1.2.3.4',
+      'fe80::abcd',
+      'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+      '1:2:3:4:5:6:7:8:9',
+      '1::2::3',
+      ':1::2',
+      '1:2:3:4:5:6:7:',
+      ':::',
+      '12345::',
+      '1.2.3.4::',
+      '::1.2.3',
+      '::01.2.3.4',
+      '::256.1.1.1',
+      '1:2:3:4:5:6:7:1.2.3.4',
+      '::g',
+      'fe80::1%eth0',
+      ':',
+      '',
+      '1:2:3:4:5:6:7',
+      '::ffff:1.2.3.4.5',
+      '1.2::3'
     ]
     for (const s of samples) expect({ s, pac: mvIPv6(s) }).toEqual({ s, pac: parseIPv6(s) })
   })

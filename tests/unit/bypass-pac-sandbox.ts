@@ -21,10 +21,12 @@ function noDns(name: string): () => never {
 
 export function pacSandbox(source: string): PacSandbox {
   const calls: string[] = []
-  const track = <A extends unknown[], R>(name: string, fn: (...args: A) => R) => (...args: A): R => {
-    calls.push(name)
-    return fn(...args)
-  }
+  const track =
+    <A extends unknown[], R>(name: string, fn: (...args: A) => R) =>
+    (...args: A): R => {
+      calls.push(name)
+      return fn(...args)
+    }
   const toInt = (ip: string): number => ip.split('.').reduce((v, p) => v * 256 + Number(p), 0)
   const helpers = {
     isPlainHostName: track('isPlainHostName', (host: string) => !String(host).includes('.')),
@@ -32,10 +34,18 @@ export function pacSandbox(source: string): PacSandbox {
     localHostOrDomainIs: track('localHostOrDomainIs', (host: string, hostdom: string) => host === hostdom || hostdom.startsWith(host + '.')),
     dnsDomainLevels: track('dnsDomainLevels', (host: string) => String(host).split('.').length - 1),
     shExpMatch: track('shExpMatch', (str: string, exp: string) =>
-      new RegExp('^' + exp.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$').test(str)),
+      new RegExp(
+        '^' +
+          exp
+            .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+            .replace(/\*/g, '.*')
+            .replace(/\?/g, '.') +
+          '$'
+      ).test(str)
+    ),
     isInNet: track('isInNet', (host: string, pattern: string, mask: string) => {
       if (isIP(host) !== 4) throw new Error(`PAC called isInNet on a non-IP host ${host}: that triggers DNS`)
-      return ((toInt(host) & toInt(mask)) >>> 0) === ((toInt(pattern) & toInt(mask)) >>> 0)
+      return (toInt(host) & toInt(mask)) >>> 0 === (toInt(pattern) & toInt(mask)) >>> 0
     }),
     isInNetEx: track('isInNetEx', (host: string) => {
       if (isIP(String(host).replace(/^\[|\]$/g, '')) === 0) throw new Error(`PAC called isInNetEx on a non-IP host ${host}: that triggers DNS`)

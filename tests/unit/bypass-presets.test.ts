@@ -25,7 +25,8 @@ describe('bypass presets', () => {
     const banking = parseBypassRules(findBypassPreset('banking')!.rules).rules
     const streaming = parseBypassRules(findBypassPreset('streaming')!.rules).rules
     for (const host of ['www.paypal.com', 'secure.chase.com', 'www.barclays.co.uk', 'wise.com']) expect(matchesBypass(banking, host)).toBe(true)
-    for (const host of ['www.netflix.com', 'ipv4-c001.1.oca.nflxvideo.net', 'www.bbc.co.uk', 'open.spotify.com', 'www.twitch.tv']) expect(matchesBypass(streaming, host)).toBe(true)
+    for (const host of ['www.netflix.com', 'ipv4-c001.1.oca.nflxvideo.net', 'www.bbc.co.uk', 'open.spotify.com', 'www.twitch.tv'])
+      expect(matchesBypass(streaming, host)).toBe(true)
     expect(matchesBypass(streaming, 'www.youtube.com')).toBe(false)
     expect(matchesBypass(banking, 'example.com')).toBe(false)
   })

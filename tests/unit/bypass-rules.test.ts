@@ -3,7 +3,17 @@ import vm from 'node:vm'
 import { BYPASS_RULE_ERROR, compilePac, matchesBypass, parseBypassRule, parseBypassRules, PROXY_ADDRESS_ERROR } from '../../shared/bypass-rules.ts'
 
 const PROXY = '127.0.0.1:18080'
-const RULE_TEXTS = ['Example.com', '*.wild.test', 'intranet', '192.168.1.20', '10.0.0.0/8', '172.16.0.0/12', '100.64.0.0/10', 'xn--bcher-kva.example', 'a-b.c-d.org.']
+const RULE_TEXTS = [
+  'Example.com',
+  '*.wild.test',
+  'intranet',
+  '192.168.1.20',
+  '10.0.0.0/8',
+  '172.16.0.0/12',
+  '100.64.0.0/10',
+  'xn--bcher-kva.example',
+  'a-b.c-d.org.'
+]
 const { rules, errors } = parseBypassRules(RULE_TEXTS)
 
 /** [host, expected bypassed] */
@@ -62,7 +72,17 @@ function pacFunction(source: string): (url: string, host: string) => string {
 describe('bypass rules', () => {
   it('parses the sample list without errors and normalises case and trailing dots', () => {
     expect(errors).toEqual([])
-    expect(rules.map((r) => r.text)).toEqual(['example.com', '*.wild.test', 'intranet', '192.168.1.20', '10.0.0.0/8', '172.16.0.0/12', '100.64.0.0/10', 'xn--bcher-kva.example', 'a-b.c-d.org'])
+    expect(rules.map((r) => r.text)).toEqual([
+      'example.com',
+      '*.wild.test',
+      'intranet',
+      '192.168.1.20',
+      '10.0.0.0/8',
+      '172.16.0.0/12',
+      '100.64.0.0/10',
+      'xn--bcher-kva.example',
+      'a-b.c-d.org'
+    ])
     expect(rules.map((r) => r.kind)).toEqual(['domain', 'subdomains', 'domain', 'ipv4', 'ipv4-cidr', 'ipv4-cidr', 'ipv4-cidr', 'domain', 'domain'])
   })
 

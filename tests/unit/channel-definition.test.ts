@@ -25,9 +25,23 @@ describe('defineChannel', () => {
     streams.push(a, b)
     const got: unknown[] = []
     let opened = 0
-    const endB = def.attach(b, { onopen: () => opened++, on: { hello: (m) => { got.push(m); endB.send.bye(`bye ${m.n}`) } } })
+    const endB = def.attach(b, {
+      onopen: () => opened++,
+      on: {
+        hello: (m) => {
+          got.push(m)
+          endB.send.bye(`bye ${m.n}`)
+        }
+      }
+    })
     const byes = new Promise<string>((resolve) => {
-      const endA = def.attach(a, { onopen: () => { opened++; endA.send.hello({ n: 7, text: 'hi' }) }, on: { bye: resolve } })
+      const endA = def.attach(a, {
+        onopen: () => {
+          opened++
+          endA.send.hello({ n: 7, text: 'hi' })
+        },
+        on: { bye: resolve }
+      })
       endA.open()
     })
     endB.open()

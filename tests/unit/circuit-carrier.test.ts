@@ -114,7 +114,9 @@ describe('CircuitCarrier on an in-process hyperdht testnet', () => {
     const rotations = carrier.rebuilds
     const elapsed = performance.now() - openedAt
     expect(rotations).toBeLessThanOrEqual(Math.floor(elapsed / lifetimeMs))
-    console.log(`rotation after ${Math.round(rotatedAfterMs)} ms (lifetime ${lifetimeMs}), old circuit ended ${Math.round(drainedAfterMs)} ms after it, ${rotations} rotations in ${Math.round(elapsed)} ms`)
+    console.log(
+      `rotation after ${Math.round(rotatedAfterMs)} ms (lifetime ${lifetimeMs}), old circuit ended ${Math.round(drainedAfterMs)} ms after it, ${rotations} rotations in ${Math.round(elapsed)} ms`
+    )
   }, 30_000)
 
   it('an omitted lifetime is the 10-minute default, not a timer that fires at once', async () => {
@@ -136,13 +138,22 @@ describe('CircuitCarrier on an in-process hyperdht testnet', () => {
       const peers = await bed.peerStore()
       const { carrier, received, tunnelOf } = await carrierWith({ peers })
       const changes: Array<{ at: number; rebuilds: number; keys: string[]; asks: number }> = []
-      carrier.onchange = () => changes.push({ at: performance.now(), rebuilds: carrier.rebuilds, keys: carrier.snapshot().hops.map((h) => hex(h.peer.publicKey)), asks: x.exit!.asks.length })
+      carrier.onchange = () =>
+        changes.push({
+          at: performance.now(),
+          rebuilds: carrier.rebuilds,
+          keys: carrier.snapshot().hops.map((h) => hex(h.peer.publicKey)),
+          asks: x.exit!.asks.length
+        })
       await carrier.open()
       await waitFor(() => carrier.snapshot().standby, 15_000, 'the standby circuit')
       const tunnel = tunnelOf()
       await waitFor(() => tunnel.outlets.size === 2, 5000, 'both circuits at the exit')
       const oldKeys = carrier.snapshot().hops.map((h) => hex(h.peer.publicKey))
-      const otherRelays = relays.filter((r) => !r.killed).map((r) => hex(r.publicKey)).filter((k) => !oldKeys.includes(k))
+      const otherRelays = relays
+        .filter((r) => !r.killed)
+        .map((r) => hex(r.publicKey))
+        .filter((k) => !oldKeys.includes(k))
       expect(otherRelays).toHaveLength(2) // the standby was built through these
       const asksBeforeKill = x.exit!.asks.length
 
@@ -203,7 +214,9 @@ describe('CircuitCarrier on an in-process hyperdht testnet', () => {
       for (let i = 1; i < arrivals.length; i++) gap = Math.max(gap, arrivals[i]! - arrivals[i - 1]!)
       expect(gap).toBeLessThan(5000)
       expect(peers.lastFailure(victim.publicKey)).toBe(how === 'killed' ? 'NEXT_HOP_LOST' : 'CIRCUIT_STALLED')
-      console.log(`relay ${how}: switched ${Math.round(sw.at - killedAt)} ms later, longest gap in echoes ${Math.round(gap)} ms, ${after.length} datagrams after the switch all echoed`)
+      console.log(
+        `relay ${how}: switched ${Math.round(sw.at - killedAt)} ms later, longest gap in echoes ${Math.round(gap)} ms, ${after.length} datagrams after the switch all echoed`
+      )
     }, 45_000)
   }
 })

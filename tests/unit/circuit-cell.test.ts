@@ -1,12 +1,27 @@
 import { describe, expect, it } from 'vitest'
 import {
-  CELL_HEADER_BYTES, CELL_VERSION, CellType, MAX_CELL_BYTES, MAX_CELL_PAYLOAD, MAX_CELL_SEQ,
-  circuitMtu, createCellHeader, decodeCell, encodeCell, readCellHeader, setCellCircuitId, writeCellHeader
+  CELL_HEADER_BYTES,
+  CELL_VERSION,
+  CellType,
+  MAX_CELL_BYTES,
+  MAX_CELL_PAYLOAD,
+  MAX_CELL_SEQ,
+  circuitMtu,
+  createCellHeader,
+  decodeCell,
+  encodeCell,
+  readCellHeader,
+  setCellCircuitId,
+  writeCellHeader
 } from '../../host/src/protocol/circuit-cell.ts'
 import { DEFAULT_TUNNEL_MTU } from '../../host/src/protocol/tunnel-mtu.ts'
 
-function code (fn: () => unknown): string | undefined {
-  try { fn() } catch (err) { return (err as { code?: string }).code }
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn()
+  } catch (err) {
+    return (err as { code?: string }).code
+  }
   return undefined
 }
 
@@ -36,11 +51,14 @@ describe('circuit cell format', () => {
 
     expect(readCellHeader(buf.subarray(0, CELL_HEADER_BYTES - 1), out)).toBeNull()
     expect(readCellHeader(Buffer.alloc(MAX_CELL_BYTES + 1, 0), out)).toBeNull()
-    const wrongVersion = Buffer.from(buf); wrongVersion[0] = CELL_VERSION + 1
+    const wrongVersion = Buffer.from(buf)
+    wrongVersion[0] = CELL_VERSION + 1
     expect(readCellHeader(wrongVersion, out)).toBeNull()
-    const unknownType = Buffer.from(buf); unknownType[1] = 200
+    const unknownType = Buffer.from(buf)
+    unknownType[1] = 200
     expect(readCellHeader(unknownType, out)).toBeNull()
-    const hugeSeq = Buffer.from(buf); hugeSeq.writeUInt32LE(0xffffffff, 10)
+    const hugeSeq = Buffer.from(buf)
+    hugeSeq.writeUInt32LE(0xffffffff, 10)
     expect(readCellHeader(hugeSeq, out)).toBeNull()
     // A header alone (empty payload) is well-formed.
     expect(readCellHeader(buf.subarray(0, CELL_HEADER_BYTES), out)).not.toBeNull()
@@ -50,9 +68,11 @@ describe('circuit cell format', () => {
     expect(code(() => decodeCell(Buffer.alloc(3)))).toBe('BAD_CELL')
     expect(code(() => decodeCell(Buffer.alloc(MAX_CELL_BYTES + 1, 1)))).toBe('BAD_CELL')
     const cell = encodeCell({ type: CellType.DESTROY, circuitId: 1, seq: 0, payload: Buffer.alloc(1) })
-    const v2 = Buffer.from(cell); v2[0] = 2
+    const v2 = Buffer.from(cell)
+    v2[0] = 2
     expect(code(() => decodeCell(v2))).toBe('BAD_CELL')
-    const t = Buffer.from(cell); t[1] = 9
+    const t = Buffer.from(cell)
+    t[1] = 9
     expect(code(() => decodeCell(t))).toBe('BAD_CELL')
     expect(code(() => encodeCell({ type: CellType.DATA, circuitId: 2 ** 32, seq: 0, payload: Buffer.alloc(0) }))).toBe('BAD_CELL')
     expect(code(() => encodeCell({ type: CellType.DATA, circuitId: 1, seq: -1, payload: Buffer.alloc(0) }))).toBe('BAD_CELL')
@@ -62,7 +82,7 @@ describe('circuit cell format', () => {
 })
 
 describe('circuitMtu', () => {
-  it('keeps today\'s 1392 for one hop without cells', () => {
+  it("keeps today's 1392 for one hop without cells", () => {
     expect(circuitMtu(1500, 1)).toBe(1392)
     expect(circuitMtu(undefined, 1)).toBe(DEFAULT_TUNNEL_MTU)
   })

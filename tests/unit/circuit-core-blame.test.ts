@@ -55,7 +55,11 @@ describe('forged cells: blame in ConsumerCircuit and CircuitCarrier', () => {
     return { circuit, received, failures }
   }
 
-  for (const [hop, name] of [[0, 'the entry'], [1, 'the middle relay'], [2, 'the exit']] as const) {
+  for (const [hop, name] of [
+    [0, 'the entry'],
+    [1, 'the middle relay'],
+    [2, 'the exit']
+  ] as const) {
     it(`${name} forging backward cells: the circuit fails with BAD_CELL blaming hop ${hop}`, async () => {
       const { circuit, received, failures } = await openCircuit()
       const forger = [a, b, x][hop]!

@@ -148,7 +148,9 @@ describe('circuit core: a 3-hop circuit on an in-process hyperdht testnet', () =
       expect(middleIn.messagesIn.length).toBeGreaterThanOrEqual(n)
       for (const m of middleIn.messagesIn) expect(tapsContain(entry.taps, m)).toBe(true)
 
-      console.log(`3-hop build ${Math.round(buildMs)} ms, hop rtts ${circuit.hops.map((h) => h.rttMs).join('/')} ms, circuit ids per link ${id0![0]}/${id1![0]}/${id2![0]}`)
+      console.log(
+        `3-hop build ${Math.round(buildMs)} ms, hop rtts ${circuit.hops.map((h) => h.rttMs).join('/')} ms, circuit ids per link ${id0![0]}/${id1![0]}/${id2![0]}`
+      )
     } finally {
       circuit.destroy()
     }
@@ -174,7 +176,10 @@ describe('circuit core: a 3-hop circuit on an in-process hyperdht testnet', () =
     const { dialer } = bed.consumer()
     const circuit = new ConsumerCircuit({ dialer, path: [entry.info, impostor], wgPublicKey: crypto.randomBytes(32), resumeToken: null })
     try {
-      const err = await circuit.open().then(() => null, (e: unknown) => e as CircuitFailure)
+      const err = await circuit.open().then(
+        () => null,
+        (e: unknown) => e as CircuitFailure
+      )
       expect(err).not.toBeNull()
       expect(err!.code).toBe(ExtendRefusalCode.EXTEND_FAILED)
       expect(err!.detail).toEqual({ hop: 1, misbehaved: false })

@@ -2,7 +2,15 @@ import c from 'compact-encoding'
 import { describe, expect, it } from 'vitest'
 import { createEncoding, destroyEncoding } from '../../host/src/protocol/circuit-channel.ts'
 import {
-  decodeExtend, decodeExtended, decodeTunnelAnswer, decodeTunnelAsk, encodeExtend, encodeExtended, encodeTunnelAnswer, encodeTunnelAsk, EXTEND_VERSION
+  decodeExtend,
+  decodeExtended,
+  decodeTunnelAnswer,
+  decodeTunnelAsk,
+  encodeExtend,
+  encodeExtended,
+  encodeTunnelAnswer,
+  encodeTunnelAsk,
+  EXTEND_VERSION
 } from '../../host/src/protocol/circuit-messages.ts'
 import { HOP_REPLY_OVERHEAD, HOP_REQUEST_OVERHEAD } from '../../host/src/protocol/hop-handshake.ts'
 import { TokenBucket } from '../../host/src/lib/token-bucket.ts'
@@ -42,9 +50,18 @@ describe('circuit control bodies', () => {
     const resume = { ...ask, resumeToken: Buffer.alloc(32, 8) }
     expect(decodeTunnelAsk(encodeTunnelAsk(resume))).toEqual(resume)
     const grant = { version: 1, wgPublicKey: Buffer.alloc(32, 2), address: '10.77.0.2', gateway: '10.77.0.1', mtu: 1392 }
-    expect(decodeTunnelAnswer(encodeTunnelAnswer({ ok: true, grant, resumeToken: Buffer.alloc(32, 4) }))).toEqual({ ok: true, grant, resumeToken: Buffer.alloc(32, 4) })
-    expect(decodeTunnelAnswer(encodeTunnelAnswer({ ok: false, refusal: { code: 'EXIT_FULL', message: 'full' } }))).toEqual({ ok: false, refusal: { code: 'EXIT_FULL', message: 'full' } })
-    expect(code(() => decodeTunnelAnswer(encodeTunnelAnswer({ ok: true, grant: { ...grant, address: 'nope' }, resumeToken: Buffer.alloc(32) })))).toBe('BAD_SESSION_MESSAGE')
+    expect(decodeTunnelAnswer(encodeTunnelAnswer({ ok: true, grant, resumeToken: Buffer.alloc(32, 4) }))).toEqual({
+      ok: true,
+      grant,
+      resumeToken: Buffer.alloc(32, 4)
+    })
+    expect(decodeTunnelAnswer(encodeTunnelAnswer({ ok: false, refusal: { code: 'EXIT_FULL', message: 'full' } }))).toEqual({
+      ok: false,
+      refusal: { code: 'EXIT_FULL', message: 'full' }
+    })
+    expect(code(() => decodeTunnelAnswer(encodeTunnelAnswer({ ok: true, grant: { ...grant, address: 'nope' }, resumeToken: Buffer.alloc(32) })))).toBe(
+      'BAD_SESSION_MESSAGE'
+    )
   })
 })
 

@@ -32,7 +32,13 @@ import { ProviderVerifier } from '../../host/src/overlay/provider-verifier.ts'
 import type { ProviderInfo } from '../../host/src/overlay/provider-discovery.ts'
 import { CELL_HEADER_BYTES, CellType, createCellHeader, readCellHeader } from '../../host/src/protocol/circuit-cell.ts'
 import { decodeTunnelAsk, encodeTunnelAnswer, RESUME_TOKEN_BYTES, type ExitTunnelAsk } from '../../host/src/protocol/circuit-messages.ts'
-import { decodeDescriptor, DESCRIPTOR_VERSION, encodeDescriptor, type ProviderDescriptor, type ProviderRole } from '../../host/src/protocol/provider-descriptor.ts'
+import {
+  decodeDescriptor,
+  DESCRIPTOR_VERSION,
+  encodeDescriptor,
+  type ProviderDescriptor,
+  type ProviderRole
+} from '../../host/src/protocol/provider-descriptor.ts'
 import { SESSION_VERSION, type TunnelGrant } from '../../host/src/protocol/session-protocol.ts'
 import { DestroyCode, TunnelRefusalCode } from '../../host/src/protocol/wire-codes.ts'
 import type { CircuitTerminus, TerminusAnswer, TerminusTunnel, TunnelOutlet } from '../../host/src/provider/relay/circuit-terminus.ts'
@@ -116,7 +122,13 @@ export class FakeExit implements CircuitTerminus {
       this.resumes++
       return { reply: encodeTunnelAnswer({ ok: true, grant: existing.grant, resumeToken: existing.resumeToken }), tunnel: existing }
     }
-    const grant: TunnelGrant = { version: SESSION_VERSION, wgPublicKey: this.wgPublicKey, address: `10.77.0.${this.tunnels.length + 2}`, gateway: FAKE_GATEWAY, mtu: FAKE_MTU }
+    const grant: TunnelGrant = {
+      version: SESSION_VERSION,
+      wgPublicKey: this.wgPublicKey,
+      address: `10.77.0.${this.tunnels.length + 2}`,
+      gateway: FAKE_GATEWAY,
+      mtu: FAKE_MTU
+    }
     const tunnel = new FakeTunnel(grant, ask.wgPublicKey)
     this.tunnels.push(tunnel)
     tunnel.attach(outlet)
@@ -231,19 +243,21 @@ export interface ProviderOptions {
 
 /** A descriptor as path selection sees it, validated by a round trip through its wire encoding. */
 export function makeDescriptor(roles: ProviderRole[], host: string, wgPublicKey: Buffer, priceLamportsPerMiB = 0): ProviderDescriptor {
-  return decodeDescriptor(encodeDescriptor({
-    version: DESCRIPTOR_VERSION,
-    roles,
-    blindRelay: false,
-    region: 'test',
-    host,
-    priceLamportsPerMiB,
-    bandwidthMbps: 100,
-    exitPolicy: { blockedCidrs: [], blockedTcpPorts: [] },
-    wgPublicKey,
-    payoutAddress: '',
-    seq: Date.now()
-  }))
+  return decodeDescriptor(
+    encodeDescriptor({
+      version: DESCRIPTOR_VERSION,
+      roles,
+      blindRelay: false,
+      region: 'test',
+      host,
+      priceLamportsPerMiB,
+      bandwidthMbps: 100,
+      exitPolicy: { blockedCidrs: [], blockedTcpPorts: [] },
+      wgPublicKey,
+      payoutAddress: '',
+      seq: Date.now()
+    })
+  )
 }
 
 /** The same provider with another price in its descriptor (path selection weighs price). */
@@ -282,7 +296,17 @@ export class CircuitTestbed {
     const meter = new CountingMeter()
     // Relays extend only to keys whose signed descriptor the DHT holds: the real verifier, and each provider publishes its descriptor.
     const verifier = new ProviderVerifier(dht)
-    const role = new RelayRole({ keyPair, dialer, extend: exit === null, terminus: exit, maxCircuits: 64, bandwidthMbps: 0, circuitBandwidthMbps: 0, meter, isProvider: (key) => verifier.isProvider(key) })
+    const role = new RelayRole({
+      keyPair,
+      dialer,
+      extend: exit === null,
+      terminus: exit,
+      maxCircuits: 64,
+      bandwidthMbps: 0,
+      circuitBandwidthMbps: 0,
+      meter,
+      isProvider: (key) => verifier.isProvider(key)
+    })
     const header = createCellHeader()
     const wgPublicKey = exit?.wgPublicKey ?? crypto.randomBytes(32)
     const p: TestProvider = {

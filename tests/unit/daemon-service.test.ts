@@ -23,7 +23,10 @@ afterEach(() => {
 })
 
 const lines = (text: string) => text.split('\n')
-const directive = (text: string, name: string) => lines(text).filter((l) => l.startsWith(`${name}=`)).map((l) => l.slice(name.length + 1))
+const directive = (text: string, name: string) =>
+  lines(text)
+    .filter((l) => l.startsWith(`${name}=`))
+    .map((l) => l.slice(name.length + 1))
 
 /** Records what would be asked of systemctl (systemd cannot be driven from a test on this machine). */
 class RecordingManager implements ServiceManager {
@@ -43,7 +46,9 @@ describe('systemdUnit', () => {
   const unit = systemdUnit({ binPath: BIN, bootstrap: ['198.18.0.2:49737', '198.18.0.3:49737'], nodeDir: '/usr/bin' })
 
   it('runs the daemon on the system paths, restarting on failure', () => {
-    expect(directive(unit, 'ExecStart')).toEqual([`${BIN} daemon --state /var/lib/macro-vpn --control /run/macro-vpn/control.sock --bootstrap 198.18.0.2:49737 --bootstrap 198.18.0.3:49737`])
+    expect(directive(unit, 'ExecStart')).toEqual([
+      `${BIN} daemon --state /var/lib/macro-vpn --control /run/macro-vpn/control.sock --bootstrap 198.18.0.2:49737 --bootstrap 198.18.0.3:49737`
+    ])
     expect(directive(unit, 'Restart')).toEqual(['on-failure'])
     expect(directive(unit, 'StateDirectory')).toEqual(['macro-vpn'])
     expect(directive(unit, 'StateDirectoryMode')).toEqual(['0700'])
@@ -69,7 +74,8 @@ describe('systemdUnit', () => {
       ['PrivateTmp', 'yes'],
       ['ProtectKernelModules', 'yes'],
       ['RestrictAddressFamilies', 'AF_UNIX AF_INET AF_INET6 AF_NETLINK']
-    ] as const) expect(directive(unit, k)).toEqual([v])
+    ] as const)
+      expect(directive(unit, k)).toEqual([v])
     // wireguard-go's socket folder is writable and exists before the sandbox is set up.
     expect(directive(unit, 'ReadWritePaths')).toEqual(['/run/wireguard'])
     expect(directive(unit, 'ExecStartPre')).toEqual(['+/bin/mkdir -p -m 0755 /run/wireguard'])
@@ -77,8 +83,15 @@ describe('systemdUnit', () => {
   })
 
   it('other state/control paths become writable paths; a checkout under /home keeps /home readable', () => {
-    const other = systemdUnit({ binPath: '/home/me/macro vpn/host/bin/macro-vpn', stateDir: '/srv/macro-vpn/state', controlPath: '/srv/macro-vpn/run/ctl.sock', nodeDir: '/usr/bin' })
-    expect(directive(other, 'ExecStart')).toEqual(['"/home/me/macro vpn/host/bin/macro-vpn" daemon --state /srv/macro-vpn/state --control /srv/macro-vpn/run/ctl.sock'])
+    const other = systemdUnit({
+      binPath: '/home/me/macro vpn/host/bin/macro-vpn',
+      stateDir: '/srv/macro-vpn/state',
+      controlPath: '/srv/macro-vpn/run/ctl.sock',
+      nodeDir: '/usr/bin'
+    })
+    expect(directive(other, 'ExecStart')).toEqual([
+      '"/home/me/macro vpn/host/bin/macro-vpn" daemon --state /srv/macro-vpn/state --control /srv/macro-vpn/run/ctl.sock'
+    ])
     expect(directive(other, 'StateDirectory')).toEqual([])
     expect(directive(other, 'RuntimeDirectory')).toEqual([])
     expect(directive(other, 'ReadWritePaths')).toEqual(['/run/wireguard /srv/macro-vpn/state /srv/macro-vpn/run'])
@@ -112,11 +125,15 @@ describe('systemdUnit', () => {
 })
 
 describe('installDaemonService / removeDaemonService', () => {
-  it('writes the unit (0644) recorded in the receipt; idempotent; outside systemd\'s folders it is never activated', async () => {
+  it("writes the unit (0644) recorded in the receipt; idempotent; outside systemd's folders it is never activated", async () => {
     const unitPath = path.join(tmp, 'etc', 'systemd', 'system', 'macro-vpn.service')
     const receiptPath = path.join(tmp, 'receipt.json')
     const first = await installDaemonService({ binPath: BIN, unitPath, receiptPath })
-    expect(first).toMatchObject({ unitPath, activated: false, createdDirs: [path.join(tmp, 'etc'), path.join(tmp, 'etc', 'systemd'), path.join(tmp, 'etc', 'systemd', 'system')] })
+    expect(first).toMatchObject({
+      unitPath,
+      activated: false,
+      createdDirs: [path.join(tmp, 'etc'), path.join(tmp, 'etc', 'systemd'), path.join(tmp, 'etc', 'systemd', 'system')]
+    })
     expect(first.nextSteps.join('\n')).toContain('/etc/systemd/system/')
     expect(fs.readFileSync(unitPath, 'utf8')).toBe(systemdUnit({ binPath: BIN }))
     expect(fs.statSync(unitPath).mode & 0o777).toBe(0o644)
@@ -145,7 +162,14 @@ describe('installDaemonService / removeDaemonService', () => {
   it('shares the receipt with the browser registrations: a browser-only uninstall keeps the unit', async () => {
     const home = path.join(tmp, 'home')
     const unitPath = path.join(tmp, 'unit', 'macro-vpn.service')
-    const reg = await installNativeHosts({ os: 'linux', home, browsers: ['chromium'], binPath: BIN, controlPath: '/run/macro-vpn/control.sock', stateDir: '/var/lib/macro-vpn' })
+    const reg = await installNativeHosts({
+      os: 'linux',
+      home,
+      browsers: ['chromium'],
+      binPath: BIN,
+      controlPath: '/run/macro-vpn/control.sock',
+      stateDir: '/var/lib/macro-vpn'
+    })
     await installDaemonService({ binPath: BIN, unitPath, receiptPath: reg.receiptPath })
     await uninstallNativeHosts({ os: 'linux', home })
     expect(fs.existsSync(unitPath)).toBe(true)

@@ -48,7 +48,9 @@ describe('action machine: starting from idle', () => {
       for (const second of ['connect', 'disconnect', 'reconnect'] as const) {
         const machine = machineIn(first)
         const before = machine.state
-        expect(refusedMessage(() => machine.start(second))).toMatch(new RegExp(`^Cannot start a ${second} while .*wait until the action under way has finished`))
+        expect(refusedMessage(() => machine.start(second))).toMatch(
+          new RegExp(`^Cannot start a ${second} while .*wait until the action under way has finished`)
+        )
         expect(machine.state).toEqual(before)
       }
     }

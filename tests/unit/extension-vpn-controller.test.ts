@@ -14,12 +14,31 @@ import { FakeChrome } from './extension-fake-chrome.ts'
 const PROXY = { http: '127.0.0.1:8118', socks: '127.0.0.1:1080', username: 'session', password: 'secret' }
 
 function offStatus(offReason: Status['offReason'] = 'start'): Status {
-  return { state: 'off', error: null, proxy: null, circuit: [], circuitInfo: null, offReason, connectedAt: null, connectMs: null, mtu: null, bytes: { rx: 0, tx: 0 }, bypass: [], network: null, hostVersion: '0.0.0-test' }
+  return {
+    state: 'off',
+    error: null,
+    proxy: null,
+    circuit: [],
+    circuitInfo: null,
+    offReason,
+    connectedAt: null,
+    connectMs: null,
+    mtu: null,
+    bytes: { rx: 0, tx: 0 },
+    bypass: [],
+    network: null,
+    hostVersion: '0.0.0-test'
+  }
 }
 
 function connectedStatus(hops = 1): Status {
   const regions = ['de', 'nl', 'us'].slice(3 - hops)
-  const circuit = regions.map((region, i) => ({ role: i === regions.length - 1 ? ('exit' as const) : i === 0 ? ('entry' as const) : ('relay' as const), region, key: String(i + 1).repeat(64), rttMs: null }))
+  const circuit = regions.map((region, i) => ({
+    role: i === regions.length - 1 ? ('exit' as const) : i === 0 ? ('entry' as const) : ('relay' as const),
+    region,
+    key: String(i + 1).repeat(64),
+    rttMs: null
+  }))
   return { ...offStatus(), state: 'connected', offReason: null, proxy: PROXY, circuit, connectedAt: 1, connectMs: 900, mtu: 1280 }
 }
 
@@ -36,7 +55,16 @@ let settingsItem: typeof import('../../extension/core/stored-settings.ts').setti
 let defaultSettings: Settings
 
 beforeAll(async () => {
-  const [{ VpnController }, stored, { NativeHostPort }, { ProxyAuthResponder }, { LeakProtection }, { ProxySettings }, { ProxyControlWatch }, { NetworkSessionMemory }] = await Promise.all([
+  const [
+    { VpnController },
+    stored,
+    { NativeHostPort },
+    { ProxyAuthResponder },
+    { LeakProtection },
+    { ProxySettings },
+    { ProxyControlWatch },
+    { NetworkSessionMemory }
+  ] = await Promise.all([
     import('../../extension/core/vpn-controller.ts'),
     import('../../extension/core/stored-settings.ts'),
     import('../../extension/adapters/native-host-port.ts'),
@@ -100,7 +128,7 @@ describe('VpnController: overlapping actions', () => {
     for (const v of views) if (v.status !== null) expect(fake.host.confirmed).toContainEqual(v.status)
   })
 
-  it('connects with the mode\'s hop count; the browser is routed through the proxy the host announced', async () => {
+  it("connects with the mode's hop count; the browser is routed through the proxy the host announced", async () => {
     await connect()
     expect(fake.pac).toContain('PROXY 127.0.0.1:8118')
     expect(fake.leakProtection).toBe(true)
@@ -147,7 +175,12 @@ describe('VpnController: overlapping actions', () => {
     controller.command({ type: 'disconnect' })
     fake.host.refuse(request, 'NO_PROVIDERS', 'No exit is online in this region; choose another region.')
     await settle()
-    expect(view()).toMatchObject({ pending: null, wantedOn: false, status: { state: 'off' }, lastError: 'No exit is online in this region; choose another region.' })
+    expect(view()).toMatchObject({
+      pending: null,
+      wantedOn: false,
+      status: { state: 'off' },
+      lastError: 'No exit is online in this region; choose another region.'
+    })
     expect(sent()).toEqual(['connect:1'])
   })
 
@@ -206,7 +239,7 @@ describe('VpnController: overlapping actions', () => {
     }
   })
 
-  it('changing the mode again during the reconnect\'s disconnect: one connect, with the newest mode', async () => {
+  it("changing the mode again during the reconnect's disconnect: one connect, with the newest mode", async () => {
     await connect()
     await setMode('balanced')
     const disconnect = await fake.host.next('disconnect')
@@ -226,12 +259,17 @@ describe('VpnController: overlapping actions', () => {
     const disconnect = await fake.host.next('disconnect')
     fake.host.refuse(disconnect, 'BUSY', 'The daemon is busy with another request; try again in a moment.')
     await settle()
-    expect(view()).toMatchObject({ pending: null, wantedOn: true, status: { state: 'connected' }, lastError: 'The daemon is busy with another request; try again in a moment.' })
+    expect(view()).toMatchObject({
+      pending: null,
+      wantedOn: true,
+      status: { state: 'connected' },
+      lastError: 'The daemon is busy with another request; try again in a moment.'
+    })
     expect(fake.pac).toContain('PROXY 127.0.0.1:8118')
     expect(sent()).toEqual(['connect:1', 'disconnect'])
   })
 
-  it('turning off during the reconnect\'s disconnect: that disconnect is the last step', async () => {
+  it("turning off during the reconnect's disconnect: that disconnect is the last step", async () => {
     await connect()
     await setMode('balanced')
     const disconnect = await fake.host.next('disconnect')
@@ -244,7 +282,7 @@ describe('VpnController: overlapping actions', () => {
     expect(sent()).toEqual(['connect:1', 'disconnect'])
   })
 
-  it('turning on while the user\'s disconnect is under way is ignored (the toggle is busy)', async () => {
+  it("turning on while the user's disconnect is under way is ignored (the toggle is busy)", async () => {
     await connect()
     controller.command({ type: 'disconnect' })
     const disconnect = await fake.host.next('disconnect')
@@ -255,7 +293,7 @@ describe('VpnController: overlapping actions', () => {
     expect(sent()).toEqual(['connect:1', 'disconnect'])
   })
 
-  it('someone else\'s disconnect while idle is taken as the user\'s choice: no reconnect', async () => {
+  it("someone else's disconnect while idle is taken as the user's choice: no reconnect", async () => {
     await connect()
     fake.host.push(offStatus('request'))
     await settle()

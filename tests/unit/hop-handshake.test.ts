@@ -2,8 +2,12 @@ import DHT from 'hyperdht'
 import { describe, expect, it } from 'vitest'
 import { HOP_REPLY_OVERHEAD, HOP_REQUEST_OVERHEAD, HopInitiator, HopResponder, MAX_HOP_PAYLOAD } from '../../host/src/protocol/hop-handshake.ts'
 
-function code (fn: () => unknown): string | undefined {
-  try { fn() } catch (err) { return (err as { code?: string }).code }
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn()
+  } catch (err) {
+    return (err as { code?: string }).code
+  }
   return undefined
 }
 
@@ -38,8 +42,10 @@ describe('hop handshake (Noise IK over hyperdht ed25519 keys)', () => {
     const a = new HopInitiator(hop.publicKey)
     const b = new HopInitiator(hop.publicKey)
     expect(a.publicKey.equals(b.publicKey)).toBe(false)
-    const ra = new HopResponder(hop); ra.accept(a.request())
-    const rb = new HopResponder(hop); rb.accept(b.request())
+    const ra = new HopResponder(hop)
+    ra.accept(a.request())
+    const rb = new HopResponder(hop)
+    rb.accept(b.request())
     const ka = a.finish(ra.reply().message).keys
     const kb = b.finish(rb.reply().message).keys
     expect(ka.forward.equals(kb.forward)).toBe(false)

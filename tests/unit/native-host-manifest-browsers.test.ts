@@ -109,7 +109,10 @@ describe('path table: every browser × OS', () => {
         const result = await installNativeHosts({ ...base(hostOs), browsers: [browser] })
         const file = path.join(home, MANIFEST_DIRS[hostOs][browser], FILE)
         expect(result.manifests).toEqual([file])
-        const launcher = hostOs === 'linux' ? path.join(home, '.local/share/macro-vpn/macro-vpn-native') : path.join(home, 'Library/Application Support/Macro VPN/macro-vpn-native')
+        const launcher =
+          hostOs === 'linux'
+            ? path.join(home, '.local/share/macro-vpn/macro-vpn-native')
+            : path.join(home, 'Library/Application Support/Macro VPN/macro-vpn-native')
         expect(result.launcher).toBe(launcher)
         expectManifest(file, browser, launcher)
         expect(fs.statSync(launcher).mode & 0o777).toBe(0o755)
@@ -149,12 +152,16 @@ describe('path table: every browser × OS', () => {
     const opts = base('windows')
     const result = await installNativeHosts({ ...opts, browsers: [...BROWSERS] })
     const reg = readReg(opts.regFile!)
-    for (const b of BROWSERS) expect(reg).toContain(`[${REGISTRY_KEYS[b]}]\r\n@="${path.join(home, 'AppData/Local/Macro VPN/NativeMessagingHosts', b, FILE)}"\r\n`)
+    for (const b of BROWSERS)
+      expect(reg).toContain(`[${REGISTRY_KEYS[b]}]\r\n@="${path.join(home, 'AppData/Local/Macro VPN/NativeMessagingHosts', b, FILE)}"\r\n`)
     expect(reg.match(/^\[/gm)).toHaveLength(5)
 
     const uninstallReg = path.join(tmp, 'out', 'uninstall.reg')
     const removed = await uninstallNativeHosts({ os: 'windows', home, browsers: ['edge'], regFile: uninstallReg })
-    expect(removed.removed).toEqual([path.join(home, 'AppData/Local/Macro VPN/NativeMessagingHosts/edge', FILE), REGISTRY_KEYS.edge.replace('HKEY_CURRENT_USER', 'HKCU')])
+    expect(removed.removed).toEqual([
+      path.join(home, 'AppData/Local/Macro VPN/NativeMessagingHosts/edge', FILE),
+      REGISTRY_KEYS.edge.replace('HKEY_CURRENT_USER', 'HKCU')
+    ])
     expect(readReg(uninstallReg)).toBe(`${REG_FILE_HEADER}\r\n\r\n[-${REGISTRY_KEYS.edge}]\r\n`)
 
     await uninstallNativeHosts({ os: 'windows', home, regFile: uninstallReg })
@@ -222,7 +229,7 @@ describe('detection', () => {
     expect(result.manifests).toEqual([path.join(home, MANIFEST_DIRS.macos.edge, FILE), path.join(home, MANIFEST_DIRS.macos.firefox, FILE)])
   })
 
-  it('windows: the browsers\' user-data folders under AppData count', async () => {
+  it("windows: the browsers' user-data folders under AppData count", async () => {
     mkdir('AppData/Local/Google/Chrome/User Data')
     mkdir('AppData/Roaming/Mozilla/Firefox')
     const result = await installNativeHosts(base('windows'))
@@ -318,8 +325,13 @@ describe('idempotency and exact uninstall', () => {
       // The receipt lists exactly the files install wrote (plus the folders it created).
       const receipt = JSON.parse(receiptText) as { v: number; entries: { kind: string; path?: string }[] }
       expect(receipt.v).toBe(1)
-      const files = receipt.entries.filter((e) => e.kind === 'file').map((e) => e.path!).sort()
-      const written = Object.keys(afterFirst).filter((k) => !k.endsWith('/') && !(k in before)).map((k) => path.join(home, k))
+      const files = receipt.entries
+        .filter((e) => e.kind === 'file')
+        .map((e) => e.path!)
+        .sort()
+      const written = Object.keys(afterFirst)
+        .filter((k) => !k.endsWith('/') && !(k in before))
+        .map((k) => path.join(home, k))
       expect(files).toEqual(written.filter((f) => f !== first.receiptPath).sort())
 
       const uninstallReg = path.join(tmp, 'uninstall.reg')
@@ -366,7 +378,10 @@ describe('idempotency and exact uninstall', () => {
 
 describe('wireguard-go check', () => {
   it('finds wireguard-go on PATH, else says how to install it for the OS', () => {
-    expect(checkWireguardGo({ os: 'linux', pathEnv: binDir })).toEqual({ path: null, advice: expect.stringContaining('apt-get install --no-install-recommends wireguard-go wireguard-tools') })
+    expect(checkWireguardGo({ os: 'linux', pathEnv: binDir })).toEqual({
+      path: null,
+      advice: expect.stringContaining('apt-get install --no-install-recommends wireguard-go wireguard-tools')
+    })
     expect(checkWireguardGo({ os: 'macos', pathEnv: binDir }).advice).toContain('brew install wireguard-go')
     expect(checkWireguardGo({ os: 'windows', pathEnv: binDir }).advice).toContain('wintun')
     fakeBinary('wireguard-go')
@@ -379,7 +394,21 @@ describe('macro-vpn install / uninstall (CLI)', () => {
 
   it('--os/--home/--browser, repeated; uninstall removes exactly that', async () => {
     mkdir('Library/Application Support/Firefox')
-    const out = run(['install', '--os', 'macos', '--home', home, '--browser', 'chrome', '--browser', 'firefox', '--control', path.join(tmp, 'c.sock'), '--state', path.join(tmp, 'st')])
+    const out = run([
+      'install',
+      '--os',
+      'macos',
+      '--home',
+      home,
+      '--browser',
+      'chrome',
+      '--browser',
+      'firefox',
+      '--control',
+      path.join(tmp, 'c.sock'),
+      '--state',
+      path.join(tmp, 'st')
+    ])
     const chrome = path.join(home, MANIFEST_DIRS.macos.chrome, FILE)
     const firefox = path.join(home, MANIFEST_DIRS.macos.firefox, FILE)
     expect(out).toContain(`wrote ${chrome}`)
@@ -406,13 +435,28 @@ describe('macro-vpn install / uninstall (CLI)', () => {
   it('--service writes the systemd unit next to the registrations; uninstall removes both', () => {
     mkdir('.config/chromium')
     const unit = path.join(tmp, 'systemd', 'macro-vpn.service')
-    const out = run(['install', '--os', 'linux', '--home', home, '--browser', 'chromium', '--service', '--service-unit', unit, '--bootstrap', '127.0.0.1:49737'])
+    const out = run([
+      'install',
+      '--os',
+      'linux',
+      '--home',
+      home,
+      '--browser',
+      'chromium',
+      '--service',
+      '--service-unit',
+      unit,
+      '--bootstrap',
+      '127.0.0.1:49737'
+    ])
     expect(out).toContain(`wrote ${unit}`)
     const text = fs.readFileSync(unit, 'utf8')
     expect(text).toContain(`ExecStart=${BIN} daemon --state /var/lib/macro-vpn --control /run/macro-vpn/control.sock --bootstrap 127.0.0.1:49737`)
     // The launcher talks to the service's socket.
-    expect(fs.readFileSync(path.join(home, '.local/share/macro-vpn/macro-vpn-native'), 'utf8')).toContain('native --control /run/macro-vpn/control.sock --state /var/lib/macro-vpn')
-    expect(out).toContain('outside systemd\'s unit folders, so it was not enabled') // never started from a test
+    expect(fs.readFileSync(path.join(home, '.local/share/macro-vpn/macro-vpn-native'), 'utf8')).toContain(
+      'native --control /run/macro-vpn/control.sock --state /var/lib/macro-vpn'
+    )
+    expect(out).toContain("outside systemd's unit folders, so it was not enabled") // never started from a test
     const removed = run(['uninstall', '--os', 'linux', '--home', home])
     expect(removed).toContain(`removed ${unit}`)
     expect(fs.existsSync(path.join(tmp, 'systemd'))).toBe(false)

@@ -39,7 +39,9 @@ describe('installNativeHost', () => {
     expect(fs.statSync(launcher).mode & 0o777).toBe(0o755)
     const script = fs.readFileSync(launcher, 'utf8')
     expect(script.startsWith('#!/bin/sh\n')).toBe(true)
-    expect(script).toContain(`exec ${defaultHostCommand()} native --control ${path.join(home, 'run', 'ctl.sock')} --state '${path.join(home, 'state dir')}' --bootstrap 127.0.0.1:9 "$@"`)
+    expect(script).toContain(
+      `exec ${defaultHostCommand()} native --control ${path.join(home, 'run', 'ctl.sock')} --state '${path.join(home, 'state dir')}' --bootstrap 127.0.0.1:9 "$@"`
+    )
   })
 
   it('the launcher passes its arguments through (shell quoting survives spaces and quotes)', async () => {
@@ -49,7 +51,16 @@ describe('installNativeHost', () => {
     const launcherPath = path.join(home, 'launch', 'native')
     await installNativeHost({ ...base(), binPath: fake, launcherPath })
     const out = execFileSync(launcherPath, ['chrome-extension://abc/'], { encoding: 'utf8' })
-    expect(out.trim().split('\n')).toEqual(['native', '--control', path.join(home, 'run', 'ctl.sock'), '--state', path.join(home, 'state dir'), '--bootstrap', '127.0.0.1:9', 'chrome-extension://abc/'])
+    expect(out.trim().split('\n')).toEqual([
+      'native',
+      '--control',
+      path.join(home, 'run', 'ctl.sock'),
+      '--state',
+      path.join(home, 'state dir'),
+      '--bootstrap',
+      '127.0.0.1:9',
+      'chrome-extension://abc/'
+    ])
   })
 
   it('with a profile writes only <profile>/NativeMessagingHosts', async () => {

@@ -1,12 +1,21 @@
 import DHT from 'hyperdht'
 import { describe, expect, it } from 'vitest'
-import { CELL_HEADER_BYTES, CellType, MAX_CELL_BYTES, MAX_CELL_PAYLOAD, createCellHeader, readCellHeader, setCellCircuitId, writeCellHeader } from '../../host/src/protocol/circuit-cell.ts'
+import {
+  CELL_HEADER_BYTES,
+  CellType,
+  MAX_CELL_BYTES,
+  MAX_CELL_PAYLOAD,
+  createCellHeader,
+  readCellHeader,
+  setCellCircuitId,
+  writeCellHeader
+} from '../../host/src/protocol/circuit-cell.ts'
 import { type HopKeys, HopInitiator, HopResponder } from '../../host/src/protocol/hop-handshake.ts'
 import { HopLayer, ONION_LAYER_BYTES, OnionCircuitKeys } from '../../host/src/protocol/onion-layers.ts'
 import { ReplayWindow } from '../../host/src/lib/replay-window.ts'
 
 /** Build the keys of an n-hop circuit with real handshakes: the consumer's and each hop's. */
-function circuit (n: number): { consumer: OnionCircuitKeys; hops: HopLayer[] } {
+function circuit(n: number): { consumer: OnionCircuitKeys; hops: HopLayer[] } {
   const consumerKeys: HopKeys[] = []
   const hops: HopLayer[] = []
   for (let i = 0; i < n; i++) {
@@ -21,14 +30,14 @@ function circuit (n: number): { consumer: OnionCircuitKeys; hops: HopLayer[] } {
   return { consumer: new OnionCircuitKeys(consumerKeys), hops }
 }
 
-function datagram (length: number, fill = 0): Buffer {
+function datagram(length: number, fill = 0): Buffer {
   const buf = Buffer.alloc(length)
   for (let i = 0; i < length; i++) buf[i] = (i * 31 + fill) & 0xff
   return buf
 }
 
 /** Send forward through all hops; returns what each link carried and what the exit got. */
-function sendForward (c: ReturnType<typeof circuit>, plain: Buffer, seq: number): { links: Buffer[]; delivered: Buffer | null } {
+function sendForward(c: ReturnType<typeof circuit>, plain: Buffer, seq: number): { links: Buffer[]; delivered: Buffer | null } {
   const buf = Buffer.alloc(MAX_CELL_PAYLOAD)
   plain.copy(buf)
   let n = c.consumer.wrapForward(buf, plain.byteLength, seq)
@@ -43,7 +52,7 @@ function sendForward (c: ReturnType<typeof circuit>, plain: Buffer, seq: number)
 }
 
 /** Send backward from the exit through all hops; returns the links and what the consumer got. */
-function sendBackward (c: ReturnType<typeof circuit>, plain: Buffer, seq: number): { links: Buffer[]; delivered: Buffer | null } {
+function sendBackward(c: ReturnType<typeof circuit>, plain: Buffer, seq: number): { links: Buffer[]; delivered: Buffer | null } {
   let buf = Buffer.alloc(MAX_CELL_PAYLOAD)
   plain.copy(buf)
   let n = plain.byteLength
@@ -279,12 +288,18 @@ describe('replay window', () => {
     const seen = new Set<number>()
     let top = -1
     let state = 12345
-    const rand = () => { state = (state * 1103515245 + 12345) & 0x7fffffff; return state }
+    const rand = () => {
+      state = (state * 1103515245 + 12345) & 0x7fffffff
+      return state
+    }
     for (let i = 0; i < 20000; i++) {
       const seq = Math.max(0, Math.floor(i / 2) + (rand() % 300) - 150)
       const expected = !seen.has(seq) && (seq > top || top - seq < w.size)
       expect(w.accept(seq)).toBe(expected)
-      if (expected) { seen.add(seq); top = Math.max(top, seq) }
+      if (expected) {
+        seen.add(seq)
+        top = Math.max(top, seq)
+      }
     }
   })
 

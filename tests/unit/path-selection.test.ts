@@ -126,8 +126,11 @@ describe('selectPath', () => {
   it('keeps every peer of a path in its own /16; host-less peers conflict with nobody', () => {
     // 10.1/16 holds the exit and relay 2; relays 3 and 4 share 10.3/16.
     const candidates = [
-      exit(1, { host: '10.1.0.1' }), relay(2, { host: '10.1.200.7' }),
-      relay(3, { host: '10.3.0.1' }), relay(4, { host: '10.3.99.1' }), relay(5, { host: '10.5.0.1' })
+      exit(1, { host: '10.1.0.1' }),
+      relay(2, { host: '10.1.200.7' }),
+      relay(3, { host: '10.3.0.1' }),
+      relay(4, { host: '10.3.99.1' }),
+      relay(5, { host: '10.5.0.1' })
     ]
     const seen = new Set<number | undefined>()
     for (let seed = 1; seed <= 300; seed++) {
@@ -151,8 +154,11 @@ describe('selectPath', () => {
   it('looks ahead so that the exit and middle chosen leave room for the rest', () => {
     // Exit 1 shares 10.7/16 with the only other /16 of relays; exit 2 does not.
     const candidates = [
-      exit(1, { host: '10.7.0.1' }), exit(2, { host: '10.8.0.1' }),
-      relay(3, { host: '10.7.1.1' }), relay(4, { host: '10.9.0.1' }), relay(5, { host: '10.9.0.2' })
+      exit(1, { host: '10.7.0.1' }),
+      exit(2, { host: '10.8.0.1' }),
+      relay(3, { host: '10.7.1.1' }),
+      relay(4, { host: '10.9.0.1' }),
+      relay(5, { host: '10.9.0.2' })
     ]
     for (let seed = 1; seed <= 200; seed++) {
       const path = select({ candidates, score: (k) => (k[0] === 1 ? 1 : 0.01) }, seed)
@@ -194,7 +200,9 @@ describe('selectPath', () => {
 
     const oneRelay = failure(() => select({ candidates: [exit(1), relay(2)] }))
     expect(oneRelay.code).toBe('NO_PATH')
-    expect(oneRelay.message).toBe("Only 1 relay outside the exit's network is available; Balanced needs 1 and Privacy needs 2. Choose a lower connection mode or try again later.")
+    expect(oneRelay.message).toBe(
+      "Only 1 relay outside the exit's network is available; Balanced needs 1 and Privacy needs 2. Choose a lower connection mode or try again later."
+    )
     // The same candidates do make a Balanced path.
     expect(select({ hops: 2, candidates: [exit(1), relay(2)] }).map(id)).toEqual([2, 1])
 

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import {
-  DESCRIPTOR_VERSION, decodeDescriptor, encodeDescriptor, MAX_DESCRIPTOR_BYTES, type ProviderDescriptor
+  DESCRIPTOR_VERSION,
+  decodeDescriptor,
+  encodeDescriptor,
+  MAX_DESCRIPTOR_BYTES,
+  type ProviderDescriptor
 } from '../../host/src/protocol/provider-descriptor.ts'
 import { DEFAULT_EXIT_POLICY } from '../../host/src/system/exit-firewall.ts'
 import { PROVIDERS_TOPIC } from '../../host/src/protocol/provider-topic.ts'
@@ -73,7 +77,11 @@ describe('provider descriptor', () => {
       { exitPolicy: { blockedCidrs: [], blockedTcpPorts: [70000] } },
       { exitPolicy: { blockedCidrs: Array(33).fill('10.0.0.0/8'), blockedTcpPorts: [] } }
     ]
-    for (const over of bads) expect(code(() => encodeDescriptor(sample(over))), JSON.stringify(over)).toBe('BAD_DESCRIPTOR')
+    for (const over of bads)
+      expect(
+        code(() => encodeDescriptor(sample(over))),
+        JSON.stringify(over)
+      ).toBe('BAD_DESCRIPTOR')
   })
 
   it('rejects every truncation and trailing bytes', () => {

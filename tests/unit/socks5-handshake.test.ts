@@ -11,7 +11,10 @@ import { TunnelResolver } from '../../host/src/consumer/tunnel-resolver.ts'
 
 const credential = new ProxyCredential('user', 'secret')
 // A dialer that could only reach a resolver on a closed loopback port: none of these cases may get that far.
-const dialer = new TunnelDialer({ resolver: new TunnelResolver({ server: '127.0.0.1:1', localAddress: '127.0.0.1', timeoutMs: 200 }), localAddress: '127.0.0.1' })
+const dialer = new TunnelDialer({
+  resolver: new TunnelResolver({ server: '127.0.0.1:1', localAddress: '127.0.0.1', timeoutMs: 200 }),
+  localAddress: '127.0.0.1'
+})
 const server = new Socks5ProxyServer({ credential, dialer })
 
 /** Send bytes, collect everything the server answers until it closes (or a short timeout). */

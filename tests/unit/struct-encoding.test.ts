@@ -26,7 +26,7 @@ describe('struct encoding', () => {
     expect(decodeExact(point, bytes, fail)).toEqual(value)
   })
 
-  it('turns truncation, trailing bytes and failed checks into the caller\'s code, never another error', () => {
+  it("turns truncation, trailing bytes and failed checks into the caller's code, never another error", () => {
     const bytes = encodeWith(point, { x: 7, name: 'seven', tag: Buffer.from([1]) })
     expect(code(() => decodeExact(point, bytes.subarray(0, bytes.length - 1), fail))).toBe('BAD_TEST_MESSAGE')
     expect(code(() => decodeExact(point, Buffer.concat([bytes, Buffer.from([0])]), fail))).toBe('BAD_TEST_MESSAGE')
@@ -55,7 +55,11 @@ describe('struct encoding', () => {
     })
     expect(decodeExact(even, encodeWith(even, 4), fail)).toBe(4)
     expect(code(() => decodeExact(even, encodeWith(c.uint, 3), fail))).toBe('BAD_TEST_MESSAGE')
-    const flags = mapped<string[], number>(c.uint, (names) => names.length, (n) => Array.from({ length: n }, () => 'x'))
+    const flags = mapped<string[], number>(
+      c.uint,
+      (names) => names.length,
+      (n) => Array.from({ length: n }, () => 'x')
+    )
     expect(decodeExact(flags, encodeWith(flags, ['a', 'b']), fail)).toEqual(['x', 'x'])
   })
 })

@@ -5,7 +5,11 @@ const keyA = Buffer.alloc(32, 0xab)
 const keyB = Buffer.alloc(32, 0x01)
 
 function code(fn: () => unknown): string | undefined {
-  try { fn() } catch (err) { return (err as { code?: string }).code }
+  try {
+    fn()
+  } catch (err) {
+    return (err as { code?: string }).code
+  }
   return undefined
 }
 
@@ -19,20 +23,25 @@ describe('UAPI formatting', () => {
         { publicKey: keyA, remove: true }
       ]
     })
-    expect(text).toBe([
-      'set=1',
-      `private_key=${'ab'.repeat(32)}`,
-      'listen_port=0',
-      `public_key=${'01'.repeat(32)}`,
-      'endpoint=127.0.0.1:5000',
-      'persistent_keepalive_interval=25',
-      'replace_allowed_ips=true',
-      'allowed_ip=10.77.0.2/32',
-      `public_key=${'ab'.repeat(32)}`,
-      'remove=true',
-      '', ''
-    ].join('\n'))
-    expect(formatSetRequest({ peers: [{ publicKey: keyB, endpoint: '[::1]:51820', allowedIps: ['::/0'] }] })).toContain('endpoint=[::1]:51820\nallowed_ip=::/0\n')
+    expect(text).toBe(
+      [
+        'set=1',
+        `private_key=${'ab'.repeat(32)}`,
+        'listen_port=0',
+        `public_key=${'01'.repeat(32)}`,
+        'endpoint=127.0.0.1:5000',
+        'persistent_keepalive_interval=25',
+        'replace_allowed_ips=true',
+        'allowed_ip=10.77.0.2/32',
+        `public_key=${'ab'.repeat(32)}`,
+        'remove=true',
+        '',
+        ''
+      ].join('\n')
+    )
+    expect(formatSetRequest({ peers: [{ publicKey: keyB, endpoint: '[::1]:51820', allowedIps: ['::/0'] }] })).toContain(
+      'endpoint=[::1]:51820\nallowed_ip=::/0\n'
+    )
   })
 
   it('refuses values that could inject lines or are out of range', () => {
@@ -46,7 +55,11 @@ describe('UAPI formatting', () => {
       { peers: [{ publicKey: keyB, allowedIps: ['10.0.0.0/8\nallowed_ip=0.0.0.0/0'] }] },
       { peers: [{ publicKey: keyB, persistentKeepalive: -1 }] }
     ]
-    for (const config of bad) expect(code(() => formatSetRequest(config)), JSON.stringify(config)).toBe('UAPI_ERROR')
+    for (const config of bad)
+      expect(
+        code(() => formatSetRequest(config)),
+        JSON.stringify(config)
+      ).toBe('UAPI_ERROR')
   })
 })
 
@@ -69,13 +82,20 @@ describe('UAPI parsing', () => {
       'allowed_ip=10.77.0.3/32',
       'allowed_ip=10.77.0.4/32',
       'errno=0',
-      '', ''
+      '',
+      ''
     ].join('\n')
     const status = parseGetResponse(reply)
     expect(status.listenPort).toBe(51820)
     expect(status.hasPrivateKey).toBe(true)
     expect(status.peers).toHaveLength(2)
-    expect(status.peers[0]).toMatchObject({ endpoint: '127.0.0.1:40000', rxBytes: 5678, txBytes: 1234, lastHandshakeTimeSec: 1700000000, allowedIps: ['10.77.0.2/32'] })
+    expect(status.peers[0]).toMatchObject({
+      endpoint: '127.0.0.1:40000',
+      rxBytes: 5678,
+      txBytes: 1234,
+      lastHandshakeTimeSec: 1700000000,
+      allowedIps: ['10.77.0.2/32']
+    })
     expect(status.peers[0]?.publicKey.equals(keyB)).toBe(true)
     expect(status.peers[1]).toMatchObject({ endpoint: null, rxBytes: 0, allowedIps: ['10.77.0.3/32', '10.77.0.4/32'] })
   })

@@ -22,7 +22,10 @@ export function ModeSection(props: { mode: ConnectionMode; view: PopupView | nul
           <label key={mode.id} class="choice" data-testid={`mode-${mode.id}`}>
             <input type="radio" name="mode" value={mode.id} checked={props.mode === mode.id} onChange={() => props.onChange(mode.id)} />
             <span>
-              <strong>{mode.name}</strong> <span class="muted">· {HOPS_FOR_MODE[mode.id]} {HOPS_FOR_MODE[mode.id] === 1 ? 'hop' : 'hops'}</span>
+              <strong>{mode.name}</strong>{' '}
+              <span class="muted">
+                · {HOPS_FOR_MODE[mode.id]} {HOPS_FOR_MODE[mode.id] === 1 ? 'hop' : 'hops'}
+              </span>
               <br />
               <span class="muted">{mode.text}</span>
             </span>
@@ -40,7 +43,8 @@ function modeNote(mode: ConnectionMode, view: PopupView | null): string {
   const state = view?.status?.state
   const wanted = HOPS_FOR_MODE[mode]
   if (view?.wantedOn && view.hostReachable) {
-    if (view.pending !== null || state === 'connecting' || state === 'disconnecting') return `Connecting with ${wanted} ${wanted === 1 ? 'hop' : 'hops'}… Sites stay blocked (never sent direct) until the VPN is up.`
+    if (view.pending !== null || state === 'connecting' || state === 'disconnecting')
+      return `Connecting with ${wanted} ${wanted === 1 ? 'hop' : 'hops'}… Sites stay blocked (never sent direct) until the VPN is up.`
     if (state === 'connected') {
       const live = view.status!.circuit.length
       const now = `Connected with ${live} ${live === 1 ? 'hop' : 'hops'}.`

@@ -34,10 +34,20 @@ export function OptionsApp() {
       </header>
       <ModeSection mode={s.mode} view={view} onChange={(mode) => update({ mode })} />
       <RegionSection region={s.region} regions={view?.regions ?? null} onLoad={() => send({ type: 'loadRegions' })} onChange={(region) => update({ region })} />
-      <TrustedNetworksSection networks={s.trustedNetworks} current={view?.status?.network ?? null} hostReachable={hostReady} onChange={(trustedNetworks) => update({ trustedNetworks })} />
+      <TrustedNetworksSection
+        networks={s.trustedNetworks}
+        current={view?.status?.network ?? null}
+        hostReachable={hostReady}
+        onChange={(trustedNetworks) => update({ trustedNetworks })}
+      />
       <PresetsSection presets={s.presets} onChange={(presets) => update({ presets })} />
       <RulesFileSection rules={bypass.value} onImport={(rules) => bypass.save(rules)} />
-      <PeersSection peers={view?.peers ?? null} hostReachable={hostReady} onLoad={() => send({ type: 'loadPeers' })} onUnblock={(key) => send({ type: 'unblockPeer', key })} />
+      <PeersSection
+        peers={view?.peers ?? null}
+        hostReachable={hostReady}
+        onLoad={() => send({ type: 'loadPeers' })}
+        onUnblock={(key) => send({ type: 'unblockPeer', key })}
+      />
       <footer class="muted">Payment settings and bandwidth sharing appear here once those features land.</footer>
     </main>
   )

@@ -12,7 +12,10 @@ export function PeersSection(props: { peers: PopupView['peers']; hostReachable: 
   return (
     <section class="card" data-testid="peers-section">
       <h2>Peers</h2>
-      <p class="muted">Relays and exits that are blocked are left out of every circuit until the block ends. Macro VPN blocks a peer that fails or misbehaves; unblock it to let it be chosen again.</p>
+      <p class="muted">
+        Relays and exits that are blocked are left out of every circuit until the block ends. Macro VPN blocks a peer that fails or misbehaves; unblock it to
+        let it be chosen again.
+      </p>
       <div class="row">
         <span data-testid="peers-summary">
           {peers === null
@@ -57,7 +60,14 @@ function PeerRow(props: { peer: PeerRecord; unblocking: string | null; onUnblock
           <span data-testid="peer-reason">{peer.blocked!.reason}</span> · until <span data-testid="peer-until">{formatUntil(peer.blocked!.until)}</span>
         </span>
       </span>
-      <button type="button" class="secondary" data-testid="peer-unblock" disabled={props.unblocking !== null} aria-label={`Unblock peer ${prefix}`} onClick={() => props.onUnblock(peer.key)}>
+      <button
+        type="button"
+        class="secondary"
+        data-testid="peer-unblock"
+        disabled={props.unblocking !== null}
+        aria-label={`Unblock peer ${prefix}`}
+        onClick={() => props.onUnblock(peer.key)}
+      >
         {busy ? 'Unblocking…' : 'Unblock'}
       </button>
     </li>
@@ -67,5 +77,7 @@ function PeerRow(props: { peer: PeerRecord; unblocking: string | null; onUnblock
 export function formatUntil(epochMs: number): string {
   const date = new Date(epochMs)
   const sameDay = date.toDateString() === new Date().toDateString()
-  return sameDay ? `today ${date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })}` : date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })
+  return sameDay
+    ? `today ${date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })}`
+    : date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })
 }

@@ -42,7 +42,12 @@ function PresetRow(props: { preset: BypassPreset; setting: PresetSetting; onChan
   return (
     <div class="preset" data-testid={`preset-${preset.id}`}>
       <label class="switch-row">
-        <input type="checkbox" role="switch" checked={setting.enabled} onChange={(event) => props.onChange({ ...setting, enabled: (event.target as HTMLInputElement).checked })} />
+        <input
+          type="checkbox"
+          role="switch"
+          checked={setting.enabled}
+          onChange={(event) => props.onChange({ ...setting, enabled: (event.target as HTMLInputElement).checked })}
+        />
         <span>
           <strong>{preset.name}</strong>
           <br />
@@ -64,7 +69,12 @@ function PresetRow(props: { preset: BypassPreset; setting: PresetSetting; onChan
       </label>
       {editing ? (
         <div class="preset-editor">
-          <textarea rows={Math.min(12, Math.max(4, rules.length + 1))} spellcheck={false} value={text} onInput={(event) => setText((event.target as HTMLTextAreaElement).value)} />
+          <textarea
+            rows={Math.min(12, Math.max(4, rules.length + 1))}
+            spellcheck={false}
+            value={text}
+            onInput={(event) => setText((event.target as HTMLTextAreaElement).value)}
+          />
           {error ? <p class="error">{error}</p> : null}
           <div class="row">
             <button type="button" onClick={save}>

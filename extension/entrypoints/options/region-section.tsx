@@ -7,7 +7,10 @@ export function RegionSection(props: { region: string | null; regions: PopupView
   return (
     <section class="card" data-testid="region-section">
       <h2>Exit region</h2>
-      <p class="muted">Where your traffic leaves for the web. If no exit of the chosen region is online, connecting fails and says so; "Any region" takes the best exit available.</p>
+      <p class="muted">
+        Where your traffic leaves for the web. If no exit of the chosen region is online, connecting fails and says so; "Any region" takes the best exit
+        available.
+      </p>
       <div class="row">
         <select
           data-testid="region-select"

@@ -30,8 +30,8 @@ export function RulesFileSection(props: { rules: readonly string[]; onImport(rul
     <section class="card" data-testid="rules-file-section">
       <h2>Your bypass list</h2>
       <p class="muted">
-        {props.rules.length} {props.rules.length === 1 ? 'rule' : 'rules'}; edit them in the toolbar popup or with a right click on a page. Import takes the JSON file exported here or a text file
-        with one rule per line.
+        {props.rules.length} {props.rules.length === 1 ? 'rule' : 'rules'}; edit them in the toolbar popup or with a right click on a page. Import takes the
+        JSON file exported here or a text file with one rule per line.
       </p>
       <div class="row">
         <button type="button" data-testid="rules-export" onClick={exportFile}>

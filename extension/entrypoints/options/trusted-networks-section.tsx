@@ -5,7 +5,12 @@ import type { TrustedNetwork } from '../../core/stored-settings.ts'
  * Trusted networks: on a saved network the VPN turns itself off (e.g. home) or on (e.g. a café).
  * The host tells which network the machine is on (gateway address and hardware address).
  */
-export function TrustedNetworksSection(props: { networks: readonly TrustedNetwork[]; current: NetworkInfo | null; hostReachable: boolean; onChange(networks: TrustedNetwork[]): void }) {
+export function TrustedNetworksSection(props: {
+  networks: readonly TrustedNetwork[]
+  current: NetworkInfo | null
+  hostReachable: boolean
+  onChange(networks: TrustedNetwork[]): void
+}) {
   const { networks, current } = props
   const saved = current !== null && networks.some((n) => n.id === current.id)
   const update = (id: string, patch: Partial<TrustedNetwork>): void => props.onChange(networks.map((n) => (n.id === id ? { ...n, ...patch } : n)))

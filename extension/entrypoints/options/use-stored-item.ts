@@ -5,7 +5,10 @@
 import type { WxtStorageItem } from '@wxt-dev/storage'
 import { useEffect, useState } from 'preact/hooks'
 
-export function useStoredItem<T>(item: WxtStorageItem<T, Record<string, never>>, read: (value: unknown) => T): { value: T | null; save(next: T): Promise<void> } {
+export function useStoredItem<T>(
+  item: WxtStorageItem<T, Record<string, never>>,
+  read: (value: unknown) => T
+): { value: T | null; save(next: T): Promise<void> } {
   const [value, setValue] = useState<T | null>(null)
   useEffect(() => {
     let live = true

@@ -44,7 +44,12 @@ export function CircuitPanel({ status }: { status: Status }) {
 export function CircuitPath({ hops }: { hops: readonly Hop[] }) {
   const regions = hops.map(regionLabel)
   return (
-    <ol class="path" data-testid="circuit-path" aria-label={`Path: You → ${hops.map((h, i) => `${regions[i]} (${h.role})`).join(' → ')} → web`} data-path={['You', ...regions, 'web'].join(' → ')}>
+    <ol
+      class="path"
+      data-testid="circuit-path"
+      aria-label={`Path: You → ${hops.map((h, i) => `${regions[i]} (${h.role})`).join(' → ')} → web`}
+      data-path={['You', ...regions, 'web'].join(' → ')}
+    >
       <li class="node node-end">
         <strong>You</strong>
       </li>

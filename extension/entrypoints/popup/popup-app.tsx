@@ -25,7 +25,9 @@ export function PopupApp() {
   return (
     <main class="popup" data-host-reachable={view.hostReachable ? 'true' : 'false'} data-wanted-on={view.wantedOn ? 'true' : 'false'}>
       <Header />
-      {!view.hostReachable && view.hostError !== null && !view.blocked ? <HostMissingPanel error={view.hostError} incompatible={view.hostIncompatible} /> : null}
+      {!view.hostReachable && view.hostError !== null && !view.blocked ? (
+        <HostMissingPanel error={view.hostError} incompatible={view.hostIncompatible} />
+      ) : null}
       {!view.hostReachable && view.hostError === null ? (
         <p class="muted" data-testid="host-wait">
           Contacting the Macro VPN host…

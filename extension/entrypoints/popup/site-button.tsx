@@ -22,7 +22,13 @@ export function SiteButton(props: { bypassed: (host: string) => boolean; onToggl
   if (!tab) return null
   const bypassed = props.bypassed(tab.host)
   return (
-    <button type="button" class="site-button" data-testid="site-button" data-bypassed={bypassed ? 'true' : 'false'} onClick={() => props.onToggle(tab.url, !bypassed)}>
+    <button
+      type="button"
+      class="site-button"
+      data-testid="site-button"
+      data-bypassed={bypassed ? 'true' : 'false'}
+      onClick={() => props.onToggle(tab.url, !bypassed)}
+    >
       {bypassed ? `Stop bypassing ${tab.host}` : `Bypass VPN on ${tab.host}`}
     </button>
   )

@@ -19,7 +19,11 @@ export async function runControlCommand(command: ControlCommand, controlPath: st
       case 'connect': {
         const region = args.str('region')
         const status = await client.request({ type: 'connect', hops: args.int('hops') ?? 1, ...(region ? { region } : {}) })
-        out(args.flag('json') ? `${JSON.stringify(status)}\n` : `connected via ${status.circuit.map((h) => `${h.role} ${h.region}`).join(' -> ')} in ${status.connectMs} ms\n`)
+        out(
+          args.flag('json')
+            ? `${JSON.stringify(status)}\n`
+            : `connected via ${status.circuit.map((h) => `${h.role} ${h.region}`).join(' -> ')} in ${status.connectMs} ms\n`
+        )
         return 0
       }
       case 'peers':
@@ -63,7 +67,9 @@ function printStatus(status: Status, json: boolean): void {
   if (info) {
     const age = Math.round((Date.now() - info.builtAt) / 1000)
     const relayed = info.route === 'relayed' ? ', first hop reached through a blind relay (both NATs randomize ports)' : ''
-    out(`circuit: ${info.hops} hop(s), ${age} s old, ${info.rebuilds} rebuild(s), rtt ${info.rttMs ?? '?'} ms, probe loss ${Math.round(info.probeLoss * 100)}%, ${info.standby ? 'standby ready' : 'no standby'}, quality ${info.quality}${relayed}\n`)
+    out(
+      `circuit: ${info.hops} hop(s), ${age} s old, ${info.rebuilds} rebuild(s), rtt ${info.rttMs ?? '?'} ms, probe loss ${Math.round(info.probeLoss * 100)}%, ${info.standby ? 'standby ready' : 'no standby'}, quality ${info.quality}${relayed}\n`
+    )
   }
   if (status.proxy) out(`http proxy: ${status.proxy.http}\nsocks proxy: ${status.proxy.socks}\nuser: ${status.proxy.username}\n`)
 }
@@ -78,7 +84,9 @@ function printPeers(result: PeersResult, json: boolean): void {
   if (json) return out(`${JSON.stringify(result)}\n`)
   for (const p of result.peers) {
     const block = p.blocked ? ` BLOCKED until ${new Date(p.blocked.until).toISOString()}: ${p.blocked.reason}` : ''
-    out(`${p.key.slice(0, 16)}… ${p.roles.join(',') || '?'} ${p.region || '?'} score ${p.score.toFixed(2)} ok ${p.successes} failed ${p.failures}${p.rttMs === null ? '' : ` rtt ${Math.round(p.rttMs)} ms`}${block}\n`)
+    out(
+      `${p.key.slice(0, 16)}… ${p.roles.join(',') || '?'} ${p.region || '?'} score ${p.score.toFixed(2)} ok ${p.successes} failed ${p.failures}${p.rttMs === null ? '' : ` rtt ${Math.round(p.rttMs)} ms`}${block}\n`
+    )
   }
 }
 

@@ -91,7 +91,13 @@ async function main(argv: string[]): Promise<number> {
     case 'install':
     case 'uninstall': {
       const { runInstallCommand } = await import('../install/install-command.ts')
-      return await runInstallCommand(command, { values: args.record, bin: BIN, stateDir: args.str('state'), controlPath: args.str('control'), bootstrap: bootstrapArgs })
+      return await runInstallCommand(command, {
+        values: args.record,
+        bin: BIN,
+        stateDir: args.str('state'),
+        controlPath: args.str('control'),
+        bootstrap: bootstrapArgs
+      })
     }
   }
 }

@@ -20,7 +20,8 @@ export function serveOptions(args: CommandArguments, stateDir: string): Provider
   const maxCircuits = args.int('max-circuits')
   if (maxCircuits !== undefined && (maxCircuits < 1 || maxCircuits > 100_000)) throw usageError(`Invalid --max-circuits ${maxCircuits}: use 1..100000.`)
   const maxTunnels = args.int('max-tunnels')
-  if (maxTunnels !== undefined && (maxTunnels < 1 || maxTunnels > 65_000)) throw usageError(`Invalid --max-tunnels ${maxTunnels}: use 1..65000 (consumers an exit serves at once).`)
+  if (maxTunnels !== undefined && (maxTunnels < 1 || maxTunnels > 65_000))
+    throw usageError(`Invalid --max-tunnels ${maxTunnels}: use 1..65000 (consumers an exit serves at once).`)
   const maxRelayed = args.int('max-relayed')
   if (maxRelayed !== undefined && (maxRelayed < 1 || maxRelayed > 100_000)) throw usageError(`Invalid --max-relayed ${maxRelayed}: use 1..100000.`)
   const bandwidth = (name: string): number | undefined => {

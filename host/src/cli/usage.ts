@@ -42,13 +42,35 @@ const installOptions = {
 } as const satisfies ParseArgsConfig['options']
 
 export const SPECS = {
-  daemon: { ...common, 'control-group': { type: 'string' }, ifname: { type: 'string' }, mtu: { type: 'string' }, 'http-port': { type: 'string' }, 'socks-port': { type: 'string' }, 'circuit-lifetime': { type: 'string' } },
+  daemon: {
+    ...common,
+    'control-group': { type: 'string' },
+    ifname: { type: 'string' },
+    mtu: { type: 'string' },
+    'http-port': { type: 'string' },
+    'socks-port': { type: 'string' },
+    'circuit-lifetime': { type: 'string' }
+  },
   peers: { ...common, reason: { type: 'string' }, for: { type: 'string' } },
   connect: { ...common, hops: { type: 'string' }, region: { type: 'string' } },
   disconnect: common,
   status: common,
   bypass: common,
-  serve: { ...common, role: { type: 'string' }, region: { type: 'string' }, ifname: { type: 'string' }, mtu: { type: 'string' }, bandwidth: { type: 'string' }, 'circuit-bandwidth': { type: 'string' }, 'max-circuits': { type: 'string' }, price: { type: 'string' }, 'blind-relay': { type: 'boolean' }, 'no-blind-relay': { type: 'boolean' }, 'max-relayed': { type: 'string' }, 'max-tunnels': { type: 'string' } },
+  serve: {
+    ...common,
+    role: { type: 'string' },
+    region: { type: 'string' },
+    ifname: { type: 'string' },
+    mtu: { type: 'string' },
+    bandwidth: { type: 'string' },
+    'circuit-bandwidth': { type: 'string' },
+    'max-circuits': { type: 'string' },
+    price: { type: 'string' },
+    'blind-relay': { type: 'boolean' },
+    'no-blind-relay': { type: 'boolean' },
+    'max-relayed': { type: 'string' },
+    'max-tunnels': { type: 'string' }
+  },
   bootstrap: { ...common, host: { type: 'string' }, port: { type: 'string' }, nodes: { type: 'string' } },
   /** --parent-window=N: Chrome on Windows names the calling window; the host has no use for it. */
   native: { ...common, 'parent-window': { type: 'string' } },

@@ -17,7 +17,16 @@ import { errorCode, errorMessage } from '../lib/coded-error.ts'
 import { withDeadline } from '../lib/deadline.ts'
 import type { PeerDialer, RelayCandidate } from '../overlay/peer-dialer.ts'
 import type { ProviderInfo } from '../overlay/provider-discovery.ts'
-import { CELL_HEADER_BYTES, CellType, createCellHeader, MAX_CELL_BYTES, MAX_CIRCUIT_HOPS, ONION_LAYER_BYTES, readCellHeader, writeCellHeader } from '../protocol/circuit-cell.ts'
+import {
+  CELL_HEADER_BYTES,
+  CellType,
+  createCellHeader,
+  MAX_CELL_BYTES,
+  MAX_CIRCUIT_HOPS,
+  ONION_LAYER_BYTES,
+  readCellHeader,
+  writeCellHeader
+} from '../protocol/circuit-cell.ts'
 import { circuitChannel, type CircuitChannelEnd } from '../protocol/circuit-channel.ts'
 import { decodeExtended, decodeTunnelAnswer, encodeExtend, encodeTunnelAsk, EXTEND_VERSION } from '../protocol/circuit-messages.ts'
 import { HopInitiator, type HopKeys } from '../protocol/hop-handshake.ts'
@@ -101,7 +110,8 @@ export class ConsumerCircuit {
   private waiter: { kind: 'created' | 'extended'; resolve: (buf: Buffer) => void; reject: (err: CircuitFailure) => void } | null = null
 
   constructor(opts: ConsumerCircuitOptions) {
-    if (opts.path.length < 1 || opts.path.length > MAX_CIRCUIT_HOPS) throw circuitFailure('INVALID_HOPS', `A circuit has 1 to ${MAX_CIRCUIT_HOPS} hops, not ${opts.path.length}.`, -1)
+    if (opts.path.length < 1 || opts.path.length > MAX_CIRCUIT_HOPS)
+      throw circuitFailure('INVALID_HOPS', `A circuit has 1 to ${MAX_CIRCUIT_HOPS} hops, not ${opts.path.length}.`, -1)
     this.opts = { timeoutMs: 10_000, ...opts }
     this.path = opts.path
     const id = Buffer.alloc(4)
@@ -191,7 +201,8 @@ export class ConsumerCircuit {
     } catch {
       throw circuitFailure(ConsumerError.EXIT_MISBEHAVED, 'The exit answered the tunnel request with malformed bytes.', exitIndex, true)
     }
-    if (!answer.ok) throw circuitFailure(ConsumerError.EXIT_REFUSED, `The exit refused the tunnel (${answer.refusal.code}): ${answer.refusal.message}`, exitIndex)
+    if (!answer.ok)
+      throw circuitFailure(ConsumerError.EXIT_REFUSED, `The exit refused the tunnel (${answer.refusal.code}): ${answer.refusal.message}`, exitIndex)
     if (!answer.grant.wgPublicKey.equals(path[exitIndex]!.descriptor.wgPublicKey)) {
       throw circuitFailure(ConsumerError.EXIT_MISBEHAVED, 'The exit answered with a WireGuard key other than the one it published.', exitIndex, true)
     }

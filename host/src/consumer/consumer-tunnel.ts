@@ -95,7 +95,13 @@ export class ConsumerTunnel {
     await this.device.open()
     await opts.record.save({ ...recordBase, wgPid: this.device.pid })
     // Before WireGuard has a peer: its port takes datagrams from the bridge alone, the tunnel only replies (system/tunnel-firewall.ts).
-    this.firewall = new TunnelFirewall({ ifname: opts.ifname, address: grant.address, wgListenPort: this.device.listenPort, bridgePort: this.bridge.port, uid: process.getuid?.() ?? 0 })
+    this.firewall = new TunnelFirewall({
+      ifname: opts.ifname,
+      address: grant.address,
+      wgListenPort: this.device.listenPort,
+      bridgePort: this.bridge.port,
+      uid: process.getuid?.() ?? 0
+    })
     await this.firewall.open()
     this.bridge.setWireGuardPort(this.device.listenPort)
     await this.device.setPeer({ publicKey: grant.wgPublicKey, endpoint: `127.0.0.1:${this.bridge.port}`, allowedIps: ['0.0.0.0/0'], keepalive: 25 })
@@ -126,7 +132,9 @@ export class ConsumerTunnel {
         return
       } catch (err) {
         if (Date.now() > deadline) {
-          throw new CodedError(ConsumerError.TUNNEL_FAILED, 'WireGuard did not come up through the exit (no handshake or no DNS answer within 10 s).', { cause: err })
+          throw new CodedError(ConsumerError.TUNNEL_FAILED, 'WireGuard did not come up through the exit (no handshake or no DNS answer within 10 s).', {
+            cause: err
+          })
         }
       }
     }

@@ -111,7 +111,10 @@ function endToEnd(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
 }
 
 function tokens(value: string | string[] | undefined): string[] {
-  return (Array.isArray(value) ? value.join(',') : (value ?? '')).split(',').map((t) => t.trim().toLowerCase()).filter(Boolean)
+  return (Array.isArray(value) ? value.join(',') : (value ?? ''))
+    .split(',')
+    .map((t) => t.trim().toLowerCase())
+    .filter(Boolean)
 }
 
 /**
@@ -123,7 +126,8 @@ function requestFraming(req: http.IncomingMessage): { ok: true; headers: http.Ou
   const headers = endToEnd(req.headers)
   const te = req.headers['transfer-encoding']
   if (te !== undefined) {
-    if (tokens(te).join(',') !== 'chunked') return { ok: false, status: 501, message: 'Macro VPN: this proxy forwards request bodies with Content-Length or chunked transfer coding only.\n' }
+    if (tokens(te).join(',') !== 'chunked')
+      return { ok: false, status: 501, message: 'Macro VPN: this proxy forwards request bodies with Content-Length or chunked transfer coding only.\n' }
     headers['transfer-encoding'] = 'chunked'
     delete headers['content-length']
   } else if (req.headers['content-length'] !== undefined) {

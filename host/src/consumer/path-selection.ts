@@ -48,7 +48,6 @@ export interface PathRequest {
 /** The connection mode named by a hop count, as the user sees it. */
 const MODE_NAMES = ['', 'Speed', 'Balanced', 'Privacy'] as const
 
-
 interface Peer {
   candidate: PathCandidate
   hex: string
@@ -58,8 +57,6 @@ interface Peer {
   relay: boolean
   exit: boolean
 }
-
-
 
 export function priceFactor(priceLamportsPerMiB: number): number {
   return 1 / (1 + priceLamportsPerMiB / 1000)
@@ -78,7 +75,8 @@ export function selectPath(req: PathRequest): PathCandidate[] {
   if (!Array.isArray(req.candidates)) throw new CodedError(LibError.BAD_ARGUMENT, 'candidates must be a list.')
   if (typeof req.score !== 'function') throw new CodedError(LibError.BAD_ARGUMENT, 'score must be a function.')
   if (req.region !== undefined && typeof req.region !== 'string') throw new CodedError(LibError.BAD_ARGUMENT, 'region must be text.')
-  if (req.exit !== undefined && !(Buffer.isBuffer(req.exit) && req.exit.length === 32)) throw new CodedError(LibError.BAD_ARGUMENT, 'The pinned exit must be a 32-byte public key.')
+  if (req.exit !== undefined && !(Buffer.isBuffer(req.exit) && req.exit.length === 32))
+    throw new CodedError(LibError.BAD_ARGUMENT, 'The pinned exit must be a 32-byte public key.')
   const random = req.random ?? Math.random
   const exclude = new Set<string>()
   for (const key of req.exclude ?? []) if (typeof key === 'string') exclude.add(key.toLowerCase())
@@ -90,18 +88,27 @@ export function selectPath(req: PathRequest): PathCandidate[] {
   // The exit.
   const where = req.region === undefined ? '' : ` in region ${req.region}`
   const exitsOnline = online.filter((p) => p.exit && (req.region === undefined || p.candidate.descriptor.region === req.region))
-  if (exitsOnline.length === 0) throw new CodedError(ConsumerError.NO_PATH, `No exit${where} is online. ${req.region === undefined ? 'Try again later.' : 'Choose another region or try again later.'}`)
+  if (exitsOnline.length === 0)
+    throw new CodedError(
+      ConsumerError.NO_PATH,
+      `No exit${where} is online. ${req.region === undefined ? 'Try again later.' : 'Choose another region or try again later.'}`
+    )
   let exits = exitsOnline
   if (req.exit !== undefined) {
     const pinned = req.exit.toString('hex')
     exits = exitsOnline.filter((p) => p.hex === pinned)
-    if (exits.length === 0) throw new CodedError(ConsumerError.NO_PATH, `The exit ${pinned.slice(0, 8)}… is no longer online${where}. Connect again to use another exit.`)
-    if (!exits.some(eligible)) throw new CodedError(ConsumerError.NO_PATH, `The exit ${pinned.slice(0, 8)}… is blocked or unusable. Connect again to use another exit.`)
+    if (exits.length === 0)
+      throw new CodedError(ConsumerError.NO_PATH, `The exit ${pinned.slice(0, 8)}… is no longer online${where}. Connect again to use another exit.`)
+    if (!exits.some(eligible))
+      throw new CodedError(ConsumerError.NO_PATH, `The exit ${pinned.slice(0, 8)}… is blocked or unusable. Connect again to use another exit.`)
   }
   exits = exits.filter(eligible)
   if (exits.length === 0) {
     const which = exitsOnline.length === 1 ? `The only exit online${where} is` : `All ${exitsOnline.length} exits online${where} are`
-    throw new CodedError(ConsumerError.NO_PATH, `${which} blocked or unusable. Unblock one in the peer list${req.region === undefined ? '' : ', choose another region'} or try again later.`)
+    throw new CodedError(
+      ConsumerError.NO_PATH,
+      `${which} blocked or unusable. Unblock one in the peer list${req.region === undefined ? '' : ', choose another region'} or try again later.`
+    )
   }
 
   const relays = online.filter((p) => p.relay && eligible(p))
@@ -126,7 +133,10 @@ export function selectPath(req: PathRequest): PathCandidate[] {
 function tooFewRelays(hops: number, available: number): Error {
   const count = available === 0 ? 'No relay' : `Only ${plural(available, 'relay', 'relays')}`
   const lower = hops === 3 ? 'Choose a lower connection mode' : `Choose ${MODE_NAMES[1]} mode`
-  return new CodedError(ConsumerError.NO_PATH, `${count} outside the exit's network ${available <= 1 ? 'is' : 'are'} available; ${MODE_NAMES[2]} needs 1 and ${MODE_NAMES[3]} needs 2. ${lower} or try again later.`)
+  return new CodedError(
+    ConsumerError.NO_PATH,
+    `${count} outside the exit's network ${available <= 1 ? 'is' : 'are'} available; ${MODE_NAMES[2]} needs 1 and ${MODE_NAMES[3]} needs 2. ${lower} or try again later.`
+  )
 }
 
 function weightOf(req: PathRequest, p: Peer): number {

@@ -71,12 +71,14 @@ export interface PeerStoreOptions {
   flushDelayMs?: number
 }
 
-
 /** A 32-byte key as 64 lowercase hex characters; throws BAD_PEER_KEY for anything else. */
 export function peerKeyHex(key: PeerKeyInput): string {
   if (typeof key === 'string' && HEX_KEY.test(key)) return key
   if (key instanceof Uint8Array && key.byteLength === 32) return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex')
-  throw new CodedError(ConsumerError.BAD_PEER_KEY, 'A peer key must be a 32-byte public key (a Buffer or 64 lowercase hex characters); check the key passed in.')
+  throw new CodedError(
+    ConsumerError.BAD_PEER_KEY,
+    'A peer key must be a 32-byte public key (a Buffer or 64 lowercase hex characters); check the key passed in.'
+  )
 }
 
 /** Trim whitespace, cut to MAX_REASON_CHARS without splitting a surrogate pair; empty is an error. */
@@ -91,7 +93,8 @@ function cleanReason(reason: unknown): string {
 
 function checkMeasurement(value: unknown, what: string, max: number): number | undefined {
   if (value === undefined) return undefined
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max) throw new CodedError(LibError.BAD_ARGUMENT, `${what} must be a number from 0 to ${max}.`)
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max)
+    throw new CodedError(LibError.BAD_ARGUMENT, `${what} must be a number from 0 to ${max}.`)
   return value
 }
 
@@ -132,9 +135,11 @@ export class PeerStore {
   private writing: Promise<void> | null = null
 
   constructor(opts: PeerStoreOptions) {
-    if (typeof opts?.stateDir !== 'string' || opts.stateDir === '') throw new CodedError(LibError.BAD_ARGUMENT, 'The peer store needs the state directory path.')
+    if (typeof opts?.stateDir !== 'string' || opts.stateDir === '')
+      throw new CodedError(LibError.BAD_ARGUMENT, 'The peer store needs the state directory path.')
     const delay = opts.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS
-    if (!Number.isInteger(delay) || delay < 0 || delay > 3_600_000) throw new CodedError(LibError.BAD_ARGUMENT, 'flushDelayMs must be an integer from 0 to 3600000.')
+    if (!Number.isInteger(delay) || delay < 0 || delay > 3_600_000)
+      throw new CodedError(LibError.BAD_ARGUMENT, 'flushDelayMs must be an integer from 0 to 3600000.')
     this.file = path.join(opts.stateDir, PEERS_FILE)
     this.now = opts.now ?? Date.now
     this.flushDelayMs = delay
@@ -147,7 +152,10 @@ export class PeerStore {
     try {
       text = await readFileIfExists(this.file)
     } catch (err) {
-      throw new CodedError(ConsumerError.PEER_STORE_UNREADABLE, `The peer list ${this.file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); check its permissions or delete it.`)
+      throw new CodedError(
+        ConsumerError.PEER_STORE_UNREADABLE,
+        `The peer list ${this.file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); check its permissions or delete it.`
+      )
     }
     const peers = new Map<string, StoredPeer>()
     if (text !== null) {
@@ -193,7 +201,10 @@ export class PeerStore {
         await write
       } catch (err) {
         this.dirty = true
-        throw new CodedError(ConsumerError.PEER_STORE_WRITE_FAILED, `The peer list ${this.file} could not be saved (${(err as NodeJS.ErrnoException).code ?? 'error'}); check free space and permissions of the state directory.`)
+        throw new CodedError(
+          ConsumerError.PEER_STORE_WRITE_FAILED,
+          `The peer list ${this.file} could not be saved (${(err as NodeJS.ErrnoException).code ?? 'error'}); check free space and permissions of the state directory.`
+        )
       } finally {
         this.writing = null
       }
@@ -203,8 +214,10 @@ export class PeerStore {
   /** Remember the roles and region of a verified descriptor. */
   noteProvider(key: PeerKeyInput, info: { roles: PeerRole[]; region: string }): void {
     const hex = peerKeyHex(key)
-    if (!Array.isArray(info?.roles) || info.roles.length === 0 || info.roles.some((r) => r !== 'relay' && r !== 'exit')) throw new CodedError(LibError.BAD_ARGUMENT, 'roles must be a non-empty list of "relay" and "exit".')
-    if (typeof info.region !== 'string' || !REGION.test(info.region)) throw new CodedError(LibError.BAD_ARGUMENT, 'region must be 1-16 characters of a-z, 0-9 and -.')
+    if (!Array.isArray(info?.roles) || info.roles.length === 0 || info.roles.some((r) => r !== 'relay' && r !== 'exit'))
+      throw new CodedError(LibError.BAD_ARGUMENT, 'roles must be a non-empty list of "relay" and "exit".')
+    if (typeof info.region !== 'string' || !REGION.test(info.region))
+      throw new CodedError(LibError.BAD_ARGUMENT, 'region must be 1-16 characters of a-z, 0-9 and -.')
     this.assertOpen()
     const p = this.touch(hex)
     p.roles = (['relay', 'exit'] as const).filter((r) => info.roles.includes(r))
@@ -240,7 +253,11 @@ export class PeerStore {
   block(key: PeerKeyInput, reason: string, durationMs: number = DEFAULT_BLOCK_MS): void {
     const hex = peerKeyHex(key)
     const text = cleanReason(reason)
-    if (!Number.isInteger(durationMs) || durationMs < MIN_BLOCK_MS || durationMs > MAX_BLOCK_MS) throw new CodedError(LibError.BAD_ARGUMENT, `The block duration must be a whole number of milliseconds from ${MIN_BLOCK_MS} to ${MAX_BLOCK_MS} (one year).`)
+    if (!Number.isInteger(durationMs) || durationMs < MIN_BLOCK_MS || durationMs > MAX_BLOCK_MS)
+      throw new CodedError(
+        LibError.BAD_ARGUMENT,
+        `The block duration must be a whole number of milliseconds from ${MIN_BLOCK_MS} to ${MAX_BLOCK_MS} (one year).`
+      )
     this.assertOpen()
     const p = this.peers.get(hex) ?? this.touch(hex)
     p.blocked = { reason: text, until: this.now() + durationMs }
@@ -295,8 +312,7 @@ export class PeerStore {
         blocked: p.blocked ? { ...p.blocked } : null
       })
     }
-    return records.sort((a, b) =>
-      (Number(b.blocked !== null) - Number(a.blocked !== null)) || (b.score - a.score) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    return records.sort((a, b) => Number(b.blocked !== null) - Number(a.blocked !== null) || b.score - a.score || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
   }
 
   /** Where open() moved a file that failed validation, else null (for the UI to mention). */

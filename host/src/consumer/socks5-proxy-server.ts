@@ -80,7 +80,17 @@ export class Socks5ProxyServer extends LocalProxy {
       upstream = await this.dialer.connect(host, port)
     } catch (err) {
       const code = (err as { code?: string }).code
-      reply(socket, code === 'DESTINATION_BLOCKED' ? REP.NOT_ALLOWED : code === 'DNS_NOT_FOUND' ? REP.HOST_UNREACHABLE : code === 'CONNECT_FAILED' ? REP.REFUSED : REP.FAILURE, true)
+      reply(
+        socket,
+        code === 'DESTINATION_BLOCKED'
+          ? REP.NOT_ALLOWED
+          : code === 'DNS_NOT_FOUND'
+            ? REP.HOST_UNREACHABLE
+            : code === 'CONNECT_FAILED'
+              ? REP.REFUSED
+              : REP.FAILURE,
+        true
+      )
       return
     }
     this.listener.track(upstream)

@@ -30,7 +30,10 @@ export class TunnelDialer {
       throw new CodedError(ConsumerError.DESTINATION_BLOCKED, 'The exit policy does not allow this destination.')
     }
     if (isLocalAddress(address)) {
-      throw new CodedError(ConsumerError.DESTINATION_BLOCKED, 'That destination is this computer itself; the VPN does not carry connections to it. Open it without the proxy.')
+      throw new CodedError(
+        ConsumerError.DESTINATION_BLOCKED,
+        'That destination is this computer itself; the VPN does not carry connections to it. Open it without the proxy.'
+      )
     }
     return await new Promise<net.Socket>((resolve, reject) => {
       const socket = net.connect({ host: address, port, localAddress: this.localAddress, noDelay: true })

@@ -7,7 +7,17 @@
  */
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
-import { ErrorCode, HostMessage, PROTOCOL_VERSION, Request, RESULT_SCHEMAS, type RequestBody, type RequestType, type ResultOf, type Status } from '../../../shared/native-protocol.ts'
+import {
+  ErrorCode,
+  HostMessage,
+  PROTOCOL_VERSION,
+  Request,
+  RESULT_SCHEMAS,
+  type RequestBody,
+  type RequestType,
+  type ResultOf,
+  type Status
+} from '../../../shared/native-protocol.ts'
 import { CodedError } from '../lib/coded-error.ts'
 import { ControlError } from './control-errors.ts'
 import { LineDecoder, MAX_CONTROL_LINE_BYTES, parseLine } from './line-decoder.ts'
@@ -26,7 +36,11 @@ interface Pending {
 }
 
 export function daemonUnavailable(socketPath: string, detail: string, cause?: unknown): CodedError {
-  return new CodedError(ErrorCode.DAEMON_UNAVAILABLE, `The macro-vpn daemon is not reachable at ${socketPath} (${detail}); start it with \`macro-vpn daemon\` or check --control.`, { cause })
+  return new CodedError(
+    ErrorCode.DAEMON_UNAVAILABLE,
+    `The macro-vpn daemon is not reachable at ${socketPath} (${detail}); start it with \`macro-vpn daemon\` or check --control.`,
+    { cause }
+  )
 }
 
 export class ControlClient extends EventEmitter {
@@ -62,7 +76,14 @@ export class ControlClient extends EventEmitter {
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer)
         socket.destroy()
-        const detail = err.code === 'ENOENT' ? 'no socket there' : err.code === 'ECONNREFUSED' ? 'nothing is listening' : err.code === 'EACCES' ? 'permission denied' : (err.code ?? 'error')
+        const detail =
+          err.code === 'ENOENT'
+            ? 'no socket there'
+            : err.code === 'ECONNREFUSED'
+              ? 'nothing is listening'
+              : err.code === 'EACCES'
+                ? 'permission denied'
+                : (err.code ?? 'error')
         reject(daemonUnavailable(socketPath, detail, err))
       })
       socket.once('connect', () => {
@@ -87,7 +108,10 @@ export class ControlClient extends EventEmitter {
     const schema = RESULT_SCHEMAS[body.type]
     const parsed = schema.safeParse(raw)
     if (!parsed.success) {
-      throw new CodedError(ErrorCode.BAD_MESSAGE, `The daemon answered the ${body.type} request with an invalid result. Make sure the daemon and this program are the same version.`)
+      throw new CodedError(
+        ErrorCode.BAD_MESSAGE,
+        `The daemon answered the ${body.type} request with an invalid result. Make sure the daemon and this program are the same version.`
+      )
     }
     return parsed.data as ResultOf<T>
   }
@@ -108,7 +132,9 @@ export class ControlClient extends EventEmitter {
     const checked = Request.safeParse(message)
     if (!checked.success) {
       const issue = checked.error.issues[0]
-      return Promise.reject(new CodedError(ErrorCode.BAD_MESSAGE, `Invalid ${String(body.type)} request: ${issue?.path.join('.') || '(message)'}: ${issue?.message ?? 'invalid'}.`))
+      return Promise.reject(
+        new CodedError(ErrorCode.BAD_MESSAGE, `Invalid ${String(body.type)} request: ${issue?.path.join('.') || '(message)'}: ${issue?.message ?? 'invalid'}.`)
+      )
     }
     const line = JSON.stringify(checked.data)
     if (Buffer.byteLength(line) > MAX_CONTROL_LINE_BYTES) {
@@ -118,7 +144,12 @@ export class ControlClient extends EventEmitter {
       const timer = opts.timeoutMs
         ? setTimeout(() => {
             this.pending.delete(id)
-            reject(new CodedError(ControlError.TIMEOUT, `The daemon did not answer the ${body.type} request within ${opts.timeoutMs} ms. Check that it is healthy (macro-vpn status).`))
+            reject(
+              new CodedError(
+                ControlError.TIMEOUT,
+                `The daemon did not answer the ${body.type} request within ${opts.timeoutMs} ms. Check that it is healthy (macro-vpn status).`
+              )
+            )
           }, opts.timeoutMs)
         : null
       this.pending.set(id, { resolve, reject, timer })
@@ -172,7 +203,10 @@ export class ControlClient extends EventEmitter {
   }
 
   private fail(detail: string): void {
-    const err = new CodedError(ErrorCode.BAD_MESSAGE, `Protocol error on the control socket ${this.path}: ${detail}. Make sure the daemon and this program are the same version.`)
+    const err = new CodedError(
+      ErrorCode.BAD_MESSAGE,
+      `Protocol error on the control socket ${this.path}: ${detail}. Make sure the daemon and this program are the same version.`
+    )
     this.socket.destroy()
     this.teardown(err)
   }

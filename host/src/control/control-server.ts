@@ -7,14 +7,7 @@
 import fs from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
-import {
-  ErrorCode,
-  errorResponse,
-  okResponse,
-  parseRequest,
-  type HostMessage,
-  type Request
-} from '../../../shared/native-protocol.ts'
+import { ErrorCode, errorResponse, okResponse, parseRequest, type HostMessage, type Request } from '../../../shared/native-protocol.ts'
 import { CodedError } from '../lib/coded-error.ts'
 import { ensureDirectory } from '../lib/safe-directory.ts'
 import { listenServer } from '../lib/socket-binding.ts'
@@ -75,7 +68,13 @@ class Connection implements ControlClientHandle {
     } catch {
       // A result that is not JSON (a cycle, a BigInt, nesting too deep): the client still gets an answer.
       if (message.type !== 'result') return false
-      return this.send(errorResponse(message.id, ErrorCode.INTERNAL, 'The daemon could not encode its answer (internal error). Check the daemon log; restart it if this persists.'))
+      return this.send(
+        errorResponse(
+          message.id,
+          ErrorCode.INTERNAL,
+          'The daemon could not encode its answer (internal error). Check the daemon log; restart it if this persists.'
+        )
+      )
     }
     if (Buffer.byteLength(line) > this.maxLineBytes) {
       if (message.type !== 'result') return false
@@ -143,7 +142,11 @@ export class ControlServer {
       await listenServer(server, this.path)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw inUse(this.path)
-      throw new CodedError(ControlError.CONTROL_FAILED, `Cannot create the control socket ${this.path}: ${(err as Error).message}. Check that its folder is writable, or choose another --control.`, { cause: err })
+      throw new CodedError(
+        ControlError.CONTROL_FAILED,
+        `Cannot create the control socket ${this.path}: ${(err as Error).message}. Check that its folder is writable, or choose another --control.`,
+        { cause: err }
+      )
     }
     // Errors after listening (e.g. EMFILE on accept) must not crash the daemon.
     server.on('error', () => {})
@@ -239,7 +242,13 @@ export class ControlServer {
     try {
       this.onLine(conn, line)
     } catch {
-      conn.send(errorResponse(null, ErrorCode.BAD_MESSAGE, 'A control message could not be read (unexpected content). Send one request of shared/native-protocol.ts per line.'))
+      conn.send(
+        errorResponse(
+          null,
+          ErrorCode.BAD_MESSAGE,
+          'A control message could not be read (unexpected content). Send one request of shared/native-protocol.ts per line.'
+        )
+      )
     }
   }
 
@@ -258,13 +267,25 @@ export class ControlServer {
     }
     const request = parsed.request
     if (conn.inFlight >= MAX_IN_FLIGHT) {
-      conn.send(errorResponse(request.id, ErrorCode.BUSY, `Too many requests in flight on this connection (limit ${MAX_IN_FLIGHT}); wait for answers before sending more.`))
+      conn.send(
+        errorResponse(
+          request.id,
+          ErrorCode.BUSY,
+          `Too many requests in flight on this connection (limit ${MAX_IN_FLIGHT}); wait for answers before sending more.`
+        )
+      )
       return
     }
     conn.inFlight++
     this.dispatch(conn, request)
       .catch(() => {
-        conn.send(errorResponse(request.id, ErrorCode.INTERNAL, `The daemon failed to answer the ${request.type} request (internal error). Check the daemon log; restart it if this persists.`))
+        conn.send(
+          errorResponse(
+            request.id,
+            ErrorCode.INTERNAL,
+            `The daemon failed to answer the ${request.type} request (internal error). Check the daemon log; restart it if this persists.`
+          )
+        )
       })
       .finally(() => conn.inFlight--)
   }
@@ -287,7 +308,8 @@ function toErrorResponse(request: Request, err: unknown, onInternalError: ((err:
   const code = e?.code
   // Only deliberate codes reach clients: system errors (ENOENT…, with errno/syscall) and Node's
   // ERR_* codes are internal, and their messages may name private paths.
-  const deliberate = typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) && !code.startsWith('ERR_') && e?.errno === undefined && e?.syscall === undefined
+  const deliberate =
+    typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) && !code.startsWith('ERR_') && e?.errno === undefined && e?.syscall === undefined
   if (deliberate) {
     const { code: mapped, message } = controlError(err)
     return errorResponse(request.id, mapped, message) as HostMessage
@@ -295,9 +317,16 @@ function toErrorResponse(request: Request, err: unknown, onInternalError: ((err:
   try {
     onInternalError?.(err, request)
   } catch {}
-  return errorResponse(request.id, ErrorCode.INTERNAL, `The daemon failed to handle the ${request.type} request (internal error). Check the daemon log; restart it if this persists.`) as HostMessage
+  return errorResponse(
+    request.id,
+    ErrorCode.INTERNAL,
+    `The daemon failed to handle the ${request.type} request (internal error). Check the daemon log; restart it if this persists.`
+  ) as HostMessage
 }
 
 function inUse(socketPath: string): CodedError {
-  return new CodedError(ControlError.CONTROL_IN_USE, `Another macro-vpn daemon is already listening on ${socketPath}. Stop it first, or choose another --control path.`)
+  return new CodedError(
+    ControlError.CONTROL_IN_USE,
+    `Another macro-vpn daemon is already listening on ${socketPath}. Stop it first, or choose another --control path.`
+  )
 }

@@ -61,7 +61,12 @@ export class FrameDecoder {
         return out
       }
       if (length > this.maxFrameBytes) {
-        out.push(this.fail({ code: ErrorCode.TOO_LARGE, message: `Received a native message of ${length} bytes; the limit is ${this.maxFrameBytes}. Send smaller messages (e.g. fewer bypass rules).` }))
+        out.push(
+          this.fail({
+            code: ErrorCode.TOO_LARGE,
+            message: `Received a native message of ${length} bytes; the limit is ${this.maxFrameBytes}. Send smaller messages (e.g. fewer bypass rules).`
+          })
+        )
         return out
       }
       if (this.buffered < HEADER_BYTES + length) break

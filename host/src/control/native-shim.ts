@@ -19,7 +19,18 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { errorCode } from '../lib/coded-error.ts'
 import { waitAtMost } from '../lib/deadline.ts'
 import { EXTENSION_ID, FIREFOX_ADDON_ID } from '../../../shared/extension-identity.ts'
-import { ErrorCode, errorResponse, HelloResult, hostDownEvent, okResponse, parseRequest, statusEvent, type HostMessage, type Request, type Status } from '../../../shared/native-protocol.ts'
+import {
+  ErrorCode,
+  errorResponse,
+  HelloResult,
+  hostDownEvent,
+  okResponse,
+  parseRequest,
+  statusEvent,
+  type HostMessage,
+  type Request,
+  type Status
+} from '../../../shared/native-protocol.ts'
 import { ControlClient, daemonUnavailable, type RequestBody } from './control-client.ts'
 import { encodeFrame, FrameDecoder, type DecodedFrame } from './native-framing.ts'
 
@@ -62,7 +73,11 @@ export const ALLOWED_FIREFOX_ADDON = FIREFOX_ADDON_ID
 export function checkCaller(args: readonly string[]): { ok: true } | { ok: false; message: string } {
   const next = 'Only the Macro VPN extension may use this host; the browser starts it through the manifest `macro-vpn install` writes.'
   const [first, second] = args
-  if (first === undefined) return { ok: false, message: `macro-vpn native was started without a caller origin. ${next} Use the CLI commands (macro-vpn status, connect, ...) to talk to the daemon by hand.` }
+  if (first === undefined)
+    return {
+      ok: false,
+      message: `macro-vpn native was started without a caller origin. ${next} Use the CLI commands (macro-vpn status, connect, ...) to talk to the daemon by hand.`
+    }
   if (first.startsWith('chrome-extension://')) {
     if (first === ALLOWED_CHROME_ORIGIN) return { ok: true }
     return { ok: false, message: `The caller ${quoted(first)} is not the Macro VPN extension (${ALLOWED_CHROME_ORIGIN}). ${next}` }
@@ -162,7 +177,13 @@ class NativeShim {
         this.handleFrame(frame.value)
       } catch {
         // Whatever a frame holds, it gets an answer and the port lives on.
-        this.send(errorResponse(null, ErrorCode.BAD_MESSAGE, 'A native message could not be read (unexpected content). Send the requests that shared/native-protocol.ts defines.'))
+        this.send(
+          errorResponse(
+            null,
+            ErrorCode.BAD_MESSAGE,
+            'A native message could not be read (unexpected content). Send the requests that shared/native-protocol.ts defines.'
+          )
+        )
       }
     }
     return false
@@ -241,7 +262,12 @@ class NativeShim {
    * failing closed and shows why), then watch for it to come back and resume its events.
    */
   private onDaemonLost(): void {
-    this.send(hostDownEvent(ErrorCode.DAEMON_UNAVAILABLE, 'The Macro VPN daemon stopped. Sites that are not bypassed stay blocked until it is back: restart the daemon, or turn the VPN off to browse directly.'))
+    this.send(
+      hostDownEvent(
+        ErrorCode.DAEMON_UNAVAILABLE,
+        'The Macro VPN daemon stopped. Sites that are not bypassed stay blocked until it is back: restart the daemon, or turn the VPN off to browse directly.'
+      )
+    )
     const retry = (): void => {
       this.watchTimer = null
       if (this.ending || this.client) return
@@ -319,8 +345,20 @@ class NativeShim {
       if (message.type !== 'result') return // a status event too large (or not JSON) to deliver: drop it
       frame =
         errorCode(err) === ErrorCode.TOO_LARGE
-          ? encodeFrame(errorResponse(message.id, ErrorCode.TOO_LARGE, `The answer is larger than the 1 MiB native-messaging limit and was not sent. ${(err as Error).message}`))
-          : encodeFrame(errorResponse(message.id, ErrorCode.INTERNAL, 'The native host could not encode the answer (internal error). Restart the browser if this persists.'))
+          ? encodeFrame(
+              errorResponse(
+                message.id,
+                ErrorCode.TOO_LARGE,
+                `The answer is larger than the 1 MiB native-messaging limit and was not sent. ${(err as Error).message}`
+              )
+            )
+          : encodeFrame(
+              errorResponse(
+                message.id,
+                ErrorCode.INTERNAL,
+                'The native host could not encode the answer (internal error). Restart the browser if this persists.'
+              )
+            )
     }
     this.lastWrite = new Promise<void>((resolve) => {
       try {

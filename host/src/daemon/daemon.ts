@@ -8,7 +8,19 @@ import path from 'node:path'
 import DHT from 'hyperdht'
 // The parser alone: the daemon has no use for the public-suffix list that siteRuleFor loads (~10 MiB).
 import { parseBypassRules } from '../../../shared/bypass-rule-parser.ts'
-import { ErrorCode, statusEvent, type ConnState, type ErrorInfo, type PeersResult, type RegionsResult, type Request, type RequestOf, type RequestType, type ResultOf, type Status } from '../../../shared/native-protocol.ts'
+import {
+  ErrorCode,
+  statusEvent,
+  type ConnState,
+  type ErrorInfo,
+  type PeersResult,
+  type RegionsResult,
+  type Request,
+  type RequestOf,
+  type RequestType,
+  type ResultOf,
+  type Status
+} from '../../../shared/native-protocol.ts'
 import type { Carrier } from '../consumer/carrier.ts'
 import { ConsumerTunnel } from '../consumer/consumer-tunnel.ts'
 import { createCarrier } from '../consumer/create-carrier.ts'
@@ -47,7 +59,16 @@ export interface DaemonOptions {
   circuitLifetimeMs?: number
 }
 
-const DEFAULTS = { ifname: 'mvpn0', mtu: DEFAULT_TUNNEL_MTU, table: 51820, rulePriority: 5182, httpPort: 0, socksPort: 0, controlGid: -1, circuitLifetimeMs: 10 * 60_000 }
+const DEFAULTS = {
+  ifname: 'mvpn0',
+  mtu: DEFAULT_TUNNEL_MTU,
+  table: 51820,
+  rulePriority: 5182,
+  httpPort: 0,
+  socksPort: 0,
+  controlGid: -1,
+  circuitLifetimeMs: 10 * 60_000
+}
 const BAD_DESCRIPTOR_BLOCK_MS = 24 * 3600 * 1000
 
 type Handlers = { [T in RequestType]: (request: RequestOf<T>) => ResultOf<T> | Promise<ResultOf<T>> }
@@ -215,7 +236,8 @@ export class Daemon {
   private ensureDialer(): PeerDialer {
     this.dialer ??= new PeerDialer({
       dht: this.ensureDht(),
-      relays: (exclude) => chooseBlindRelays({ providers: this.candidates, exclude, isBlocked: (k) => this.peers.isBlocked(k), score: (k) => this.peers.score(k) })
+      relays: (exclude) =>
+        chooseBlindRelays({ providers: this.candidates, exclude, isBlocked: (k) => this.peers.isBlocked(k), score: (k) => this.peers.score(k) })
     })
     return this.dialer
   }
@@ -251,7 +273,9 @@ export class Daemon {
       if (!providers.some((p) => p.descriptor.roles.includes('exit') && (!region || p.descriptor.region === region))) {
         throw new CodedError(
           ErrorCode.NO_PROVIDERS,
-          region ? `No exit in region "${region}" is online right now. Choose another region, or try again in a minute.` : 'No exit is online right now. Check the network connection and try again in a minute.'
+          region
+            ? `No exit in region "${region}" is online right now. Choose another region, or try again in a minute.`
+            : 'No exit is online right now. Check the network connection and try again in a minute.'
         )
       }
       let lastError: unknown = null
@@ -302,7 +326,11 @@ export class Daemon {
         throw new CodedError(ErrorCode.CONNECT_FAILED, 'The connection was cancelled.')
       }
       const last = controlError(lastError, ErrorCode.CONNECT_FAILED)
-      throw new CodedError(last.code === ErrorCode.TUNNEL_FAILED ? ErrorCode.TUNNEL_FAILED : ErrorCode.CONNECT_FAILED, `Could not build a tunnel through any exit (last: ${errorMessage(lastError ?? 'unknown failure')}). Try again, or choose another region or connection mode.`, { cause: lastError })
+      throw new CodedError(
+        last.code === ErrorCode.TUNNEL_FAILED ? ErrorCode.TUNNEL_FAILED : ErrorCode.CONNECT_FAILED,
+        `Could not build a tunnel through any exit (last: ${errorMessage(lastError ?? 'unknown failure')}). Try again, or choose another region or connection mode.`,
+        { cause: lastError }
+      )
     } catch (err) {
       if (this.state === 'connecting') this.setState('error', controlError(err, ErrorCode.CONNECT_FAILED))
       throw err
@@ -326,7 +354,10 @@ export class Daemon {
   private async onTunnelLost(): Promise<void> {
     if (this.state !== 'connected') return
     await this.teardown()
-    this.setState('error', { code: ErrorCode.TUNNEL_FAILED, message: 'The connection to the exit was lost (no circuit to it could be rebuilt). Turn the VPN off and on again to reconnect through another exit.' })
+    this.setState('error', {
+      code: ErrorCode.TUNNEL_FAILED,
+      message: 'The connection to the exit was lost (no circuit to it could be rebuilt). Turn the VPN off and on again to reconnect through another exit.'
+    })
   }
 
   async disconnect(): Promise<Status> {

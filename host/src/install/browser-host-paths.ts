@@ -108,14 +108,31 @@ export function hostTargets(os: HostOs, home: string): HostTarget[] {
       targets.push({ ...base, manifestDir: path.join(support, 'NativeMessagingHosts'), detectPaths: [support, ...apps], detectBinaries: row.macos.binaries })
     } else {
       const userData = path.join(home, 'AppData', 'Local', ...row.windows.localAppData)
-      targets.push({ ...base, registryKey: `HKCU\\${row.windows.key}\\NativeMessagingHosts\\${NATIVE_HOST_NAME}`, detectPaths: [userData], detectBinaries: row.windows.binaries })
+      targets.push({
+        ...base,
+        registryKey: `HKCU\\${row.windows.key}\\NativeMessagingHosts\\${NATIVE_HOST_NAME}`,
+        detectPaths: [userData],
+        detectBinaries: row.windows.binaries
+      })
     }
   }
   const firefox = { browser: 'firefox' as const, family: 'firefox' as const }
   if (os === 'linux') {
-    targets.push({ ...firefox, id: 'firefox', manifestDir: path.join(home, '.mozilla', 'native-messaging-hosts'), detectPaths: [path.join(home, '.mozilla')], detectBinaries: ['firefox', 'firefox-esr'] })
+    targets.push({
+      ...firefox,
+      id: 'firefox',
+      manifestDir: path.join(home, '.mozilla', 'native-messaging-hosts'),
+      detectPaths: [path.join(home, '.mozilla')],
+      detectBinaries: ['firefox', 'firefox-esr']
+    })
     const flatpak = path.join(home, '.var', 'app', 'org.mozilla.firefox')
-    targets.push({ ...firefox, id: 'firefox-flatpak', manifestDir: path.join(flatpak, '.mozilla', 'native-messaging-hosts'), detectPaths: [flatpak], detectBinaries: [] })
+    targets.push({
+      ...firefox,
+      id: 'firefox-flatpak',
+      manifestDir: path.join(flatpak, '.mozilla', 'native-messaging-hosts'),
+      detectPaths: [flatpak],
+      detectBinaries: []
+    })
   } else if (os === 'macos') {
     const support = path.join(home, 'Library', 'Application Support')
     targets.push({

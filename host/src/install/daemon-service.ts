@@ -67,7 +67,12 @@ export function systemdUnit(opts: DaemonUnitOptions): string {
   const nodeDir = opts.nodeDir ?? path.dirname(process.execPath)
   const docPath = opts.docPath ?? path.resolve(bin, '..', '..', '..', 'installer', 'README.md')
   const exec = [
-    bin, 'daemon', '--state', stateDir, '--control', controlPath,
+    bin,
+    'daemon',
+    '--state',
+    stateDir,
+    '--control',
+    controlPath,
     ...(opts.controlGroup ? ['--control-group', opts.controlGroup] : []),
     ...(opts.bootstrap ?? []).flatMap((b) => ['--bootstrap', b])
   ]
@@ -139,7 +144,7 @@ export function systemdUnit(opts: DaemonUnitOptions): string {
     'RestrictSUIDSGID=yes',
     'LockPersonality=yes',
     'SystemCallArchitectures=native',
-    '# No MemoryDenyWriteExecute=: node\'s JIT needs writable+executable memory.',
+    "# No MemoryDenyWriteExecute=: node's JIT needs writable+executable memory.",
     '',
     '[Install]',
     'WantedBy=multi-user.target',
@@ -197,7 +202,13 @@ export interface DaemonServiceInstallResult {
 }
 
 /** Folders systemd loads system units from: a unit written anywhere else (packaging, tests) is never activated. */
-export const UNIT_SEARCH_PATH: readonly string[] = ['/etc/systemd/system', '/run/systemd/system', '/usr/local/lib/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system']
+export const UNIT_SEARCH_PATH: readonly string[] = [
+  '/etc/systemd/system',
+  '/run/systemd/system',
+  '/usr/local/lib/systemd/system',
+  '/usr/lib/systemd/system',
+  '/lib/systemd/system'
+]
 
 function defaultManager(): ServiceManager | null {
   return systemdIsRunning() ? new SystemctlServiceManager() : null
@@ -225,7 +236,10 @@ export async function installDaemonService(opts: DaemonServiceInstallOptions): P
     await manager.activate(name, before !== null && before !== text)
     return { unitPath, createdDirs, activated: true, nextSteps: [] }
   }
-  const exec = text.split('\n').find((l) => l.startsWith('ExecStart='))!.slice('ExecStart='.length)
+  const exec = text
+    .split('\n')
+    .find((l) => l.startsWith('ExecStart='))!
+    .slice('ExecStart='.length)
   return {
     unitPath,
     createdDirs,

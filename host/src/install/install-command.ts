@@ -25,7 +25,6 @@ export interface InstallCommandInput {
   err?: (line: string) => void
 }
 
-
 export async function runInstallCommand(command: 'install' | 'uninstall', input: InstallCommandInput): Promise<number> {
   const out = input.out ?? ((line: string) => process.stdout.write(`${line}\n`))
   const err = input.err ?? ((line: string) => process.stderr.write(`${line}\n`))
@@ -55,14 +54,37 @@ export async function runInstallCommand(command: 'install' | 'uninstall', input:
   }
 
   const service = v.service === true
-  if (service && hostOs !== 'linux') throw new CodedError(LibError.BAD_ARGUMENT, `--service sets up a systemd unit (Linux). The ${hostOs === 'macos' ? 'launchd' : 'Windows service'} plan is in installer/README.md; run install without --service.`)
-  if (service && profile) throw new CodedError(LibError.BAD_ARGUMENT, '--service is a machine-wide install; run it without --profile (a profile install is for one browser profile).')
+  if (service && hostOs !== 'linux')
+    throw new CodedError(
+      LibError.BAD_ARGUMENT,
+      `--service sets up a systemd unit (Linux). The ${hostOs === 'macos' ? 'launchd' : 'Windows service'} plan is in installer/README.md; run install without --service.`
+    )
+  if (service && profile)
+    throw new CodedError(LibError.BAD_ARGUMENT, '--service is a machine-wide install; run it without --profile (a profile install is for one browser profile).')
   const stateDir = input.stateDir ?? (service ? SERVICE_STATE_DIR : defaultStateDir())
   const controlPath = input.controlPath ?? (service ? SERVICE_CONTROL_PATH : defaultControlPath())
 
-  const result = await installNativeHosts({ os: hostOs, home, profile, browsers, regFile, binPath: input.bin, controlPath, stateDir, bootstrap: input.bootstrap })
+  const result = await installNativeHosts({
+    os: hostOs,
+    home,
+    profile,
+    browsers,
+    regFile,
+    binPath: input.bin,
+    controlPath,
+    stateDir,
+    bootstrap: input.bootstrap
+  })
   const serviceResult = service
-    ? await installDaemonService({ binPath: input.bin, stateDir, controlPath, bootstrap: input.bootstrap, controlGroup: v['control-group'] as string | undefined, unitPath: v['service-unit'] as string | undefined, receiptPath: result.receiptPath })
+    ? await installDaemonService({
+        binPath: input.bin,
+        stateDir,
+        controlPath,
+        bootstrap: input.bootstrap,
+        controlGroup: v['control-group'] as string | undefined,
+        unitPath: v['service-unit'] as string | undefined,
+        receiptPath: result.receiptPath
+      })
     : null
   const wireguard = hostOs === currentHostOs() ? checkWireguardGo({ os: hostOs }) : null
 
@@ -84,4 +106,3 @@ export async function runInstallCommand(command: 'install' | 'uninstall', input:
   else if (wireguard) err(wireguard.advice)
   return 0
 }
-

@@ -11,7 +11,10 @@ import { readFileIfExists, writeFileAtomic } from '../lib/atomic-file.ts'
 import { InstallError } from './install-errors.ts'
 import { CodedError } from '../lib/coded-error.ts'
 
-const AbsolutePath = z.string().min(1).refine((p) => path.isAbsolute(p), 'must be an absolute path')
+const AbsolutePath = z
+  .string()
+  .min(1)
+  .refine((p) => path.isAbsolute(p), 'must be an absolute path')
 
 /** What an entry belongs to: the launcher, one browser target (its id), the .reg file, or the daemon service. */
 const Owner = z.union([z.literal('launcher'), z.literal('registry-file'), z.literal('service'), z.string().regex(/^browser:[a-z-]+$/)])
@@ -42,7 +45,10 @@ export async function readReceipt(file: string): Promise<InstallReceipt | null> 
   }
   const parsed = InstallReceipt.safeParse(json)
   if (!parsed.success) {
-    throw new CodedError(InstallError.BAD_RECEIPT, `The install receipt ${file} is damaged, so uninstall cannot tell what install wrote. Remove the files it lists by hand (or delete it and run \`macro-vpn install\` again, then uninstall).`)
+    throw new CodedError(
+      InstallError.BAD_RECEIPT,
+      `The install receipt ${file} is damaged, so uninstall cannot tell what install wrote. Remove the files it lists by hand (or delete it and run \`macro-vpn install\` again, then uninstall).`
+    )
   }
   return parsed.data
 }
@@ -125,7 +131,11 @@ export async function removeEmptyDirs(dirs: readonly string[]): Promise<{ remove
  * them), update the receipt, then remove recorded folders that are empty now. Used by both
  * the native-host and the daemon-service uninstall.
  */
-export async function removeRecorded(receiptPath: string, entries: readonly ReceiptEntry[], chosen: readonly ReceiptEntry[]): Promise<{ removed: string[]; removedDirs: string[] }> {
+export async function removeRecorded(
+  receiptPath: string,
+  entries: readonly ReceiptEntry[],
+  chosen: readonly ReceiptEntry[]
+): Promise<{ removed: string[]; removedDirs: string[] }> {
   const removed: string[] = []
   const chosenIds = new Set(chosen.map(entryId))
   for (const e of chosen) {

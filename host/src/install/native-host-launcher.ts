@@ -59,7 +59,12 @@ export function windowsLauncherScript(opts: LauncherArgs & { nodePath?: string }
   const cli = path.join(root, 'host', 'src', 'cli', 'main.ts')
   const node = opts.nodePath ?? process.execPath
   const words = [node, '--import', tsx, cli, ...nativeArgs(opts)].map(cmdQuote)
-  return ['@echo off', 'rem Macro VPN native-messaging launcher (written by `macro-vpn install`; removed by `macro-vpn uninstall`).', `${words.join(' ')} %*`, ''].join('\r\n')
+  return [
+    '@echo off',
+    'rem Macro VPN native-messaging launcher (written by `macro-vpn install`; removed by `macro-vpn uninstall`).',
+    `${words.join(' ')} %*`,
+    ''
+  ].join('\r\n')
 }
 
 function shellQuote(s: string): string {
@@ -67,7 +72,8 @@ function shellQuote(s: string): string {
 }
 
 function cmdQuote(s: string): string {
-  if (/["\r\n]/.test(s)) throw new CodedError(LibError.BAD_ARGUMENT, `Cannot put ${JSON.stringify(s)} into a Windows launcher (quotes and line breaks are not allowed).`)
+  if (/["\r\n]/.test(s))
+    throw new CodedError(LibError.BAD_ARGUMENT, `Cannot put ${JSON.stringify(s)} into a Windows launcher (quotes and line breaks are not allowed).`)
   const escaped = s.replace(/%/g, '%%')
   return /^[A-Za-z0-9_@+=:,./\\-]+$/.test(escaped) ? escaped : `"${escaped}"`
 }

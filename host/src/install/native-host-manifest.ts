@@ -18,7 +18,20 @@ import path from 'node:path'
 import { EXTENSION_ID, FIREFOX_ADDON_ID } from '../../../shared/extension-identity.ts'
 import { NATIVE_HOST_NAME } from '../../../shared/native-protocol.ts'
 import { writeFileAtomic } from '../lib/atomic-file.ts'
-import { BROWSERS, browserFamily, currentHostOs, hostTargets, isBrowser, MANIFEST_FILE, profileManifestDir, userDataDir, type Browser, type BrowserFamily, type HostOs, type HostTarget } from './browser-host-paths.ts'
+import {
+  BROWSERS,
+  browserFamily,
+  currentHostOs,
+  hostTargets,
+  isBrowser,
+  MANIFEST_FILE,
+  profileManifestDir,
+  userDataDir,
+  type Browser,
+  type BrowserFamily,
+  type HostOs,
+  type HostTarget
+} from './browser-host-paths.ts'
 import { isInstalled, systemBrowserProbe, type BrowserProbe } from './browser-detection.ts'
 import { entryId, missingDirs, readReceipt, recordEntries, removeRecorded, type ReceiptEntry } from './install-receipt.ts'
 import { defaultHostCommand, launcherFileName, launcherScript, windowsLauncherScript } from './native-host-launcher.ts'
@@ -57,7 +70,10 @@ export interface NativeHostInstallOptions {
   receiptPath?: string
 }
 
-export type NativeHostUninstallOptions = Pick<NativeHostInstallOptions, 'os' | 'home' | 'profile' | 'browsers' | 'launcherPath' | 'receiptPath' | 'registry'> & {
+export type NativeHostUninstallOptions = Pick<
+  NativeHostInstallOptions,
+  'os' | 'home' | 'profile' | 'browsers' | 'launcherPath' | 'receiptPath' | 'registry'
+> & {
   /** Windows, not on Windows: the .reg file that deletes the keys (default <user data dir>/macro-vpn-uninstall.reg). */
   regFile?: string
 }
@@ -127,10 +143,10 @@ export function defaultReceiptPath(opts: Pick<NativeHostInstallOptions, 'profile
   return path.join(userDataDir(opts.os ?? currentHostOs(), opts.home ?? os.homedir()), 'install-receipt.json')
 }
 
-
 function checkBrowsers(browsers: readonly string[] | undefined): Browser[] | undefined {
   if (!browsers || browsers.length === 0) return undefined
-  for (const b of browsers) if (!isBrowser(b)) throw new CodedError(LibError.BAD_ARGUMENT, `Unknown browser ${JSON.stringify(b)}: use one of ${BROWSERS.join(', ')}.`)
+  for (const b of browsers)
+    if (!isBrowser(b)) throw new CodedError(LibError.BAD_ARGUMENT, `Unknown browser ${JSON.stringify(b)}: use one of ${BROWSERS.join(', ')}.`)
   return [...new Set(browsers as Browser[])]
 }
 
@@ -144,10 +160,30 @@ export function selectTargets(
   const home = opts.home ?? os.homedir()
   const browsers = checkBrowsers(opts.browsers)
   if (opts.profile) {
-    if (hostOs === 'windows') throw new CodedError(LibError.BAD_ARGUMENT, '--profile is for Linux and macOS: on Windows browsers find native hosts through the registry only. Run install without --profile.')
+    if (hostOs === 'windows')
+      throw new CodedError(
+        LibError.BAD_ARGUMENT,
+        '--profile is for Linux and macOS: on Windows browsers find native hosts through the registry only. Run install without --profile.'
+      )
     const firefox = browsers?.find((b) => browserFamily(b) !== 'chromium')
-    if (firefox) throw new CodedError(LibError.BAD_ARGUMENT, `--profile is a Chromium-family --user-data-dir; ${firefox} reads native hosts only from its user-level folder. Run install --browser ${firefox} without --profile.`)
-    return { targets: [{ id: 'profile', browser: browsers?.[0] ?? 'chromium', family: 'chromium', manifestDir: profileManifestDir(opts.profile), detectPaths: [], detectBinaries: [] }], notes: [] }
+    if (firefox)
+      throw new CodedError(
+        LibError.BAD_ARGUMENT,
+        `--profile is a Chromium-family --user-data-dir; ${firefox} reads native hosts only from its user-level folder. Run install --browser ${firefox} without --profile.`
+      )
+    return {
+      targets: [
+        {
+          id: 'profile',
+          browser: browsers?.[0] ?? 'chromium',
+          family: 'chromium',
+          manifestDir: profileManifestDir(opts.profile),
+          detectPaths: [],
+          detectBinaries: []
+        }
+      ],
+      notes: []
+    }
   }
   const machine = opts.probe ?? systemBrowserProbe({ usePath: hostOs === currentHostOs() })
   const probe: BrowserProbe = { exists: (p) => !ownDirs.has(path.resolve(p)) && machine.exists(p), onPath: (b) => machine.onPath(b) }
@@ -159,19 +195,30 @@ export function selectTargets(
       const own = all.filter((t) => t.browser === b)
       // A browser's variants (Flatpak Firefox) only when present; the main entry always, since it was asked for.
       const chosen = own.filter((t, i) => i === 0 || isInstalled(t, probe))
-      if (!chosen.some((t) => isInstalled(t, probe))) notes.push(`${b} does not look installed (looked for ${[...own[0]!.detectPaths, ...own[0]!.detectBinaries].join(', ')}); registered anyway because you named it.`)
+      if (!chosen.some((t) => isInstalled(t, probe)))
+        notes.push(
+          `${b} does not look installed (looked for ${[...own[0]!.detectPaths, ...own[0]!.detectBinaries].join(', ')}); registered anyway because you named it.`
+        )
       targets.push(...chosen)
     }
     return { targets, notes }
   }
   const targets = all.filter((t) => isInstalled(t, probe))
   if (targets.length === 0) {
-    throw new CodedError(InstallError.NO_BROWSER, `No supported browser found for ${home} (${BROWSERS.join(', ')}). Install one, or name it with --browser NAME to register anyway.`)
+    throw new CodedError(
+      InstallError.NO_BROWSER,
+      `No supported browser found for ${home} (${BROWSERS.join(', ')}). Install one, or name it with --browser NAME to register anyway.`
+    )
   }
   return { targets, notes }
 }
 
-interface PlannedFile { path: string; owner: string; text: string | Uint8Array; mode: number }
+interface PlannedFile {
+  path: string
+  owner: string
+  text: string | Uint8Array
+  mode: number
+}
 
 /**
  * Write the launcher and the registrations, recording them in the receipt first. Idempotent:
@@ -185,10 +232,17 @@ export async function installNativeHosts(opts: NativeHostInstallOptions): Promis
   const ownDirs = new Set((previous?.entries ?? []).flatMap((e) => (e.kind === 'dir' ? [e.path] : [])))
   const { targets, notes } = selectTargets(opts, ownDirs)
   const launcher = path.resolve(opts.launcherPath ?? defaultLauncherPath({ ...opts, os: hostOs, home }))
-  const launcherArgs = { command: path.resolve(opts.binPath ?? defaultHostCommand()), controlPath: opts.controlPath, stateDir: opts.stateDir, bootstrap: opts.bootstrap }
+  const launcherArgs = {
+    command: path.resolve(opts.binPath ?? defaultHostCommand()),
+    controlPath: opts.controlPath,
+    stateDir: opts.stateDir,
+    bootstrap: opts.bootstrap
+  }
   if (hostOs !== 'windows') Object.assign(launcherArgs, { controlPath: path.resolve(opts.controlPath), stateDir: path.resolve(opts.stateDir) })
 
-  const files: PlannedFile[] = [{ path: launcher, owner: 'launcher', text: hostOs === 'windows' ? windowsLauncherScript(launcherArgs) : launcherScript(launcherArgs), mode: 0o755 }]
+  const files: PlannedFile[] = [
+    { path: launcher, owner: 'launcher', text: hostOs === 'windows' ? windowsLauncherScript(launcherArgs) : launcherScript(launcherArgs), mode: 0o755 }
+  ]
   const registryKeys: { key: string; value: string; owner: string }[] = []
   const json = (family: BrowserFamily): string => JSON.stringify(nativeHostManifest(launcher, family), null, 2) + '\n'
   for (const t of targets) {
@@ -203,12 +257,20 @@ export async function installNativeHosts(opts: NativeHostInstallOptions): Promis
   }
   let registry: RegistryWriter | null = null
   if (registryKeys.length > 0) {
-    registry = opts.registry ?? (process.platform === 'win32' ? new RegExeWriter() : new RegFileWriter(path.resolve(opts.regFile ?? path.join(userDataDir('windows', home), 'macro-vpn-install.reg'))))
+    registry =
+      opts.registry ??
+      (process.platform === 'win32'
+        ? new RegExeWriter()
+        : new RegFileWriter(path.resolve(opts.regFile ?? path.join(userDataDir('windows', home), 'macro-vpn-install.reg'))))
   }
 
   // Plan: folders to create, then everything in the receipt before any of it is written.
   const createdDirs: string[] = []
-  for (const dir of [path.dirname(receiptPath), ...files.map((f) => path.dirname(f.path)), ...(registry instanceof RegFileWriter ? [path.dirname(registry.file)] : [])]) {
+  for (const dir of [
+    path.dirname(receiptPath),
+    ...files.map((f) => path.dirname(f.path)),
+    ...(registry instanceof RegFileWriter ? [path.dirname(registry.file)] : [])
+  ]) {
     for (const d of await missingDirs(dir)) if (!createdDirs.includes(d)) createdDirs.push(d)
   }
   const entries: ReceiptEntry[] = [
@@ -257,14 +319,20 @@ export async function uninstallNativeHosts(opts: NativeHostUninstallOptions = {}
 
   const targetBrowser = (owner: string): string => owner.slice('browser:'.length).split('-')[0]!
   const isBrowserEntry = (e: ReceiptEntry): boolean => e.kind !== 'dir' && e.owner.startsWith('browser:')
-  const chosen = receipt.entries.filter((e) => isBrowserEntry(e) && (!browsers || (browsers as string[]).includes(targetBrowser((e as { owner: string }).owner))))
+  const chosen = receipt.entries.filter(
+    (e) => isBrowserEntry(e) && (!browsers || (browsers as string[]).includes(targetBrowser((e as { owner: string }).owner)))
+  )
   const chosenIds = new Set(chosen.map(entryId))
   const browsersLeft = receipt.entries.some((e) => isBrowserEntry(e) && !chosenIds.has(entryId(e)))
   if (!browsersLeft) chosen.push(...receipt.entries.filter((e) => e.kind !== 'dir' && (e.owner === 'launcher' || e.owner === 'registry-file')))
 
   const keys = chosen.filter((e) => e.kind === 'registry')
   if (keys.length > 0) {
-    const registry = opts.registry ?? (process.platform === 'win32' ? new RegExeWriter() : new RegFileWriter(path.resolve(opts.regFile ?? path.join(userDataDir('windows', home), 'macro-vpn-uninstall.reg'))))
+    const registry =
+      opts.registry ??
+      (process.platform === 'win32'
+        ? new RegExeWriter()
+        : new RegFileWriter(path.resolve(opts.regFile ?? path.join(userDataDir('windows', home), 'macro-vpn-uninstall.reg'))))
     for (const e of keys) registry.deleteKey(e.key)
     result.notes.push(await registry.commit())
   }
@@ -278,7 +346,11 @@ export async function uninstallNativeHosts(opts: NativeHostUninstallOptions = {}
 
 /** Write the launcher and the manifests (Linux; default Chromium and Chrome). Returns the paths written, launcher first. */
 export async function installNativeHost(opts: NativeHostInstallOptions): Promise<string[]> {
-  const result = await installNativeHosts({ os: 'linux', ...opts, browsers: opts.browsers && opts.browsers.length > 0 ? opts.browsers : ['chromium', 'chrome'] })
+  const result = await installNativeHosts({
+    os: 'linux',
+    ...opts,
+    browsers: opts.browsers && opts.browsers.length > 0 ? opts.browsers : ['chromium', 'chrome']
+  })
   return [result.launcher, ...result.manifests]
 }
 

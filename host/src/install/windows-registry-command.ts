@@ -12,9 +12,11 @@ export class RegExeWriter implements RegistryWriter {
   readonly pending: string[][] = []
   private readonly run: RegCommandRunner
 
-  constructor(run: RegCommandRunner = async (args) => {
-    await runCommand('reg.exe', args)
-  }) {
+  constructor(
+    run: RegCommandRunner = async (args) => {
+      await runCommand('reg.exe', args)
+    }
+  ) {
     this.run = run
   }
 

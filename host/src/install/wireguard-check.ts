@@ -14,7 +14,8 @@ export interface WireguardCheck {
 
 export function wireguardInstallAdvice(os: HostOs): string {
   if (os === 'macos') return 'wireguard-go is not on PATH: install it with `brew install wireguard-go`, then run `macro-vpn install` again.'
-  if (os === 'windows') return 'Windows: the Windows build of Macro VPN will bundle wireguard-go and the wintun driver (planned, see installer/README.md); nothing to install by hand yet.'
+  if (os === 'windows')
+    return 'Windows: the Windows build of Macro VPN will bundle wireguard-go and the wintun driver (planned, see installer/README.md); nothing to install by hand yet.'
   return 'wireguard-go is not on PATH: on Debian/Ubuntu install it with `sudo apt-get install --no-install-recommends wireguard-go wireguard-tools` (without the flag apt pulls in a kernel image), then run `macro-vpn install` again.'
 }
 

@@ -10,5 +10,8 @@ export async function groupId(name: string): Promise<number> {
     const [group, , gid] = line.split(':')
     if (group === name && gid !== undefined && /^\d+$/.test(gid)) return Number(gid)
   }
-  throw new CodedError(LibError.BAD_ARGUMENT, `There is no group "${name}" on this machine: create it (groupadd ${name}) and add the browser's users, or leave out --control-group.`)
+  throw new CodedError(
+    LibError.BAD_ARGUMENT,
+    `There is no group "${name}" on this machine: create it (groupadd ${name}) and add the browser's users, or leave out --control-group.`
+  )
 }

@@ -19,7 +19,7 @@ export class ReplayWindow {
   private readonly mask: number
   private top = -1
 
-  constructor (bits = DEFAULT_REPLAY_WINDOW_BITS) {
+  constructor(bits = DEFAULT_REPLAY_WINDOW_BITS) {
     const words = bits / 32
     if (!Number.isInteger(words) || words < 2 || (words & (words - 1)) !== 0) {
       throw new CodedError(LibError.BAD_ARGUMENT, `Replay window of ${bits} bits: use a power of two of at least 64.`)
@@ -31,19 +31,19 @@ export class ReplayWindow {
   }
 
   /** The highest sequence number marked so far (-1 before the first). */
-  get highest (): number {
+  get highest(): number {
     return this.top
   }
 
   /** Would `seq` be accepted? Does not change state. */
-  check (seq: number): boolean {
+  check(seq: number): boolean {
     if (seq > this.top) return true
     if (this.top - seq >= this.size) return false
     return (this.words[Math.floor(seq / 32) & this.mask]! & (1 << (seq & 31))) === 0
   }
 
   /** Record `seq` as seen. Call only after `check(seq)` returned true and the cell authenticated. */
-  mark (seq: number): void {
+  mark(seq: number): void {
     if (seq > this.top) {
       const current = Math.floor(this.top / 32)
       let advance = Math.floor(seq / 32) - current
@@ -56,7 +56,7 @@ export class ReplayWindow {
   }
 
   /** check + mark in one step, for callers that have already authenticated the cell. */
-  accept (seq: number): boolean {
+  accept(seq: number): boolean {
     if (!this.check(seq)) return false
     this.mark(seq)
     return true

@@ -21,7 +21,11 @@ export function runCommand(file: string, args: readonly string[], opts: CommandO
     execFile(file, args as string[], { timeout: opts.timeoutMs ?? 15000, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err && !opts.allowFailure) {
         const tool = [file, ...args.slice(0, 3)].join(' ')
-        const detail = String(stderr || err.message).trim().split('\n').slice(-3).join(' ')
+        const detail = String(stderr || err.message)
+          .trim()
+          .split('\n')
+          .slice(-3)
+          .join(' ')
         reject(new CodedError(LibError.COMMAND_FAILED, `${tool} failed: ${detail}.${opts.hint ? ` ${opts.hint}` : ''}`, { cause: err }))
         return
       }

@@ -70,7 +70,11 @@ export function mapped<T, W>(enc: Encoding<W>, toWire: (value: T) => W, fromWire
 }
 
 /** `{ ok: true, ...A } | { ok: false, ...B }` as a uint tag (0 = ok) followed by A or B. */
-export function outcome<A extends object, B extends object>(ok: Encoding<A>, refused: Encoding<B>, fail: (message: string) => never): Encoding<({ ok: true } & A) | ({ ok: false } & B)> {
+export function outcome<A extends object, B extends object>(
+  ok: Encoding<A>,
+  refused: Encoding<B>,
+  fail: (message: string) => never
+): Encoding<({ ok: true } & A) | ({ ok: false } & B)> {
   return {
     preencode(state, value) {
       c.uint.preencode(state, value.ok ? 0 : 1)

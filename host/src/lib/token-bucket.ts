@@ -18,7 +18,8 @@ export class TokenBucket {
 
   /** `now`: a millisecond clock (default performance.now), injectable so tests need not race the wall clock. */
   constructor(bytesPerSecond: number, burstBytes = Math.max(128 * 1024, bytesPerSecond / 4), now: () => number = () => performance.now()) {
-    if (!Number.isFinite(bytesPerSecond) || bytesPerSecond < 0) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid rate ${bytesPerSecond}: use bytes per second, 0 for unlimited.`)
+    if (!Number.isFinite(bytesPerSecond) || bytesPerSecond < 0)
+      throw new CodedError(LibError.BAD_ARGUMENT, `Invalid rate ${bytesPerSecond}: use bytes per second, 0 for unlimited.`)
     this.rate = bytesPerSecond / 1000
     this.burst = burstBytes
     this.tokens = burstBytes

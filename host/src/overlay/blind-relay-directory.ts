@@ -26,7 +26,13 @@ export class BlindRelayDirectory {
   async relays(exclude: ReadonlySet<string>): Promise<RelayCandidate[]> {
     if (this.closed) return []
     if (!this.list || Date.now() - this.list.at > MAX_AGE_MS) {
-      this.list = { at: Date.now(), providers: new ProviderDiscovery(this.dht).findAll(5000).then((r) => r.providers, () => []) }
+      this.list = {
+        at: Date.now(),
+        providers: new ProviderDiscovery(this.dht).findAll(5000).then(
+          (r) => r.providers,
+          () => []
+        )
+      }
     }
     const providers = await this.list.providers
     return chooseBlindRelays({ providers, exclude: new Set([...exclude, this.self]) })

@@ -41,7 +41,6 @@ export interface BlindRelayStats {
   refused: number
 }
 
-
 export class BlindRelayService {
   private readonly server: RelayServer
   private readonly maxSessions: number
@@ -52,7 +51,8 @@ export class BlindRelayService {
 
   constructor(opts: BlindRelayServiceOptions) {
     const maxSessions = opts.maxSessions ?? 64
-    if (!Number.isInteger(maxSessions) || maxSessions < 1 || maxSessions > 100_000) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid blind relay session limit ${maxSessions}: use 1..100000.`)
+    if (!Number.isInteger(maxSessions) || maxSessions < 1 || maxSessions > 100_000)
+      throw new CodedError(LibError.BAD_ARGUMENT, `Invalid blind relay session limit ${maxSessions}: use 1..100000.`)
     this.maxSessions = maxSessions
     const dht = opts.dht
     this.server = new RelayServer({ createStream: (streamOpts) => dht.createRawStream({ ...streamOpts, framed: true }) })

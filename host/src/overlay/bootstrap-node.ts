@@ -28,7 +28,10 @@ export class BootstrapNode {
 
   constructor({ host, port, nodes = 10 }: BootstrapNodeOptions) {
     if (typeof host !== 'string' || !/^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host === '0.0.0.0') {
-      throw new CodedError(LibError.BAD_ARGUMENT, `Invalid bootstrap host ${JSON.stringify(host)}: give the IPv4 address other nodes will reach, e.g. --host 198.18.0.2.`)
+      throw new CodedError(
+        LibError.BAD_ARGUMENT,
+        `Invalid bootstrap host ${JSON.stringify(host)}: give the IPv4 address other nodes will reach, e.g. --host 198.18.0.2.`
+      )
     }
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new CodedError(LibError.BAD_ARGUMENT, `Invalid bootstrap port ${String(port)}: give a UDP port between 1 and 65535, e.g. --port 49737.`)
@@ -70,10 +73,18 @@ export class BootstrapNode {
       await this.close()
       const e = err as NodeJS.ErrnoException
       if (e.code === 'EADDRINUSE' || /EADDRINUSE/.test(String(e.message))) {
-        throw new CodedError(OverlayError.BOOTSTRAP_PORT_IN_USE, `Cannot listen on UDP ${this.host}:${this.port}: the port is in use. Stop the other bootstrap node or choose another --port.`, { cause: err })
+        throw new CodedError(
+          OverlayError.BOOTSTRAP_PORT_IN_USE,
+          `Cannot listen on UDP ${this.host}:${this.port}: the port is in use. Stop the other bootstrap node or choose another --port.`,
+          { cause: err }
+        )
       }
       if (e.code === 'EADDRNOTAVAIL' || /EADDRNOTAVAIL/.test(String(e.message))) {
-        throw new CodedError(OverlayError.BOOTSTRAP_ADDRESS_UNAVAILABLE, `Cannot listen on UDP ${this.host}:${this.port}: the address is not on this machine. Use one of this machine's IPv4 addresses for --host.`, { cause: err })
+        throw new CodedError(
+          OverlayError.BOOTSTRAP_ADDRESS_UNAVAILABLE,
+          `Cannot listen on UDP ${this.host}:${this.port}: the address is not on this machine. Use one of this machine's IPv4 addresses for --host.`,
+          { cause: err }
+        )
       }
       throw new CodedError(OverlayError.BOOTSTRAP_FAILED, `Could not start the bootstrap node on ${this.host}:${this.port}: ${e.message}`, { cause: err })
     }

@@ -80,16 +80,19 @@ export interface PeerDialerStats {
   fallbacks: number
 }
 
-
 /**
  * No direct path and no relay on offer; `punchCode` is hyperdht's reason the punch failed,
  * `weRandomize` whether our own NAT gives every destination a new port.
  */
 function needsRelay(punchCode: string, weRandomize: boolean): Error {
-  const why = punchCode === 'HOLEPUNCH_DOUBLE_RANDOMIZED_NATS' || weRandomize
-    ? 'both sides are behind NATs that change ports for every connection'
-    : `hole punching through the NATs failed (${punchCode})`
-  return new CodedError(OverlayError.NEEDS_RELAY, `This peer cannot be reached directly from your network (${why}), and no provider offering a relay was found. Try again in a minute, or from another network.`)
+  const why =
+    punchCode === 'HOLEPUNCH_DOUBLE_RANDOMIZED_NATS' || weRandomize
+      ? 'both sides are behind NATs that change ports for every connection'
+      : `hole punching through the NATs failed (${punchCode})`
+  return new CodedError(
+    OverlayError.NEEDS_RELAY,
+    `This peer cannot be reached directly from your network (${why}), and no provider offering a relay was found. Try again in a minute, or from another network.`
+  )
 }
 
 export class PeerDialer {
@@ -113,9 +116,16 @@ export class PeerDialer {
     if (opts.deadlineMs === undefined) return await dialing
     const deadlineMs = opts.deadlineMs
     try {
-      return await withDeadline(dialing, deadlineMs, () => new CodedError(OverlayError.CONNECT_TIMEOUT, `The peer did not answer within ${Math.round(deadlineMs / 1000)} s.`))
+      return await withDeadline(
+        dialing,
+        deadlineMs,
+        () => new CodedError(OverlayError.CONNECT_TIMEOUT, `The peer did not answer within ${Math.round(deadlineMs / 1000)} s.`)
+      )
     } catch (err) {
-      dialing.then((d) => d.conn.destroy(), () => {})
+      dialing.then(
+        (d) => d.conn.destroy(),
+        () => {}
+      )
       throw err
     }
   }
@@ -162,7 +172,8 @@ export class PeerDialer {
         settle()
         for (const conn of conns) conn.destroy()
         const directIsNat = HOLEPUNCH_FAILURES.has(directError?.code ?? '')
-        if (directError && !directIsNat) reject(directError) // peer gone, refused: not a NAT problem
+        if (directError && !directIsNat)
+          reject(directError) // peer gone, refused: not a NAT problem
         else if (relayError?.code === 'NEEDS_RELAY' && directError) reject(needsRelay(directError.code ?? '', this.opts.dht.randomized))
         else reject(relayError ?? directError)
       }
@@ -181,10 +192,12 @@ export class PeerDialer {
       const maybeRetryDirect = (): void => {
         if (settled || directPending || retryScheduled || directTries >= 2 || relay !== 'failed' || !HOLEPUNCH_FAILURES.has(directError?.code ?? '')) return
         retryScheduled = true
-        timers.push(setTimeout(() => {
-          retryScheduled = false
-          startDirect()
-        }, DIRECT_RETRY_MS))
+        timers.push(
+          setTimeout(() => {
+            retryScheduled = false
+            startDirect()
+          }, DIRECT_RETRY_MS)
+        )
       }
       const startDirect = (): void => {
         if (settled) return
@@ -192,22 +205,29 @@ export class PeerDialer {
         directPending = true
         const attempt = this.attempt(publicKey, opts.keyPair, null)
         conns.push(attempt.conn)
-        attempt.opened.then((conn) => win({ conn, relay: null }), (err: { code?: string }) => {
-          directPending = false
-          directError = err
-          if (HOLEPUNCH_FAILURES.has(err?.code ?? '')) {
-            this.counters.fallbacks++
-            this.neededRelay.set(hex, Date.now() + REMEMBER_RELAY_MS)
-            startRelay()
-            maybeRetryDirect()
+        attempt.opened.then(
+          (conn) => win({ conn, relay: null }),
+          (err: { code?: string }) => {
+            directPending = false
+            directError = err
+            if (HOLEPUNCH_FAILURES.has(err?.code ?? '')) {
+              this.counters.fallbacks++
+              this.neededRelay.set(hex, Date.now() + REMEMBER_RELAY_MS)
+              startRelay()
+              maybeRetryDirect()
+            }
+            maybeFail()
           }
-          maybeFail()
-        })
+        )
       }
       startDirect()
       // A dial that has not opened after a head start, from behind a NAT, gets a relayed one racing it
       // (our NAT may randomize before hyperdht has classified it).
-      timers.push(setTimeout(() => { if (this.opts.dht.firewalled) startRelay() }, DIRECT_HEAD_START_MS))
+      timers.push(
+        setTimeout(() => {
+          if (this.opts.dht.firewalled) startRelay()
+        }, DIRECT_HEAD_START_MS)
+      )
     })
   }
 
@@ -230,26 +250,29 @@ export class PeerDialer {
         const relay = relays[started++]!
         const attempt = this.attempt(publicKey, opts.keyPair, relay.publicKey)
         attempts.push(attempt.conn)
-        attempt.opened.then((conn) => {
-          if (settled) {
-            conn.destroy()
-            return
-          }
-          settled = true
-          if (timer) clearTimeout(timer)
-          for (const other of attempts) if (other !== conn) other.destroy()
-          this.counters.relayed++
-          resolve({ conn, relay })
-        }, (err) => {
-          last = err
-          if (++failed === relays.length) {
+        attempt.opened.then(
+          (conn) => {
+            if (settled) {
+              conn.destroy()
+              return
+            }
             settled = true
             if (timer) clearTimeout(timer)
-            reject(last)
-          } else {
-            start() // this relay failed: the next one at once
+            for (const other of attempts) if (other !== conn) other.destroy()
+            this.counters.relayed++
+            resolve({ conn, relay })
+          },
+          (err) => {
+            last = err
+            if (++failed === relays.length) {
+              settled = true
+              if (timer) clearTimeout(timer)
+              reject(last)
+            } else {
+              start() // this relay failed: the next one at once
+            }
           }
-        })
+        )
         if (started < relays.length) {
           if (timer) clearTimeout(timer)
           timer = setTimeout(start, RELAY_HEAD_START_MS)
@@ -293,9 +316,14 @@ export class PeerDialer {
         }
       }
       const onopen = (): void => finish(null)
-      const onerror = (err: unknown): void => { error = err }
+      const onerror = (err: unknown): void => {
+        error = err
+      }
       const onclose = (): void => finish(error ?? new CodedError(OverlayError.CONNECT_FAILED, 'The peer closed the connection while it was being set up.'))
-      const timer = setTimeout(() => finish(new CodedError(OverlayError.CONNECT_TIMEOUT, `The peer did not answer within ${Math.round(this.opts.timeoutMs / 1000)} s.`)), this.opts.timeoutMs)
+      const timer = setTimeout(
+        () => finish(new CodedError(OverlayError.CONNECT_TIMEOUT, `The peer did not answer within ${Math.round(this.opts.timeoutMs / 1000)} s.`)),
+        this.opts.timeoutMs
+      )
       conn.on('open', onopen)
       conn.on('error', onerror)
       conn.on('close', onclose)

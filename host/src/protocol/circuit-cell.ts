@@ -38,7 +38,7 @@ export const CellType = {
   DESTROY: 3,
   PADDING: 4
 } as const
-export type CellType = typeof CellType[keyof typeof CellType]
+export type CellType = (typeof CellType)[keyof typeof CellType]
 const LAST_CELL_TYPE = CellType.PADDING
 
 export interface CellHeader {
@@ -56,7 +56,7 @@ const TWO_32 = 0x100000000
 const badCell: (message: string) => never = failWith(ProtocolError.BAD_CELL, 'Bad circuit cell: ')
 
 /** A fresh header object to reuse with `readCellHeader` (one per link, not per cell). */
-export function createCellHeader (): CellHeader {
+export function createCellHeader(): CellHeader {
   return { type: CellType.DATA, circuitId: 0, seq: 0 }
 }
 
@@ -65,7 +65,7 @@ export function createCellHeader (): CellHeader {
  * the buffer is not a well-formed cell of this version (too short or long, unknown type,
  * sequence beyond 2^53 - 1). The payload is `buf` from CELL_HEADER_BYTES to its end.
  */
-export function readCellHeader (buf: Uint8Array, out: CellHeader): CellHeader | null {
+export function readCellHeader(buf: Uint8Array, out: CellHeader): CellHeader | null {
   const length = buf.byteLength
   if (length < CELL_HEADER_BYTES || length > MAX_CELL_BYTES) return null
   if (buf[0] !== CELL_VERSION) return null
@@ -84,7 +84,7 @@ export function readCellHeader (buf: Uint8Array, out: CellHeader): CellHeader | 
  * or a received one being forwarded with a new circuit id). Arguments are the caller's own
  * values, not network input; they are checked only by type width.
  */
-export function writeCellHeader (buf: Uint8Array, type: CellType, circuitId: number, seq: number): void {
+export function writeCellHeader(buf: Uint8Array, type: CellType, circuitId: number, seq: number): void {
   buf[0] = CELL_VERSION
   buf[1] = type
   writeUint32(buf, 2, circuitId)
@@ -94,12 +94,12 @@ export function writeCellHeader (buf: Uint8Array, type: CellType, circuitId: num
 }
 
 /** Rewrite only the circuit id of a cell being forwarded onto the next link. */
-export function setCellCircuitId (buf: Uint8Array, circuitId: number): void {
+export function setCellCircuitId(buf: Uint8Array, circuitId: number): void {
   writeUint32(buf, 2, circuitId)
 }
 
 /** Encode a cell into a new buffer (control cells; the data path uses writeCellHeader). */
-export function encodeCell (cell: Cell): Buffer {
+export function encodeCell(cell: Cell): Buffer {
   validateHeader(cell)
   if (!Buffer.isBuffer(cell.payload)) badCell('payload must be a Buffer')
   if (cell.payload.byteLength > MAX_CELL_PAYLOAD) badCell(`payload of ${cell.payload.byteLength} bytes exceeds ${MAX_CELL_PAYLOAD}`)
@@ -113,7 +113,7 @@ export function encodeCell (cell: Cell): Buffer {
  * Decode a cell (control path). Throws code BAD_CELL naming what is wrong. The payload is a view
  * into `buf`, not a copy.
  */
-export function decodeCell (buf: Buffer): Cell {
+export function decodeCell(buf: Buffer): Cell {
   if (!Buffer.isBuffer(buf)) badCell('not a buffer')
   if (buf.byteLength < CELL_HEADER_BYTES) badCell(`${buf.byteLength} bytes is shorter than the ${CELL_HEADER_BYTES}-byte header`)
   if (buf.byteLength > MAX_CELL_BYTES) badCell(`${buf.byteLength} bytes exceeds the ${MAX_CELL_BYTES}-byte maximum`)
@@ -131,7 +131,7 @@ export function decodeCell (buf: Buffer): Cell {
  * and 16 bytes per onion layer (one layer per hop). `cells` defaults to `hops > 1`: a one-hop
  * circuit is today's direct session to the exit, without cells (1392 on a 1500-byte path).
  */
-export function circuitMtu (pathMtu = 1500, hops: number, opts: { cells?: boolean } = {}): number {
+export function circuitMtu(pathMtu = 1500, hops: number, opts: { cells?: boolean } = {}): number {
   if (!Number.isInteger(pathMtu) || pathMtu < 576 || pathMtu > 65535) {
     throw new CodedError(ProtocolError.INVALID_MTU, `Path MTU ${pathMtu} is not an integer between 576 and 65535.`)
   }
@@ -147,17 +147,17 @@ export function circuitMtu (pathMtu = 1500, hops: number, opts: { cells?: boolea
   return mtu
 }
 
-function validateHeader (header: CellHeader): void {
+function validateHeader(header: CellHeader): void {
   if (!Number.isInteger(header.type) || header.type < 0 || header.type > LAST_CELL_TYPE) badCell(`unknown type ${header.type}`)
   if (!Number.isInteger(header.circuitId) || header.circuitId < 0 || header.circuitId >= TWO_32) badCell(`circuit id ${header.circuitId} is not a uint32`)
   if (!Number.isInteger(header.seq) || header.seq < 0 || header.seq > MAX_CELL_SEQ) badCell(`sequence ${header.seq} is out of range`)
 }
 
-function readUint32 (buf: Uint8Array, offset: number): number {
+function readUint32(buf: Uint8Array, offset: number): number {
   return (buf[offset]! | (buf[offset + 1]! << 8) | (buf[offset + 2]! << 16)) + buf[offset + 3]! * 0x1000000
 }
 
-function writeUint32 (buf: Uint8Array, offset: number, value: number): void {
+function writeUint32(buf: Uint8Array, offset: number, value: number): void {
   buf[offset] = value & 0xff
   buf[offset + 1] = (value >>> 8) & 0xff
   buf[offset + 2] = (value >>> 16) & 0xff

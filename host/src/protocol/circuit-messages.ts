@@ -27,17 +27,19 @@ export const RESUME_TOKEN_BYTES = 32
 const bad: (message: string) => never = failWith(ProtocolError.BAD_CELL, 'Bad circuit control body: ')
 
 /** 32 bytes, decoded as a copy (the received buffer may be reused). */
-const bytes32 = mapped<Buffer, Buffer>(c.fixed32, (k) => k, (k) => Buffer.from(k))
-
-const extendEncoding = struct(
-  {
-    version: checked(c.uint, (v) => {
-      if (v !== EXTEND_VERSION) bad(`extend version ${v} (this peer speaks ${EXTEND_VERSION})`)
-    }),
-    nextKey: bytes32,
-    handshake: boundedBuffer(HOP_REQUEST_OVERHEAD, HOP_REQUEST_OVERHEAD + MAX_HOP_PAYLOAD, () => bad('extend handshake of the wrong size'))
-  }
+const bytes32 = mapped<Buffer, Buffer>(
+  c.fixed32,
+  (k) => k,
+  (k) => Buffer.from(k)
 )
+
+const extendEncoding = struct({
+  version: checked(c.uint, (v) => {
+    if (v !== EXTEND_VERSION) bad(`extend version ${v} (this peer speaks ${EXTEND_VERSION})`)
+  }),
+  nextKey: bytes32,
+  handshake: boundedBuffer(HOP_REQUEST_OVERHEAD, HOP_REQUEST_OVERHEAD + MAX_HOP_PAYLOAD, () => bad('extend handshake of the wrong size'))
+})
 export type ExtendBody = ReturnType<typeof extendEncoding.decode>
 
 const extendedEncoding = outcome(

@@ -51,29 +51,32 @@ export interface HopHandshakeOptions {
   prologue?: Buffer
 }
 
-
-function checkPayload (payload: Buffer): void {
+function checkPayload(payload: Buffer): void {
   if (!Buffer.isBuffer(payload)) throw new CodedError(LibError.BAD_ARGUMENT, 'Hop handshake payload must be a Buffer.')
   if (payload.byteLength > MAX_HOP_PAYLOAD) {
     throw new CodedError(LibError.BAD_ARGUMENT, `Hop handshake payload of ${payload.byteLength} bytes exceeds ${MAX_HOP_PAYLOAD}.`)
   }
 }
 
-function checkKeyPair (keyPair: HopKeyPair): void {
-  if (!Buffer.isBuffer(keyPair?.publicKey) || keyPair.publicKey.byteLength !== curve.PKLEN ||
-      !Buffer.isBuffer(keyPair.secretKey) || keyPair.secretKey.byteLength !== curve.SKLEN) {
+function checkKeyPair(keyPair: HopKeyPair): void {
+  if (
+    !Buffer.isBuffer(keyPair?.publicKey) ||
+    keyPair.publicKey.byteLength !== curve.PKLEN ||
+    !Buffer.isBuffer(keyPair.secretKey) ||
+    keyPair.secretKey.byteLength !== curve.SKLEN
+  ) {
     throw new CodedError(LibError.BAD_ARGUMENT, 'Hop key pair must be a hyperdht ed25519 key pair (32-byte public, 64-byte secret key).')
   }
 }
 
-function deriveKey (label: Buffer, transportKey: Buffer): Buffer {
+function deriveKey(label: Buffer, transportKey: Buffer): Buffer {
   const key = Buffer.alloc(HOP_KEY_BYTES)
   sodium.crypto_generichash(key, label, transportKey)
   return key
 }
 
 /** forward from the initiator's sending key, backward from its receiving key. */
-function hopKeys (initiatorTx: Buffer, initiatorRx: Buffer): HopKeys {
+function hopKeys(initiatorTx: Buffer, initiatorRx: Buffer): HopKeys {
   const keys = { forward: deriveKey(FORWARD_LABEL, initiatorTx), backward: deriveKey(BACKWARD_LABEL, initiatorRx) }
   initiatorTx.fill(0)
   initiatorRx.fill(0)
@@ -140,7 +143,8 @@ export class HopInitiator extends HopHandshake<'new' | 'sent' | 'done'> {
   /** Process message 2. Returns the hop's reply payload and the hop's keys; throws HANDSHAKE_FAILED. */
   finish(reply: Buffer): { payload: Buffer; keys: HopKeys } {
     if (this.state !== 'sent') throw new CodedError(LibError.INVALID_STATE, 'Hop handshake is not waiting for a reply.')
-    if (!Buffer.isBuffer(reply) || reply.byteLength < HOP_REPLY_OVERHEAD || reply.byteLength > HOP_REPLY_OVERHEAD + MAX_HOP_PAYLOAD) this.fail('reply has the wrong size')
+    if (!Buffer.isBuffer(reply) || reply.byteLength < HOP_REPLY_OVERHEAD || reply.byteLength > HOP_REPLY_OVERHEAD + MAX_HOP_PAYLOAD)
+      this.fail('reply has the wrong size')
     const payload = this.step(() => this.noise.recv(reply), 'the reply did not authenticate (wrong hop key, tampered or different protocol version)')
     const keys = this.keys(true)
     this.state = 'done'
@@ -162,8 +166,12 @@ export class HopResponder extends HopHandshake<'new' | 'received' | 'done'> {
    */
   accept(request: Buffer): { payload: Buffer; remotePublicKey: Buffer } {
     if (this.state !== 'new') throw new CodedError(LibError.INVALID_STATE, 'Hop handshake request already received.')
-    if (!Buffer.isBuffer(request) || request.byteLength < HOP_REQUEST_OVERHEAD || request.byteLength > HOP_REQUEST_OVERHEAD + MAX_HOP_PAYLOAD) this.fail('request has the wrong size')
-    const payload = this.step(() => this.noise.recv(request), 'the request did not authenticate (addressed to another key, tampered or different protocol version)')
+    if (!Buffer.isBuffer(request) || request.byteLength < HOP_REQUEST_OVERHEAD || request.byteLength > HOP_REQUEST_OVERHEAD + MAX_HOP_PAYLOAD)
+      this.fail('request has the wrong size')
+    const payload = this.step(
+      () => this.noise.recv(request),
+      'the request did not authenticate (addressed to another key, tampered or different protocol version)'
+    )
     this.state = 'received'
     return { payload, remotePublicKey: Buffer.from(this.noise.rs!) }
   }

@@ -48,36 +48,48 @@ export interface OnionDropCounters {
   badLength: number
 }
 
-function checkKeys (keys: HopKeys): void {
-  if (!Buffer.isBuffer(keys?.forward) || keys.forward.byteLength !== HOP_KEY_BYTES ||
-      !Buffer.isBuffer(keys.backward) || keys.backward.byteLength !== HOP_KEY_BYTES) {
+function checkKeys(keys: HopKeys): void {
+  if (
+    !Buffer.isBuffer(keys?.forward) ||
+    keys.forward.byteLength !== HOP_KEY_BYTES ||
+    !Buffer.isBuffer(keys.backward) ||
+    keys.backward.byteLength !== HOP_KEY_BYTES
+  ) {
     throw new CodedError(LibError.BAD_ARGUMENT, 'Hop keys must be two 32-byte buffers (forward, backward).')
   }
 }
 
-function validSeq (seq: number): boolean {
+function validSeq(seq: number): boolean {
   return Number.isInteger(seq) && seq >= 0 && seq <= MAX_CELL_SEQ
 }
 
-function setNonce (nonce: Buffer, seq: number): void {
+function setNonce(nonce: Buffer, seq: number): void {
   const low = seq >>> 0
   nonce.writeUInt32LE(low, 4)
   nonce.writeUInt32LE((seq - low) / TWO_32, 8)
 }
 
 /** Encrypt buf[0, length) in place and write the tag at buf[length, length + 16). */
-function seal (buf: Buffer, length: number, nonce: Buffer, key: Buffer): void {
+function seal(buf: Buffer, length: number, nonce: Buffer, key: Buffer): void {
   const text = buf.subarray(0, length)
   sodium.crypto_aead_chacha20poly1305_ietf_encrypt_detached(text, buf.subarray(length, length + ONION_LAYER_BYTES), text, null, null, nonce, key)
 }
 
 /** Encrypt src[0, length) into dst[0, length) with the tag after it (dst is src or does not overlap it). */
-function sealInto (dst: Buffer, src: Buffer, length: number, nonce: Buffer, key: Buffer): void {
-  sodium.crypto_aead_chacha20poly1305_ietf_encrypt_detached(dst.subarray(0, length), dst.subarray(length, length + ONION_LAYER_BYTES), src.subarray(0, length), null, null, nonce, key)
+function sealInto(dst: Buffer, src: Buffer, length: number, nonce: Buffer, key: Buffer): void {
+  sodium.crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+    dst.subarray(0, length),
+    dst.subarray(length, length + ONION_LAYER_BYTES),
+    src.subarray(0, length),
+    null,
+    null,
+    nonce,
+    key
+  )
 }
 
 /** Verify the tag at buf[length - 16, length) and decrypt the rest in place; false if it does not verify (libsodium then zeroes the text). */
-function open (buf: Buffer, length: number, nonce: Buffer, key: Buffer): boolean {
+function open(buf: Buffer, length: number, nonce: Buffer, key: Buffer): boolean {
   const textLength = length - ONION_LAYER_BYTES
   const text = buf.subarray(0, textLength)
   try {
@@ -106,7 +118,7 @@ export class OnionCircuitKeys implements OnionDropCounters {
   /** The hop index (0 = entry) whose backward layer failed last: the suspect of a forged cell. */
   lastFailedLayer = -1
 
-  constructor (hops: HopKeys[], opts: OnionLayerOptions = {}) {
+  constructor(hops: HopKeys[], opts: OnionLayerOptions = {}) {
     if (!Array.isArray(hops) || hops.length < 1 || hops.length > MAX_CIRCUIT_HOPS) {
       throw new CodedError(LibError.BAD_ARGUMENT, `A circuit has 1 to ${MAX_CIRCUIT_HOPS} hops.`)
     }
@@ -118,12 +130,12 @@ export class OnionCircuitKeys implements OnionDropCounters {
   }
 
   /** Payload bytes the layers add for `layers` hops. */
-  overhead (layers = this.hops): number {
+  overhead(layers = this.hops): number {
     return ONION_LAYER_BYTES * layers
   }
 
   /** The highest forward sequence used so far (-1 before the first); the next must be greater. */
-  get forwardSeq (): number {
+  get forwardSeq(): number {
     return this.lastForwardSeq
   }
 
@@ -133,11 +145,20 @@ export class OnionCircuitKeys implements OnionDropCounters {
    * greater than every sequence used before on this circuit (a nonce is never reused).
    * Returns the new length, or -1.
    */
-  wrapForward (buf: Buffer, length: number, seq: number, layers = this.hops): number {
-    if (layers < 1 || layers > this.hops) { this.badLength++; return -1 }
+  wrapForward(buf: Buffer, length: number, seq: number, layers = this.hops): number {
+    if (layers < 1 || layers > this.hops) {
+      this.badLength++
+      return -1
+    }
     const total = length + ONION_LAYER_BYTES * layers
-    if (length < 0 || total > buf.byteLength || total > MAX_CELL_PAYLOAD) { this.badLength++; return -1 }
-    if (!validSeq(seq) || seq <= this.lastForwardSeq) { this.replays++; return -1 }
+    if (length < 0 || total > buf.byteLength || total > MAX_CELL_PAYLOAD) {
+      this.badLength++
+      return -1
+    }
+    if (!validSeq(seq) || seq <= this.lastForwardSeq) {
+      this.replays++
+      return -1
+    }
     this.lastForwardSeq = seq
     setNonce(this.nonce, seq)
     let n = length
@@ -152,13 +173,23 @@ export class OnionCircuitKeys implements OnionDropCounters {
    * Remove `layers` backward layers (entry's first) from buf[0, length), in place. Returns the
    * plaintext length, or -1 (then buf's contents are unspecified: drop the cell).
    */
-  unwrapBackward (buf: Buffer, length: number, seq: number, layers = this.hops): number {
-    if (layers < 1 || layers > this.hops || length < ONION_LAYER_BYTES * layers || length > buf.byteLength) { this.badLength++; return -1 }
-    if (!validSeq(seq) || !this.backwardWindow.check(seq)) { this.replays++; return -1 }
+  unwrapBackward(buf: Buffer, length: number, seq: number, layers = this.hops): number {
+    if (layers < 1 || layers > this.hops || length < ONION_LAYER_BYTES * layers || length > buf.byteLength) {
+      this.badLength++
+      return -1
+    }
+    if (!validSeq(seq) || !this.backwardWindow.check(seq)) {
+      this.replays++
+      return -1
+    }
     setNonce(this.nonce, seq)
     let n = length
     for (let hop = 0; hop < layers; hop++) {
-      if (!open(buf, n, this.nonce, this.backwardKeys[hop]!)) { this.authFailures++; this.lastFailedLayer = hop; return -1 }
+      if (!open(buf, n, this.nonce, this.backwardKeys[hop]!)) {
+        this.authFailures++
+        this.lastFailedLayer = hop
+        return -1
+      }
       n -= ONION_LAYER_BYTES
     }
     this.backwardWindow.mark(seq)
@@ -166,7 +197,7 @@ export class OnionCircuitKeys implements OnionDropCounters {
   }
 
   /** Zero the keys; the object is unusable afterwards. */
-  destroy (): void {
+  destroy(): void {
     for (const key of this.forwardKeys) key.fill(0)
     for (const key of this.backwardKeys) key.fill(0)
   }
@@ -188,7 +219,7 @@ export class HopLayer implements OnionDropCounters {
   private readonly forwardWindow: ReplayWindow
   private readonly backwardWindow: ReplayWindow
 
-  constructor (keys: HopKeys, opts: OnionLayerOptions = {}) {
+  constructor(keys: HopKeys, opts: OnionLayerOptions = {}) {
     checkKeys(keys)
     this.forwardKey = Buffer.from(keys.forward)
     this.backwardKey = Buffer.from(keys.backward)
@@ -198,7 +229,7 @@ export class HopLayer implements OnionDropCounters {
   }
 
   /** The highest backward sequence this hop has sent (-1 before the first). */
-  get backwardSeq (): number {
+  get backwardSeq(): number {
     return this.backwardWindow.highest
   }
 
@@ -206,11 +237,20 @@ export class HopLayer implements OnionDropCounters {
    * Verify and remove this hop's forward layer from buf[0, length), in place. Returns the new
    * length (length - 16), or -1: the cell must be dropped.
    */
-  peelForward (buf: Buffer, length: number, seq: number): number {
-    if (length < ONION_LAYER_BYTES || length > buf.byteLength || length > MAX_CELL_PAYLOAD) { this.badLength++; return -1 }
-    if (!validSeq(seq) || !this.forwardWindow.check(seq)) { this.replays++; return -1 }
+  peelForward(buf: Buffer, length: number, seq: number): number {
+    if (length < ONION_LAYER_BYTES || length > buf.byteLength || length > MAX_CELL_PAYLOAD) {
+      this.badLength++
+      return -1
+    }
+    if (!validSeq(seq) || !this.forwardWindow.check(seq)) {
+      this.replays++
+      return -1
+    }
     setNonce(this.nonce, seq)
-    if (!open(buf, length, this.nonce, this.forwardKey)) { this.authFailures++; return -1 }
+    if (!open(buf, length, this.nonce, this.forwardKey)) {
+      this.authFailures++
+      return -1
+    }
     this.forwardWindow.mark(seq)
     return length - ONION_LAYER_BYTES
   }
@@ -220,10 +260,16 @@ export class HopLayer implements OnionDropCounters {
    * different dst must not overlap src), which needs room for 16 more bytes. Returns the new
    * length (length + 16), or -1 (oversized, or the sequence was used before: drop the cell).
    */
-  addBackward (src: Buffer, length: number, seq: number, dst: Buffer = src): number {
+  addBackward(src: Buffer, length: number, seq: number, dst: Buffer = src): number {
     const total = length + ONION_LAYER_BYTES
-    if (length < 0 || length > src.byteLength || total > dst.byteLength || total > MAX_CELL_PAYLOAD) { this.badLength++; return -1 }
-    if (!validSeq(seq) || !this.backwardWindow.check(seq)) { this.replays++; return -1 }
+    if (length < 0 || length > src.byteLength || total > dst.byteLength || total > MAX_CELL_PAYLOAD) {
+      this.badLength++
+      return -1
+    }
+    if (!validSeq(seq) || !this.backwardWindow.check(seq)) {
+      this.replays++
+      return -1
+    }
     this.backwardWindow.mark(seq)
     setNonce(this.nonce, seq)
     sealInto(dst, src, length, this.nonce, this.backwardKey)
@@ -231,7 +277,7 @@ export class HopLayer implements OnionDropCounters {
   }
 
   /** Zero the keys; the object is unusable afterwards. */
-  destroy (): void {
+  destroy(): void {
     this.forwardKey.fill(0)
     this.backwardKey.fill(0)
   }

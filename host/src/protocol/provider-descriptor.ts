@@ -87,7 +87,7 @@ function parseCidr(cidr: string): { network: number; prefix: number } {
 }
 
 function hostBitsClear(network: number, prefix: number): boolean {
-  return ((network & ~ipv4Mask(prefix)) >>> 0) === 0
+  return (network & ~ipv4Mask(prefix)) >>> 0 === 0
 }
 
 function checkUint(n: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
@@ -135,7 +135,8 @@ export function encodeDescriptor(d: ProviderDescriptor): Buffer {
   checkUint(d.priceLamportsPerMiB, 'price')
   checkUint(d.bandwidthMbps, 'bandwidth', MAX_BANDWIDTH_MBPS)
   checkUint(d.seq, 'seq')
-  if (!d.exitPolicy || !Array.isArray(d.exitPolicy.blockedCidrs) || !Array.isArray(d.exitPolicy.blockedTcpPorts)) bad('exit policy must have blockedCidrs and blockedTcpPorts lists')
+  if (!d.exitPolicy || !Array.isArray(d.exitPolicy.blockedCidrs) || !Array.isArray(d.exitPolicy.blockedTcpPorts))
+    bad('exit policy must have blockedCidrs and blockedTcpPorts lists')
   checkPolicyLists(d.exitPolicy.blockedCidrs, d.exitPolicy.blockedTcpPorts)
   if (!Buffer.isBuffer(d.wgPublicKey) || d.wgPublicKey.length !== 32) bad('WireGuard public key must be 32 bytes')
   const wire: WireDescriptor = {

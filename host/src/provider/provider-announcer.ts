@@ -38,12 +38,19 @@ export class ProviderAnnouncer {
       await this.publish()
     } catch (err) {
       const where = this.opts.bootstrap.map((b) => `${b.host}:${b.port}`).join(', ')
-      throw new CodedError(ProviderError.ANNOUNCE_FAILED, `Could not announce this provider on the DHT (${errorMessage(err)}). Check that the bootstrap node(s) ${where} are reachable, then retry.`, { cause: err })
+      throw new CodedError(
+        ProviderError.ANNOUNCE_FAILED,
+        `Could not announce this provider on the DHT (${errorMessage(err)}). Check that the bootstrap node(s) ${where} are reachable, then retry.`,
+        { cause: err }
+      )
     }
     if (this.closed) return
-    this.timer = setInterval(() => {
-      this.publish().catch(() => {}) // retried at the next interval
-    }, this.opts.refreshIntervalMs ?? 5 * 60_000)
+    this.timer = setInterval(
+      () => {
+        this.publish().catch(() => {}) // retried at the next interval
+      },
+      this.opts.refreshIntervalMs ?? 5 * 60_000
+    )
     this.timer.unref()
   }
 

@@ -26,7 +26,6 @@ export interface ProviderIdentity {
 const HEX32 = z.string().regex(/^[0-9a-f]{64}$/)
 const IdentityFile = z.object({ version: z.literal(1), dhtSeed: HEX32, wgPrivateKey: HEX32 }).strict()
 
-
 function fromSeeds(dhtSeed: Buffer, wgPrivateKey: Buffer): ProviderIdentity {
   const clamped = WireGuardDevice.clamp(Buffer.from(wgPrivateKey))
   if (!clamped.equals(wgPrivateKey)) throw new CodedError(ProviderError.BAD_IDENTITY, 'WireGuard private key in the identity file is not clamped')
@@ -44,7 +43,10 @@ export async function loadProviderIdentity(stateDir: string): Promise<ProviderId
     try {
       data = IdentityFile.parse(JSON.parse(text))
     } catch {
-      throw new CodedError(ProviderError.BAD_IDENTITY, `The provider identity file ${file} is damaged. Restore it from a backup, or delete it to create a new identity (the provider's key changes).`)
+      throw new CodedError(
+        ProviderError.BAD_IDENTITY,
+        `The provider identity file ${file} is damaged. Restore it from a backup, or delete it to create a new identity (the provider's key changes).`
+      )
     }
     await fs.chmod(file, 0o600)
     return fromSeeds(Buffer.from(data.dhtSeed, 'hex'), Buffer.from(data.wgPrivateKey, 'hex'))

@@ -150,7 +150,15 @@ export class ProviderNode {
       const identity = step(await loadProviderIdentity(opts.stateDir))
       this.identity = identity
       if (this.isExit) {
-        const exit = new ExitRole({ ifname: opts.ifname, mtu: opts.mtu, maxConsumers: opts.maxConsumers, wgPrivateKey: identity.wgPrivateKey, wgPublicKey: identity.wgPublicKey, dnsPort: opts.dnsPort, meter: opts.meter })
+        const exit = new ExitRole({
+          ifname: opts.ifname,
+          mtu: opts.mtu,
+          maxConsumers: opts.maxConsumers,
+          wgPrivateKey: identity.wgPrivateKey,
+          wgPublicKey: identity.wgPublicKey,
+          dnsPort: opts.dnsPort,
+          meter: opts.meter
+        })
         this.exit = exit
         step(await exit.open(() => this.closing))
       }
@@ -176,7 +184,14 @@ export class ProviderNode {
       const server = dht.createServer({}, (conn) => this.onConnection(conn))
       this.server = server
       step(await server.listen(identity.keyPair))
-      this.announcer = new ProviderAnnouncer({ dht, server, keyPair: identity.keyPair, descriptor: () => this.descriptor(), refreshIntervalMs: opts.refreshIntervalMs, bootstrap: opts.bootstrap })
+      this.announcer = new ProviderAnnouncer({
+        dht,
+        server,
+        keyPair: identity.keyPair,
+        descriptor: () => this.descriptor(),
+        refreshIntervalMs: opts.refreshIntervalMs,
+        bootstrap: opts.bootstrap
+      })
       await this.announcer.open()
       step(null)
     } catch (err) {

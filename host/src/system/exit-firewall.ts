@@ -73,7 +73,8 @@ export class ExitFirewall {
     if (parseIPv4(opts.gateway) === null) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid gateway ${JSON.stringify(opts.gateway)}`)
     const policy = opts.policy ?? DEFAULT_EXIT_POLICY
     for (const cidr of policy.blockedCidrs) if (!isCidr(cidr)) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid exit policy CIDR ${JSON.stringify(cidr)}`)
-    for (const port of policy.blockedTcpPorts) if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid exit policy port ${port}`)
+    for (const port of policy.blockedTcpPorts)
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid exit policy port ${port}`)
     if (opts.wgListenPort !== undefined && (!Number.isInteger(opts.wgListenPort) || opts.wgListenPort < 1 || opts.wgListenPort > 65535)) {
       throw new CodedError(LibError.BAD_ARGUMENT, `Invalid WireGuard port ${opts.wgListenPort}`)
     }
@@ -84,7 +85,16 @@ export class ExitFirewall {
     this.wgListenPort = opts.wgListenPort ?? null
     // "MVPN-" + 15 + "-FWD6" = 25 characters at most (iptables allows 28).
     const p = `MVPN-${this.ifname}`
-    this.chains = { forward: `${p}-FWD`, reply: `${p}-RET`, input: `${p}-IN`, wgport: `${p}-WG`, gateway: `${p}-GW`, nat: `${p}-NAT`, forward6: `${p}-FWD6`, wgport6: `${p}-WG6` }
+    this.chains = {
+      forward: `${p}-FWD`,
+      reply: `${p}-RET`,
+      input: `${p}-IN`,
+      wgport: `${p}-WG`,
+      gateway: `${p}-GW`,
+      nat: `${p}-NAT`,
+      forward6: `${p}-FWD6`,
+      wgport6: `${p}-WG6`
+    }
   }
 
   /** Our chains and the jumps into them; fixed per interface so leftovers can be found. */
@@ -168,7 +178,9 @@ export class ExitFirewall {
     this.opened = false
     await this.removeRules()
     if (this.previousForward !== null) {
-      try { await fs.writeFile(IP_FORWARD, this.previousForward) } catch {}
+      try {
+        await fs.writeFile(IP_FORWARD, this.previousForward)
+      } catch {}
       this.previousForward = null
     }
   }

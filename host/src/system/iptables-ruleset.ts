@@ -66,6 +66,7 @@ export async function removeRuleset(set: IptablesRuleset): Promise<void> {
     }
   }
   for (const chain of set.chains) {
-    if (await commandSucceeds(set.family, ['-w', '-t', chain.table, '-F', chain.name], 20_000)) await commandSucceeds(set.family, ['-w', '-t', chain.table, '-X', chain.name], 20_000)
+    if (await commandSucceeds(set.family, ['-w', '-t', chain.table, '-F', chain.name], 20_000))
+      await commandSucceeds(set.family, ['-w', '-t', chain.table, '-X', chain.name], 20_000)
   }
 }

@@ -5,7 +5,12 @@
  */
 import { runCommand } from '../lib/run-command.ts'
 
-export interface PolicyRouteOptions { ifname: string; address: string; table: number; priority: number }
+export interface PolicyRouteOptions {
+  ifname: string
+  address: string
+  table: number
+  priority: number
+}
 
 export class PolicyRoute {
   readonly opts: PolicyRouteOptions

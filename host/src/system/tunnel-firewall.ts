@@ -85,7 +85,18 @@ function rulesets(opts: TunnelFirewallOptions | { ifname: string }, ip6: boolean
   if (!ip6) return [v4]
   const v6: IptablesRuleset = {
     family: 'ip6tables',
-    chains: [{ table: 'filter', name: c.input6, rules: full ? [['-p', 'udp', '--dport', String(full.wgListenPort), '-j', 'DROP'], ['-i', full.ifname, '-j', 'DROP']] : [] }],
+    chains: [
+      {
+        table: 'filter',
+        name: c.input6,
+        rules: full
+          ? [
+              ['-p', 'udp', '--dport', String(full.wgListenPort), '-j', 'DROP'],
+              ['-i', full.ifname, '-j', 'DROP']
+            ]
+          : []
+      }
+    ],
     jumps: [{ table: 'filter', chain: 'INPUT', match: [], target: c.input6 }]
   }
   return [v4, v6]
@@ -99,7 +110,10 @@ export class TunnelFirewall {
   constructor(opts: TunnelFirewallOptions) {
     if (!IFNAME.test(opts.ifname)) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid interface name ${JSON.stringify(opts.ifname)}.`)
     if (parseIPv4(opts.address) === null) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid tunnel address ${JSON.stringify(opts.address)}.`)
-    for (const [name, port] of [['WireGuard', opts.wgListenPort], ['bridge', opts.bridgePort]] as const) {
+    for (const [name, port] of [
+      ['WireGuard', opts.wgListenPort],
+      ['bridge', opts.bridgePort]
+    ] as const) {
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid ${name} port ${port}.`)
     }
     if (!Number.isInteger(opts.uid) || opts.uid < 0) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid uid ${opts.uid}.`)

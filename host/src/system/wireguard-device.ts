@@ -41,24 +41,30 @@ export interface WireGuardPeer {
   replaceAllowedIps?: boolean
 }
 
-export interface WireGuardKeyPair { privateKey: Buffer; publicKey: Buffer }
+export interface WireGuardKeyPair {
+  privateKey: Buffer
+  publicKey: Buffer
+}
 
-export interface WireGuardStats { listenPort: number; peers: UapiPeerStatus[] }
+export interface WireGuardStats {
+  listenPort: number
+  peers: UapiPeerStatus[]
+}
 
 const IFNAME = /^[A-Za-z0-9_-]{1,15}$/
 const STDERR_TAIL = 2000
 const KILL_AFTER_MS = 3000
 
-
-
 function canConnect(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.createConnection(socketPath)
-    s.on('connect', () => { s.destroy(); resolve(true) })
+    s.on('connect', () => {
+      s.destroy()
+      resolve(true)
+    })
     s.on('error', () => resolve(false))
   })
 }
-
 
 // wireguard-go processes we started and have not stopped yet: if this process exits without
 // close() (process.exit, an uncaught exception), stop them too rather than leave them orphaned.
@@ -89,9 +95,12 @@ export class WireGuardDevice {
   private _listenPort = 0
 
   constructor(opts: WireGuardDeviceOptions) {
-    if (!IFNAME.test(opts.ifname)) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid interface name ${JSON.stringify(opts.ifname)}: use 1-15 letters, digits, '-' or '_'.`)
-    if (!Buffer.isBuffer(opts.privateKey) || opts.privateKey.length !== 32) throw new CodedError(LibError.BAD_ARGUMENT, 'WireGuard private key must be 32 bytes')
-    if (!Number.isInteger(opts.mtu) || opts.mtu < 1280 || opts.mtu > 9000) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid MTU ${opts.mtu}: use 1280..9000.`)
+    if (!IFNAME.test(opts.ifname))
+      throw new CodedError(LibError.BAD_ARGUMENT, `Invalid interface name ${JSON.stringify(opts.ifname)}: use 1-15 letters, digits, '-' or '_'.`)
+    if (!Buffer.isBuffer(opts.privateKey) || opts.privateKey.length !== 32)
+      throw new CodedError(LibError.BAD_ARGUMENT, 'WireGuard private key must be 32 bytes')
+    if (!Number.isInteger(opts.mtu) || opts.mtu < 1280 || opts.mtu > 9000)
+      throw new CodedError(LibError.BAD_ARGUMENT, `Invalid MTU ${opts.mtu}: use 1280..9000.`)
     const port = opts.listenPort ?? 0
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid listen port ${port}`)
     this.ifname = opts.ifname
@@ -139,7 +148,10 @@ export class WireGuardDevice {
     if (this.child) throw new CodedError(LibError.ALREADY_OPEN, 'WireGuard device already open')
     const socketPath = this.uapi.socketPath
     if (await canConnect(socketPath)) {
-      throw new CodedError(SystemError.WG_START_FAILED, `Interface name ${this.ifname} is already used by another wireguard-go (${socketPath}); choose another --ifname or stop that process.`)
+      throw new CodedError(
+        SystemError.WG_START_FAILED,
+        `Interface name ${this.ifname} is already used by another wireguard-go (${socketPath}); choose another --ifname or stop that process.`
+      )
     }
     const cmd = this.netns ? 'ip' : this.binary
     const args = this.netns ? ['netns', 'exec', this.netns, this.binary, '-f', this.ifname] : ['-f', this.ifname]
@@ -151,15 +163,25 @@ export class WireGuardDevice {
     track(child)
     this.stderrTail = ''
     // wireguard-go logs to stdout and stderr; keep only a short tail of both for error messages.
-    const keepTail = (s: string) => { this.stderrTail = (this.stderrTail + s).slice(-STDERR_TAIL) }
+    const keepTail = (s: string) => {
+      this.stderrTail = (this.stderrTail + s).slice(-STDERR_TAIL)
+    }
     child.stdout?.setEncoding('utf8')
     child.stdout?.on('data', keepTail)
     child.stderr?.setEncoding('utf8')
     child.stderr?.on('data', keepTail)
     let exitInfo: string | null = null
     this.exited = new Promise((resolve) => {
-      child.on('exit', (code, signal) => { exitInfo = signal ? `signal ${signal}` : `exit code ${code}`; running.delete(child); resolve() })
-      child.on('error', (err) => { exitInfo = err.message; running.delete(child); resolve() })
+      child.on('exit', (code, signal) => {
+        exitInfo = signal ? `signal ${signal}` : `exit code ${code}`
+        running.delete(child)
+        resolve()
+      })
+      child.on('error', (err) => {
+        exitInfo = err.message
+        running.delete(child)
+        resolve()
+      })
     })
     try {
       const deadline = Date.now() + this.startTimeoutMs
@@ -180,8 +202,12 @@ export class WireGuardDevice {
 
   private startFailed(reason: string): Error {
     const tail = this.stderrTail.trim()
-    return new CodedError(SystemError.WG_START_FAILED, `Could not start the WireGuard interface ${this.ifname}: ${reason}.` +
-      (tail ? ` wireguard-go said: ${tail}` : '') + ' Check that wireguard-go is installed and that this process has CAP_NET_ADMIN (run as root).')
+    return new CodedError(
+      SystemError.WG_START_FAILED,
+      `Could not start the WireGuard interface ${this.ifname}: ${reason}.` +
+        (tail ? ` wireguard-go said: ${tail}` : '') +
+        ' Check that wireguard-go is installed and that this process has CAP_NET_ADMIN (run as root).'
+    )
   }
 
   private ip(args: string[]): Promise<string> {
@@ -190,13 +216,15 @@ export class WireGuardDevice {
 
   async setPeer(peer: WireGuardPeer): Promise<void> {
     await this.uapi.set({
-      peers: [{
-        publicKey: peer.publicKey,
-        endpoint: peer.endpoint,
-        allowedIps: peer.allowedIps,
-        replaceAllowedIps: peer.replaceAllowedIps ?? true,
-        persistentKeepalive: peer.keepalive
-      }]
+      peers: [
+        {
+          publicKey: peer.publicKey,
+          endpoint: peer.endpoint,
+          allowedIps: peer.allowedIps,
+          replaceAllowedIps: peer.replaceAllowedIps ?? true,
+          persistentKeepalive: peer.keepalive
+        }
+      ]
     })
   }
 
@@ -211,7 +239,8 @@ export class WireGuardDevice {
 
   /** Add an address (e.g. `10.77.0.1/16`) to the interface. */
   async addAddress(cidr: string): Promise<void> {
-    if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(cidr)) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid address ${JSON.stringify(cidr)}: expected ADDRESS/PREFIX.`)
+    if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(cidr))
+      throw new CodedError(LibError.BAD_ARGUMENT, `Invalid address ${JSON.stringify(cidr)}: expected ADDRESS/PREFIX.`)
     await this.ip(['addr', 'add', cidr, 'dev', this.ifname])
   }
 
@@ -230,7 +259,9 @@ export class WireGuardDevice {
     this.exited = null
     // After a SIGKILL the socket file stays behind; remove it if no one answers on it.
     if (!(await canConnect(this.uapi.socketPath))) {
-      try { fs.unlinkSync(this.uapi.socketPath) } catch {}
+      try {
+        fs.unlinkSync(this.uapi.socketPath)
+      } catch {}
     }
   }
 }

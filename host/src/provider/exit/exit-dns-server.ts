@@ -42,7 +42,6 @@ const OPCODE_QUERY = 0
 
 type Rcode = (typeof RCODE)[keyof typeof RCODE]
 
-
 /** A bare response header (no question) for queries we cannot decode. */
 function headerOnly(query: Buffer, rcode: Rcode): Buffer {
   const out = Buffer.alloc(12)
@@ -70,7 +69,8 @@ export class ExitDnsServer {
     if (!net.isIPv4(opts.address)) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid DNS listen address ${JSON.stringify(opts.address)}`)
     this.address = opts.address
     const [subnet, bits] = opts.clients.split('/')
-    if (!subnet || !net.isIPv4(subnet) || !/^\d{1,2}$/.test(bits ?? '') || Number(bits) > 32) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid DNS clients subnet ${JSON.stringify(opts.clients)}.`)
+    if (!subnet || !net.isIPv4(subnet) || !/^\d{1,2}$/.test(bits ?? '') || Number(bits) > 32)
+      throw new CodedError(LibError.BAD_ARGUMENT, `Invalid DNS clients subnet ${JSON.stringify(opts.clients)}.`)
     this.clients.addSubnet(subnet, Number(bits), 'ipv4')
     this.requestedPort = opts.port ?? 53
     this.ttl = opts.ttl ?? 60
@@ -102,7 +102,11 @@ export class ExitDnsServer {
       tcp.on('error', () => {})
     } catch (err) {
       await this.close()
-      throw new CodedError(ExitError.DNS_START_FAILED, `Could not open the exit DNS resolver on ${this.address}:${this.requestedPort}: ${(err as Error).message}`, { cause: err })
+      throw new CodedError(
+        ExitError.DNS_START_FAILED,
+        `Could not open the exit DNS resolver on ${this.address}:${this.requestedPort}: ${(err as Error).message}`,
+        { cause: err }
+      )
     }
   }
 
@@ -113,7 +117,14 @@ export class ExitDnsServer {
     this.tcp = null
     for (const s of this.tcpSockets) s.destroy()
     this.tcpSockets.clear()
-    if (udp) await new Promise<void>((resolve) => { try { udp.close(() => resolve()) } catch { resolve() } })
+    if (udp)
+      await new Promise<void>((resolve) => {
+        try {
+          udp.close(() => resolve())
+        } catch {
+          resolve()
+        }
+      })
     if (tcp) await new Promise<void>((resolve) => tcp.close(() => resolve()))
   }
 

@@ -32,7 +32,6 @@ export const EXIT_GATEWAY = '10.77.0.1'
 /** How long a circuit tunnel without any outlet waits for the consumer to resume it. */
 export const RESUME_GRACE_MS = 60_000
 
-
 export interface ExitGatewayOptions {
   ifname: string
   mtu: number
@@ -134,7 +133,9 @@ export class ExitTunnel implements TerminusTunnel {
     this.graceTimer = null
     this.outlets.clear()
     this.current = null
-    try { this.udp.close() } catch {}
+    try {
+      this.udp.close()
+    } catch {}
   }
 }
 
@@ -168,7 +169,13 @@ export class ExitGateway {
     step()
     await device.addAddress(`${EXIT_GATEWAY}/16`)
     step()
-    const firewall = new ExitFirewall({ ifname: this.opts.ifname, subnet: EXIT_SUBNET, gateway: EXIT_GATEWAY, policy: DEFAULT_EXIT_POLICY, wgListenPort: device.listenPort })
+    const firewall = new ExitFirewall({
+      ifname: this.opts.ifname,
+      subnet: EXIT_SUBNET,
+      gateway: EXIT_GATEWAY,
+      policy: DEFAULT_EXIT_POLICY,
+      wgListenPort: device.listenPort
+    })
     this.firewall = firewall
     await firewall.open()
     step()
@@ -181,7 +188,11 @@ export class ExitGateway {
    * A tunnel for `wgPublicKey` reached through `outlet`: a new one, or (with the right token)
    * the consumer's existing one. Throws a CodedError whose code is a TunnelRefusalCode; changes nothing then.
    */
-  async openTunnel(ask: { version: number; wgPublicKey: Buffer; resumeToken: Buffer | null }, outlet: TunnelOutlet, opts: { resumable: boolean }): Promise<{ tunnel: ExitTunnel; grant: TunnelGrant }> {
+  async openTunnel(
+    ask: { version: number; wgPublicKey: Buffer; resumeToken: Buffer | null },
+    outlet: TunnelOutlet,
+    opts: { resumable: boolean }
+  ): Promise<{ tunnel: ExitTunnel; grant: TunnelGrant }> {
     const refuse = (code: string, message: string): never => {
       this.counters.refusals++
       throw new CodedError(code, message)
@@ -213,7 +224,12 @@ export class ExitGateway {
       await bindUdp(udp, 0, '127.0.0.1')
       // Connected: the kernel delivers only wireguard-go's datagrams, and send() needs no address.
       await connectUdp(udp, device.listenPort, '127.0.0.1')
-      await device.setPeer({ publicKey: tunnel.wgPublicKey, endpoint: `127.0.0.1:${udp.address().port}`, allowedIps: [`${address}/32`], replaceAllowedIps: true })
+      await device.setPeer({
+        publicKey: tunnel.wgPublicKey,
+        endpoint: `127.0.0.1:${udp.address().port}`,
+        allowedIps: [`${address}/32`],
+        replaceAllowedIps: true
+      })
     } catch {
       this.endTunnel(tunnel)
       return refuse(TunnelRefusalCode.EXIT_ERROR, 'This exit could not set up the tunnel; try another exit.')

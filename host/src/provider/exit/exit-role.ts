@@ -68,9 +68,10 @@ export class ExitRole implements CircuitTerminus {
       answer = { ok: true, grant: opened.grant, resumeToken: opened.tunnel.resumeToken }
     } catch (err) {
       const code = errorCode(err)
-      answer = code !== undefined && REFUSAL_CODES.has(code)
-        ? { ok: false, refusal: { code, message: (err as Error).message } }
-        : { ok: false, refusal: { code: TunnelRefusalCode.EXIT_ERROR, message: 'This exit could not set up the tunnel; try another exit.' } }
+      answer =
+        code !== undefined && REFUSAL_CODES.has(code)
+          ? { ok: false, refusal: { code, message: (err as Error).message } }
+          : { ok: false, refusal: { code: TunnelRefusalCode.EXIT_ERROR, message: 'This exit could not set up the tunnel; try another exit.' } }
     }
     return { reply: encodeTunnelAnswer(answer), tunnel }
   }

@@ -100,7 +100,9 @@ export class SessionServer {
     }
     session.requested = true
     try {
-      const { tunnel, grant } = await this.gateway.openTunnel({ version: request.version, wgPublicKey: request.wgPublicKey, resumeToken: null }, session, { resumable: false })
+      const { tunnel, grant } = await this.gateway.openTunnel({ version: request.version, wgPublicKey: request.wgPublicKey, resumeToken: null }, session, {
+        resumable: false
+      })
       if (session.closed) {
         tunnel.detach(session)
         return
@@ -110,9 +112,10 @@ export class SessionServer {
     } catch (err) {
       session.requested = false
       const code = errorCode(err)
-      const refusal = code && (Object.values(TunnelRefusalCode) as string[]).includes(code)
-        ? { code, message: (err as Error).message }
-        : { code: TunnelRefusalCode.EXIT_ERROR, message: 'This exit could not set up the tunnel; try another exit.' }
+      const refusal =
+        code && (Object.values(TunnelRefusalCode) as string[]).includes(code)
+          ? { code, message: (err as Error).message }
+          : { code: TunnelRefusalCode.EXIT_ERROR, message: 'This exit could not set up the tunnel; try another exit.' }
       channel.send.refusal(refusal)
     }
   }

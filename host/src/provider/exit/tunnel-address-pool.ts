@@ -36,7 +36,8 @@ export class TunnelAddressPool {
     this.gateway = opts.gateway ?? '10.77.0.1'
     const [ip, bits, extra] = this.subnet.split('/')
     const prefix = Number(bits)
-    if (extra !== undefined || !/^\d{1,2}$/.test(bits ?? '') || prefix < 8 || prefix > 30) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid tunnel subnet ${JSON.stringify(this.subnet)}: use a /8../30 IPv4 CIDR.`)
+    if (extra !== undefined || !/^\d{1,2}$/.test(bits ?? '') || prefix < 8 || prefix > 30)
+      throw new CodedError(LibError.BAD_ARGUMENT, `Invalid tunnel subnet ${JSON.stringify(this.subnet)}: use a /8../30 IPv4 CIDR.`)
     const size = 2 ** (32 - prefix)
     const network = ipv4ToInt(ip ?? '')
     if (network % size !== 0) throw new CodedError(LibError.BAD_ARGUMENT, `Tunnel subnet ${this.subnet} has host bits set`)
@@ -44,7 +45,8 @@ export class TunnelAddressPool {
     this.first = network + 1
     this.last = network + size - 2
     this.gatewayInt = ipv4ToInt(this.gateway)
-    if (this.gatewayInt < this.first || this.gatewayInt > this.last) throw new CodedError(LibError.BAD_ARGUMENT, `Gateway ${this.gateway} is not inside ${this.subnet}`)
+    if (this.gatewayInt < this.first || this.gatewayInt > this.last)
+      throw new CodedError(LibError.BAD_ARGUMENT, `Gateway ${this.gateway} is not inside ${this.subnet}`)
     const capacity = this.last - this.first // hosts minus the gateway
     this.limit = Math.min(opts.limit ?? capacity, capacity)
     if (!Number.isInteger(this.limit) || this.limit < 0) throw new CodedError(LibError.BAD_ARGUMENT, 'Pool limit must be a non-negative integer')

@@ -16,7 +16,17 @@ import type { KeyPair, NoiseSocket } from 'hyperdht'
 import { errorCode } from '../../lib/coded-error.ts'
 import { TokenBucket } from '../../lib/token-bucket.ts'
 import type { PeerDialer } from '../../overlay/peer-dialer.ts'
-import { CELL_HEADER_BYTES, CellType, createCellHeader, MAX_CELL_BYTES, MAX_CIRCUIT_HOPS, ONION_LAYER_BYTES, readCellHeader, setCellCircuitId, writeCellHeader } from '../../protocol/circuit-cell.ts'
+import {
+  CELL_HEADER_BYTES,
+  CellType,
+  createCellHeader,
+  MAX_CELL_BYTES,
+  MAX_CIRCUIT_HOPS,
+  ONION_LAYER_BYTES,
+  readCellHeader,
+  setCellCircuitId,
+  writeCellHeader
+} from '../../protocol/circuit-cell.ts'
 import type { DestroyMessage } from '../../protocol/circuit-channel.ts'
 import { decodeExtend, encodeExtended, type ExtendedBody } from '../../protocol/circuit-messages.ts'
 import { HopResponder } from '../../protocol/hop-handshake.ts'
@@ -156,7 +166,9 @@ export class CircuitSwitch {
     link.conn.on('close', () => this.onLinkClosed(link))
     if (link.inbound) {
       // The connection may carry a direct session instead: cells count only once the circuit channel is open.
-      link.conn.on('message', (buf: Buffer) => { if (link.opened) this.onDatagram(link, buf) })
+      link.conn.on('message', (buf: Buffer) => {
+        if (link.opened) this.onDatagram(link, buf)
+      })
     }
     link.channel.open()
   }
@@ -377,7 +389,11 @@ export class CircuitSwitch {
       circuit.prev.channel.send.cell(cell.subarray(0, CELL_HEADER_BYTES + n))
     }
     if (!this.opts.extend || circuit.tunnel !== null || circuit.extending) {
-      answer({ ok: false, code: ExtendRefusalCode.CANNOT_EXTEND, message: 'This hop does not extend this circuit (not a relay, already an exit, or extending).' })
+      answer({
+        ok: false,
+        code: ExtendRefusalCode.CANNOT_EXTEND,
+        message: 'This hop does not extend this circuit (not a relay, already an exit, or extending).'
+      })
       return
     }
     let ext
@@ -447,7 +463,12 @@ export class CircuitSwitch {
     if (!link) {
       link = this.dial(key)
       this.outbound.set(hex, link)
-      link.then((l) => { if (l === null) this.outbound.delete(hex) }, () => this.outbound.delete(hex))
+      link.then(
+        (l) => {
+          if (l === null) this.outbound.delete(hex)
+        },
+        () => this.outbound.delete(hex)
+      )
     }
     return link
   }
