@@ -130,7 +130,7 @@ export function selectPath(req: PathRequest): PathCandidate[] {
   return path.reverse().map((p) => p.candidate)
 }
 
-function tooFewRelays(hops: number, available: number): Error {
+function tooFewRelays(hops: number, available: number): CodedError {
   const count = available === 0 ? 'No relay' : `Only ${plural(available, 'relay', 'relays')}`
   const lower = hops === 3 ? 'Choose a lower connection mode' : `Choose ${MODE_NAMES[1]} mode`
   return new CodedError(

@@ -84,7 +84,7 @@ export interface PeerDialerStats {
  * No direct path and no relay on offer; `punchCode` is hyperdht's reason the punch failed,
  * `weRandomize` whether our own NAT gives every destination a new port.
  */
-function needsRelay(punchCode: string, weRandomize: boolean): Error {
+function needsRelay(punchCode: string, weRandomize: boolean): CodedError {
   const why =
     punchCode === 'HOLEPUNCH_DOUBLE_RANDOMIZED_NATS' || weRandomize
       ? 'both sides are behind NATs that change ports for every connection'
