@@ -98,6 +98,7 @@ export class ConsumerTunnel {
     this.firewall = new TunnelFirewall({
       ifname: opts.ifname,
       address: grant.address,
+      gateway: grant.gateway,
       wgListenPort: this.device.listenPort,
       bridgePort: this.bridge.port,
       uid: process.getuid?.() ?? 0

@@ -13,12 +13,14 @@ export interface CommandOptions {
   timeoutMs?: number
   /** Said after the tool's error, e.g. what the tool needs ("The exit needs root and iptables."). */
   hint?: string
+  /** Written to the tool's standard input (which is closed after it). */
+  input?: string
 }
 
 /** Run a system tool (ip, iptables, …) without a shell. Fails with code COMMAND_FAILED and the tool's stderr. */
 export function runCommand(file: string, args: readonly string[], opts: CommandOptions = {}): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    execFile(file, args as string[], { timeout: opts.timeoutMs ?? 15000, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const child = execFile(file, args as string[], { timeout: opts.timeoutMs ?? 15000, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err && !opts.allowFailure) {
         const tool = [file, ...args.slice(0, 3)].join(' ')
         const detail = String(stderr || err.message)
@@ -31,6 +33,10 @@ export function runCommand(file: string, args: readonly string[], opts: CommandO
       }
       resolve({ stdout: String(stdout), stderr: String(stderr) })
     })
+    if (opts.input !== undefined) {
+      child.stdin?.on('error', () => {}) // the tool may exit before reading it all: its exit status says why
+      child.stdin?.end(opts.input)
+    }
   })
 }
 

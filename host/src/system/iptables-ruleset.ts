@@ -1,9 +1,9 @@
 /**
  * A set of iptables (or ip6tables) chains of our own and the jumps into them from the built-in
- * chains, added and removed as one: `apply()` first removes leftovers of the same names (crash
- * recovery: a killed process could not clean up), then creates the chains, appends their rules
- * and inserts the jumps; `remove()` takes out exactly those jumps and chains and ignores what is
- * not there. Names are fixed by the owner (derived from an interface name), so a later process
+ * chains, added and removed as one: `applyRuleset()` creates the chains, appends their rules and
+ * inserts the jumps in one iptables-restore call (leftovers of the same names, from a process that
+ * could not clean up, are removed first when they are in the way); `removeRuleset()` takes out
+ * exactly those jumps and chains and ignores what is not there. Names are fixed by the owner (derived from an interface name), so a later process
  * finds what an earlier one left.
  */
 import { CodedError } from '../lib/coded-error.ts'
@@ -32,29 +32,53 @@ export interface IptablesRuleset {
   jumps: IptablesJump[]
 }
 
-/** One iptables command; FIREWALL_FAILED names the command and what the tool needs. */
-export async function iptables(family: IptablesFamily, args: string[], hint: string): Promise<void> {
-  try {
-    await runCommand(family, ['-w', ...args], { timeoutMs: 20_000 })
-  } catch (err) {
-    throw new CodedError(SystemError.FIREWALL_FAILED, `${(err as Error).message.replace(/\.$/, '')}. ${hint}`, { cause: err })
-  }
-}
+const available = new Map<IptablesFamily, Promise<boolean>>()
 
-/** Is this iptables family usable here (ip6tables may be missing or without kernel support)? */
+/** Is this iptables family usable here (ip6tables may be missing or without kernel support)? Asked once per process. */
 export function iptablesAvailable(family: IptablesFamily): Promise<boolean> {
-  return commandSucceeds(family, ['-w', '-S', 'INPUT'], 20_000)
+  let known = available.get(family)
+  if (!known) {
+    known = commandSucceeds(family, ['-w', '-S', 'INPUT'], 20_000)
+    available.set(family, known)
+  }
+  return known
 }
 
+/** The ruleset as one iptables-restore input: chains declared, rules appended, jumps inserted at the top. */
+function restoreInput(set: IptablesRuleset): string {
+  const lines: string[] = []
+  for (const table of ['filter', 'nat'] as const) {
+    const chains = set.chains.filter((c) => c.table === table)
+    const jumps = set.jumps.filter((j) => j.table === table)
+    if (chains.length === 0 && jumps.length === 0) continue
+    lines.push(`*${table}`)
+    for (const c of chains) lines.push(`:${c.name} - [0:0]`)
+    for (const c of chains) for (const rule of c.rules) lines.push(['-A', c.name, ...rule].join(' '))
+    for (const j of jumps) lines.push(['-I', j.chain, '1', ...j.match, '-j', j.target].join(' '))
+    lines.push('COMMIT')
+  }
+  for (const line of lines)
+    if (/[\n\r"']/.test(line)) throw new CodedError(SystemError.FIREWALL_FAILED, 'An iptables rule holds characters iptables-restore cannot take.')
+  return `${lines.join('\n')}\n`
+}
+
+/**
+ * Add the ruleset in one iptables-restore call per table set (atomic, and one process instead of
+ * one per rule: this is on the connect path). Leftovers of the same names make it fail: then they
+ * are removed and it is tried once more.
+ */
 export async function applyRuleset(set: IptablesRuleset, hint: string): Promise<void> {
-  await removeRuleset(set)
+  const restore = (): Promise<unknown> => runCommand(`${set.family}-restore`, ['-w', '--noflush'], { input: restoreInput(set), timeoutMs: 20_000 })
   try {
-    for (const chain of set.chains) await iptables(set.family, ['-t', chain.table, '-N', chain.name], hint)
-    for (const chain of set.chains) for (const rule of chain.rules) await iptables(set.family, ['-t', chain.table, '-A', chain.name, ...rule], hint)
-    for (const j of set.jumps) await iptables(set.family, ['-t', j.table, '-I', j.chain, ...j.match, '-j', j.target], hint)
-  } catch (err) {
+    await restore()
+  } catch {
     await removeRuleset(set)
-    throw err
+    try {
+      await restore()
+    } catch (err) {
+      await removeRuleset(set)
+      throw new CodedError(SystemError.FIREWALL_FAILED, `${(err as Error).message.replace(/\.$/, '')}. ${hint}`, { cause: err })
+    }
   }
 }
 

@@ -7,16 +7,18 @@
  *   bridge, 127.0.0.1:<bridge port>. WireGuard moves a peer's endpoint to the source of any
  *   authenticated packet, so an exit that sent to this port directly from its own WireGuard
  *   could pull the traffic off the circuit and learn this machine's address; it cannot reach it.
- * - From the tunnel, only replies come in (ESTABLISHED, RELATED): the exit cannot open
- *   connections to services listening on this machine.
- * - Into the tunnel, only the daemon's own user sends (and replies): another local user cannot
- *   use the tunnel by binding to its address (`curl --interface <tunnel address>`).
+ * - From the tunnel, only replies come in: TCP segments that open nothing (no bare SYN), DNS
+ *   answers from the exit's resolver, and ICMP errors (path MTU discovery needs them). The exit
+ *   cannot open a connection to a service listening on this machine.
+ * - Into the tunnel, only the daemon's own user sends (the kernel's own replies too): another
+ *   local user cannot use the tunnel by binding to its address (`curl --interface <tunnel address>`).
  * - Nothing sent from the tunnel address is delivered to this machine itself: the `local`
  *   routing table wins over the tunnel's policy rule, so without this a CONNECT to one of the
  *   machine's own addresses would reach a local service.
  *
- * The chains are entered at the top of INPUT and OUTPUT and RETURN for everything else, so no
- * other traffic of the machine is affected. IPv6 (the tunnel is IPv4 only): the WireGuard port and
+ * The rules are stateless (no conntrack: tracking would cost every datagram of the machine,
+ * the bridge's among them). The chains are entered at the top of INPUT and OUTPUT and RETURN for
+ * everything else, so no other traffic of the machine is affected. IPv6 (the tunnel is IPv4 only): the WireGuard port and
  * anything from the tunnel interface are dropped.
  */
 import { parseIPv4 } from '../../../shared/bypass-ip-address.ts'
@@ -28,6 +30,8 @@ export interface TunnelFirewallOptions {
   ifname: string
   /** The tunnel address (source of everything the daemon sends into the tunnel). */
   address: string
+  /** The exit's gateway in the tunnel (its DNS resolver). */
+  gateway: string
   /** wireguard-go's UDP port. */
   wgListenPort: number
   /** The bridge's UDP port on 127.0.0.1 (wireguard-go's only peer endpoint). */
@@ -57,7 +61,10 @@ function rulesets(opts: TunnelFirewallOptions | { ifname: string }, ip6: boolean
         name: c.input,
         rules: full
           ? [
-              ['-i', full.ifname, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'RETURN'],
+              ['-i', full.ifname, '-p', 'tcp', '!', '--syn', '-j', 'RETURN'],
+              ['-i', full.ifname, '-p', 'udp', '-s', full.gateway, '--sport', '53', '-j', 'RETURN'],
+              ['-i', full.ifname, '-p', 'icmp', '--icmp-type', 'destination-unreachable', '-j', 'RETURN'],
+              ['-i', full.ifname, '-p', 'icmp', '--icmp-type', 'time-exceeded', '-j', 'RETURN'],
               ['-i', full.ifname, '-j', 'DROP'],
               ['-i', 'lo', '-s', '127.0.0.1', '-p', 'udp', '--sport', String(full.bridgePort), '--dport', String(full.wgListenPort), '-j', 'RETURN'],
               ['-p', 'udp', '--dport', String(full.wgListenPort), '-j', 'DROP']
@@ -70,7 +77,7 @@ function rulesets(opts: TunnelFirewallOptions | { ifname: string }, ip6: boolean
         rules: full
           ? [
               ['-o', full.ifname, '-m', 'owner', '--uid-owner', String(full.uid), '-j', 'RETURN'],
-              ['-o', full.ifname, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'RETURN'],
+              ['-o', full.ifname, '-m', 'owner', '!', '--socket-exists', '-j', 'RETURN'],
               ['-o', full.ifname, '-j', 'REJECT', '--reject-with', 'icmp-admin-prohibited'],
               ['-o', 'lo', '-s', full.address, '-j', 'REJECT', '--reject-with', 'icmp-admin-prohibited']
             ]
@@ -109,7 +116,12 @@ export class TunnelFirewall {
 
   constructor(opts: TunnelFirewallOptions) {
     if (!IFNAME.test(opts.ifname)) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid interface name ${JSON.stringify(opts.ifname)}.`)
-    if (parseIPv4(opts.address) === null) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid tunnel address ${JSON.stringify(opts.address)}.`)
+    for (const [name, address] of [
+      ['tunnel address', opts.address],
+      ['gateway', opts.gateway]
+    ] as const) {
+      if (parseIPv4(address) === null) throw new CodedError(LibError.BAD_ARGUMENT, `Invalid ${name} ${JSON.stringify(address)}.`)
+    }
     for (const [name, port] of [
       ['WireGuard', opts.wgListenPort],
       ['bridge', opts.bridgePort]
@@ -126,7 +138,7 @@ export class TunnelFirewall {
     this.ip6 = await iptablesAvailable('ip6tables')
     const sets = rulesets(this.opts, this.ip6)
     try {
-      for (const set of sets) await applyRuleset(set, HINT)
+      await Promise.all(sets.map((set) => applyRuleset(set, HINT)))
     } catch (err) {
       for (const set of sets) await removeRuleset(set)
       throw err
