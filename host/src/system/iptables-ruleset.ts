@@ -82,8 +82,31 @@ export async function applyRuleset(set: IptablesRuleset, hint: string): Promise<
   }
 }
 
-/** Remove the jumps (every copy) and the chains; what is not there is fine. */
+/** The removal as one iptables-restore input (it fails as a whole when anything is missing). */
+function removalInput(set: IptablesRuleset): string {
+  const lines: string[] = []
+  for (const table of ['filter', 'nat'] as const) {
+    const chains = set.chains.filter((c) => c.table === table)
+    const jumps = set.jumps.filter((j) => j.table === table)
+    if (chains.length === 0 && jumps.length === 0) continue
+    lines.push(`*${table}`)
+    for (const j of jumps) lines.push(['-D', j.chain, ...j.match, '-j', j.target].join(' '))
+    for (const c of chains) lines.push(`-F ${c.name}`, `-X ${c.name}`)
+    lines.push('COMMIT')
+  }
+  return `${lines.join('\n')}\n`
+}
+
+/**
+ * Remove the jumps (every copy) and the chains; what is not there is fine. The usual case
+ * (everything there, once) is one iptables-restore call; otherwise each piece is removed on its own.
+ */
 export async function removeRuleset(set: IptablesRuleset): Promise<void> {
+  const batched = await runCommand(`${set.family}-restore`, ['-w', '--noflush'], { input: removalInput(set), timeoutMs: 20_000 }).then(
+    () => true,
+    () => false
+  )
+  if (batched) return
   for (const j of set.jumps) {
     for (let i = 0; i < 16; i++) {
       if (!(await commandSucceeds(set.family, ['-w', '-t', j.table, '-D', j.chain, ...j.match, '-j', j.target], 20_000))) break
