@@ -28,9 +28,45 @@ export const Hop = z.object({
    * Tunnel bytes this hop has carried for the live circuit (every hop of a circuit carries the
    * same datagrams; a rebuilt circuit starts again from 0). Absent from hosts older than this field.
    */
-  bytes: z.object({ rx: z.number().nonnegative(), tx: z.number().nonnegative() }).optional()
+  bytes: z.object({ rx: z.number().nonnegative(), tx: z.number().nonnegative() }).optional(),
+  /** This hop's price, lamports per MiB (0: a volunteer). Absent from hosts older than payments. */
+  priceLamportsPerMiB: z.number().int().nonnegative().optional()
 })
 export type Hop = z.infer<typeof Hop>
+
+/** Lamports per GiB at most, 2^40 (a thousand SOL per GiB): large enough for any limit, small enough to stay exact. */
+const MAX_LIMIT_LAMPORTS = 2 ** 40
+export const Lamports = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
+
+/**
+ * What the user allows the daemon to pay: the most the whole path may cost per GiB (null: any;
+ * 0: volunteer providers only), the most it may sign per calendar month (UTC; null: no cap), and
+ * what happens at the cap: 'free' keeps the VPN on through volunteer providers only,
+ * 'disconnect' turns it off and says so.
+ */
+export const PaymentLimits = z.object({
+  maxPriceLamportsPerGiB: z.number().int().nonnegative().max(MAX_LIMIT_LAMPORTS).nullable(),
+  monthlyCapLamports: z.number().int().nonnegative().max(MAX_LIMIT_LAMPORTS).nullable(),
+  atCap: z.enum(['free', 'disconnect'])
+})
+export type PaymentLimits = z.infer<typeof PaymentLimits>
+
+/** What the tunnel costs and what was paid, as the daemon counts it (lamports). */
+export const PaymentStatus = z.object({
+  /** The daemon has a wallet and a ledger (--rpc); false: volunteer providers only. */
+  enabled: z.boolean(),
+  /** The wallet's public address (never anything secret), null without payments. */
+  wallet: z.string().max(44).nullable(),
+  /** The live path's total price per MiB (what the entry is paid), null unless connected. */
+  pathPriceLamportsPerMiB: z.number().int().nonnegative().nullable(),
+  /** Signed to the entry since this connection began. */
+  sessionSpent: Lamports,
+  /** Signed this calendar month (the cap counts this). */
+  monthSpent: Lamports,
+  capReached: z.boolean(),
+  limits: PaymentLimits
+})
+export type PaymentStatus = z.infer<typeof PaymentStatus>
 
 /**
  * The live circuit as the daemon measures it: when it was built, how often it was rebuilt
@@ -130,6 +166,8 @@ export const Status = z.object({
    * reached through a blind relay), 'unknown' (not measured yet). Absent from older hosts.
    */
   nat: z.enum(['open', 'port-keeping', 'randomizing', 'unknown']).optional(),
+  /** Prices and spending. Absent from hosts older than payments. */
+  payment: PaymentStatus.optional(),
   hostVersion: z.string()
 })
 export type Status = z.infer<typeof Status>
@@ -146,8 +184,46 @@ const base = {
 export const HelloRequest = z.object({ ...base, type: z.literal('hello'), client: z.string().max(64), version: z.string().max(32) }).strict()
 export const StatusRequest = z.object({ ...base, type: z.literal('status') }).strict()
 export const ConnectRequest = z
-  .object({ ...base, type: z.literal('connect'), hops: z.number().int().min(1).max(3).optional(), region: z.string().min(1).max(16).optional() })
+  .object({
+    ...base,
+    type: z.literal('connect'),
+    hops: z.number().int().min(1).max(3).optional(),
+    region: z.string().min(1).max(16).optional(),
+    /** Limits for this and later connections (kept by the daemon); absent fields keep their value. */
+    limits: PaymentLimits.partial().strict().optional()
+  })
   .strict()
+/** Change the payment limits (kept by the daemon; they apply to the live connection at once). */
+export const SetLimitsRequest = z.object({ ...base, type: z.literal('setLimits'), limits: PaymentLimits.partial().strict() }).strict()
+/** The wallet: address, balance, spent and earned (answered with WalletResult). */
+export const WalletRequest = z.object({ ...base, type: z.literal('wallet') }).strict()
+/** Ask the ledger for test funds (a local ledger and test clusters only). */
+export const AirdropRequest = z
+  .object({
+    ...base,
+    type: z.literal('airdrop'),
+    lamports: z
+      .number()
+      .int()
+      .min(1)
+      .max(100 * 1e9)
+  })
+  .strict()
+export const WalletResult = z.object({
+  address: z.string().max(44),
+  rpc: z.string().max(500),
+  balance: Lamports.nullable(),
+  balanceError: z.string().max(500).nullable(),
+  pending: Lamports,
+  settled: Lamports,
+  earned: Lamports,
+  spent: Lamports,
+  spentSettled: Lamports,
+  monthSpent: Lamports,
+  monthlyCap: Lamports.nullable(),
+  settlements: z.number().int().nonnegative()
+})
+export type WalletResult = z.infer<typeof WalletResult>
 export const DisconnectRequest = z.object({ ...base, type: z.literal('disconnect') }).strict()
 export const SetBypassRequest = z.object({ ...base, type: z.literal('setBypass'), rules: BypassRules }).strict()
 /** Which exit regions are online now (a DHT lookup; takes a few seconds). */
@@ -183,11 +259,27 @@ export const Request = z.discriminatedUnion('type', [
   RegionsRequest,
   PeersRequest,
   BlockPeerRequest,
-  UnblockPeerRequest
+  UnblockPeerRequest,
+  SetLimitsRequest,
+  WalletRequest,
+  AirdropRequest
 ])
 export type Request = z.infer<typeof Request>
 export type RequestType = Request['type']
-export const REQUEST_TYPES: readonly RequestType[] = ['hello', 'status', 'connect', 'disconnect', 'setBypass', 'regions', 'peers', 'blockPeer', 'unblockPeer']
+export const REQUEST_TYPES: readonly RequestType[] = [
+  'hello',
+  'status',
+  'connect',
+  'disconnect',
+  'setBypass',
+  'regions',
+  'peers',
+  'blockPeer',
+  'unblockPeer',
+  'setLimits',
+  'wallet',
+  'airdrop'
+]
 
 export const HelloResult = z.object({ protocol: z.number().int(), hostVersion: z.string(), status: Status })
 export type HelloResult = z.infer<typeof HelloResult>
@@ -205,7 +297,10 @@ export const RESULT_SCHEMAS = {
   regions: RegionsResult,
   peers: PeersResult,
   blockPeer: PeersResult,
-  unblockPeer: PeersResult
+  unblockPeer: PeersResult,
+  setLimits: Status,
+  wallet: WalletResult,
+  airdrop: WalletResult
 } as const satisfies Record<RequestType, z.ZodType>
 export type ResultOf<T extends RequestType> = z.infer<(typeof RESULT_SCHEMAS)[T]>
 /** The request of one type. */
@@ -250,6 +345,12 @@ export const ErrorCode = {
   CONNECT_FAILED: 'CONNECT_FAILED',
   TUNNEL_FAILED: 'TUNNEL_FAILED',
   NOT_PERMITTED: 'NOT_PERMITTED',
+  /** No path fits the maximum price the user set (the message says what the cheapest costs). */
+  PRICE_LIMIT: 'PRICE_LIMIT',
+  /** The monthly spending cap is reached. */
+  SPENDING_CAP: 'SPENDING_CAP',
+  /** The wallet cannot pay (not enough funds, payments not set up, the ledger unreachable). */
+  PAYMENT_FAILED: 'PAYMENT_FAILED',
   INTERNAL: 'INTERNAL'
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]

@@ -68,6 +68,9 @@ declare module 'protomux' {
       onclose?: () => void | Promise<void>
       ondestroy?: () => void | Promise<void>
     }): Channel | null
+    /** Call `notify` when the peer opens a channel of `protocol` that has no local channel yet (instead of rejecting it). */
+    pair(opts: { protocol: string; id?: Buffer | null }, notify: (id: Buffer | null) => void | Promise<void>): void
+    unpair(opts: { protocol: string; id?: Buffer | null }): void
   }
 }
 

@@ -26,7 +26,10 @@ const TIMEOUT_MS: Record<RequestType, number> = {
   regions: 20000,
   peers: 15000,
   blockPeer: 15000,
-  unblockPeer: 15000
+  unblockPeer: 15000,
+  setLimits: 15000,
+  wallet: 20000,
+  airdrop: 60000
 }
 
 interface PendingRequest {

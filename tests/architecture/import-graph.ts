@@ -14,6 +14,7 @@ import path from 'node:path'
 export const HOST_LAYERS: Readonly<Record<string, readonly string[]>> = {
   lib: [],
   protocol: ['lib'],
+  ledger: ['lib'],
   system: ['lib', 'protocol'],
   overlay: ['lib', 'protocol', 'system'],
   payments: ['lib', 'protocol', 'system', 'overlay'],
@@ -24,7 +25,7 @@ export const HOST_LAYERS: Readonly<Record<string, readonly string[]>> = {
   control: ['lib', 'protocol', 'system', 'overlay', 'payments', 'consumer', 'provider/relay', 'provider/exit', 'provider'],
   daemon: ['lib', 'protocol', 'system', 'overlay', 'payments', 'consumer', 'provider/relay', 'provider/exit', 'provider', 'control'],
   install: ['lib', 'protocol', 'system', 'overlay', 'control'],
-  cli: ['lib', 'protocol', 'system', 'overlay', 'payments', 'consumer', 'provider/relay', 'provider/exit', 'provider', 'control', 'daemon', 'install']
+  cli: ['lib', 'protocol', 'ledger', 'system', 'overlay', 'payments', 'consumer', 'provider/relay', 'provider/exit', 'provider', 'control', 'daemon', 'install']
 }
 
 /** extension/ areas with what each may import (besides itself and shared/). */

@@ -22,7 +22,7 @@ import DHT, { type NoiseSocket } from 'hyperdht'
 import { parseBootstrap } from '../../host/src/overlay/bootstrap-address.ts'
 import { CELL_HEADER_BYTES, CellType, ONION_LAYER_BYTES, readCellHeader, createCellHeader, writeCellHeader } from '../../host/src/protocol/circuit-cell.ts'
 import { circuitChannel, type CircuitChannelEnd } from '../../host/src/protocol/circuit-channel.ts'
-import { decodeExtended, decodeTunnelAnswer, encodeExtend, encodeTunnelAsk, EXTEND_VERSION } from '../../host/src/protocol/circuit-messages.ts'
+import { decodeExtended, decodeTunnelAnswer, encodeExtend, encodeHopAsk, EXTEND_VERSION } from '../../host/src/protocol/circuit-messages.ts'
 import { HopInitiator, MAX_HOP_PAYLOAD, type HopKeys } from '../../host/src/protocol/hop-handshake.ts'
 import { OnionCircuitKeys } from '../../host/src/protocol/onion-layers.ts'
 import { SESSION_VERSION } from '../../host/src/protocol/session-protocol.ts'
@@ -91,13 +91,14 @@ class Link {
         clearTimeout(timer)
         resolve(handshake.byteLength > 0 ? handshake : null)
       })
-      this.channel.send.create({ circuitId, seqBase: 0, handshake: request })
+      this.channel.send.create({ circuitId, seqBase: 0, rateLamportsPerMiB: 0, handshake: request })
     })
   }
 }
 
 const circuitId = (): number => crypto.randomBytes(4).readUInt32LE(0) || 1
-const tunnelAsk = (): Buffer => encodeTunnelAsk({ version: SESSION_VERSION, wgPublicKey: crypto.randomBytes(32), resumeToken: null })
+const tunnelAsk = (): Buffer => encodeHopAsk({ kind: 'exit', tunnel: { version: SESSION_VERSION, wgPublicKey: crypto.randomBytes(32), resumeToken: null } })
+const relayAsk = (): Buffer => encodeHopAsk({ kind: 'relay', downstreamLamportsPerMiB: 0 })
 
 async function creates(): Promise<void> {
   const target = key(values.target)
@@ -126,7 +127,7 @@ async function buildTwoHops(entry: Buffer, exit: Buffer): Promise<{ link: Link; 
   const link = await Link.open(entry)
   const id = circuitId()
   const first = new HopInitiator(entry)
-  const reply = await link.create(id, first.request(Buffer.alloc(0)))
+  const reply = await link.create(id, first.request(relayAsk()))
   if (!reply) throw new Error(`the entry refused the circuit (${link.destroyed.get(id) ?? 'no answer'})`)
   const keys = [first.finish(reply).keys]
   const second = new HopInitiator(exit)
@@ -206,7 +207,7 @@ async function extendTo(): Promise<void> {
   const link = await Link.open(entry)
   const id = circuitId()
   const first = new HopInitiator(entry)
-  const reply = await link.create(id, first.request(Buffer.alloc(0)))
+  const reply = await link.create(id, first.request(relayAsk()))
   if (!reply) throw new Error('the entry refused the circuit')
   const keys = [first.finish(reply).keys]
   const next = key(values.next)
@@ -215,7 +216,7 @@ async function extendTo(): Promise<void> {
     id,
     keys,
     1,
-    encodeExtend({ version: EXTEND_VERSION, nextKey: next, handshake: new HopInitiator(next).request(Buffer.alloc(0)) })
+    encodeExtend({ version: EXTEND_VERSION, nextKey: next, handshake: new HopInitiator(next).request(relayAsk()) })
   )
   console.log(JSON.stringify(answer.ok ? { ok: true } : { ok: false, code: answer.code }))
   link.conn.destroy()

@@ -13,6 +13,8 @@ import { ProcessOutput } from './process-output.ts'
  *
  *   mv<id>-inet   bridge br0 198.18.0.1/24 (the "internet"; no uplink, nothing leaves)
  *   mv<id>-boot   198.18.0.2   DHT bootstrap (`macro-vpn bootstrap`, UDP 49737)
+ *   mv<id>-ledger 198.18.0.3   Solana ledger (`macro-vpn ledger`, LiteSVM behind JSON-RPC, TCP 8899;
+ *                              only with `ledger: true`): `net.rpcUrl`
  *   mv<id>-web    198.18.0.5   web server (tests/net/web-server.ts, TCP 80) = web.test, bypass.test
  *   mv<id>-exit   198.18.0.10  first exit; mv<id>-exit2 198.18.0.11, … (one per `exits` entry;
  *                              exit i at 198.18.0.(10+i) unless behind a NAT, see below)
@@ -76,6 +78,7 @@ export function relayAddress(index: number): string {
   return `${subnet.slice(0, subnet.lastIndexOf('.'))}.${30 + Math.floor(index / RELAY_SUBNETS.length)}`
 }
 export const BOOTSTRAP_PORT = 49737
+export const LEDGER_PORT = 8899
 /** The carrier-grade NAT of `consumerCgnat`: its bridge address and its LAN (RFC 6598 shared space). */
 const CGNAT_WAN = '198.18.0.22'
 const CGNAT_LAN_ROUTER = '100.64.0.1'
@@ -114,6 +117,8 @@ export interface TestnetOptions {
   keepRunDir?: boolean
   /** How long open() waits for the bootstrap and web server (default 30 s). */
   startTimeoutMs?: number
+  /** Start a local Solana ledger (namespace `ledger`, 198.18.0.3:8899) for payments (default false). */
+  ledger?: boolean
 }
 
 export interface ExitInfo {
@@ -238,6 +243,8 @@ export class Testnet {
   private readonly startTimeoutMs: number
   /** NAT mode in front of the consumer, or null when it sits on the bridge. */
   readonly consumerNat: NatMode | null
+  /** The ledger's JSON-RPC URL, or null without `ledger`. */
+  readonly rpcUrl: string | null
   /** Hosts behind a NAT router (consumer, exits with `nat`): wired by setUpNatRouter in open(), not attached to the bridge. */
   private readonly natted: Array<{ role: string; router: string; mode: NatMode; routerLanAddress: string; hostAddress: string }> = []
   private readonly outputs = new Map<ChildProcess, ProcessOutput>()
@@ -274,6 +281,8 @@ export class Testnet {
     add('inet', '198.18.0.1')
     add('boot', '198.18.0.2')
     add('web', '198.18.0.5')
+    if (opts.ledger) add('ledger', '198.18.0.3')
+    this.rpcUrl = opts.ledger ? `http://198.18.0.3:${LEDGER_PORT}` : null
     this.exits = exits.map((e, index) => {
       const role = index === 0 ? 'exit' : `exit${index + 1}`
       const nat = e.nat ?? null
@@ -422,11 +431,29 @@ export class Testnet {
         name: 'web-server'
       })
       this.infrastructure.push(boot, web)
-      await Promise.all([this.waitForLine(boot, /^ready \S+:\d+/, this.startTimeoutMs), this.waitForLine(web, /^ready /, this.startTimeoutMs)])
+      const ready = [this.waitForLine(boot, /^ready \S+:\d+/, this.startTimeoutMs), this.waitForLine(web, /^ready /, this.startTimeoutMs)]
+      if (this.rpcUrl) {
+        const ledger = this.spawn('ledger', this.macroVpn('ledger', '--host', this.addresses.ledger!, '--port', String(LEDGER_PORT)), { name: 'ledger' })
+        this.infrastructure.push(ledger)
+        ready.push(this.waitForLine(ledger, /^ready http:\/\//, this.startTimeoutMs))
+      }
+      await Promise.all(ready)
     } catch (err) {
       await this.teardown()
       throw err
     }
+  }
+
+  /** `serve` arguments of a priced provider on this testnet's ledger (price 0: a volunteer with a wallet). */
+  payArgs(priceLamportsPerMiB: number): string[] {
+    if (!this.rpcUrl) throw Object.assign(new Error('This testnet has no ledger (option ledger: true).'), { code: 'BAD_ARGUMENT' })
+    return ['--price', String(priceLamportsPerMiB), '--rpc', this.rpcUrl]
+  }
+
+  /** Airdrop `sol` to the wallet of the state folder `stateDir` (made if missing), from namespace `role`. */
+  async fund(stateDir: string, sol: number, role = 'ledger'): Promise<void> {
+    if (!this.rpcUrl) throw Object.assign(new Error('This testnet has no ledger (option ledger: true).'), { code: 'BAD_ARGUMENT' })
+    await this.exec(role, this.macroVpn('wallet', 'airdrop', String(sol), '--state', stateDir, '--rpc', this.rpcUrl), { timeoutMs: 60_000 })
   }
 
   /** argv for the CLI: macroVpn('connect', '--control', net.control). */

@@ -95,16 +95,17 @@ describe('circuit core: a 3-hop circuit on an in-process hyperdht testnet', () =
       expect(circuit.rxCells).toBe(sizes.length + 1)
       expect(circuit.badCells).toBe(0)
 
-      // Each hop metered exactly the cells it carried: a forward cell loses one layer per hop,
-      // a backward cell gains one; the exit meters the plaintext it sends back.
+      // Each hop metered exactly the cells on the link to its previous hop (the link it is paid
+      // on): forward the cell as it arrived (a forward cell loses one layer per hop), backward the
+      // cell it sent back (one layer more than it received; the exit's carries its own layer).
       const total = sizes.reduce((a, b) => a + b, 0)
       const n = sizes.length
       const cell = (layers: number) => total + n * (CELL_HEADER_BYTES + layers * ONION_LAYER_BYTES)
       const back = fromExit.byteLength
       const backCell = (layers: number) => cell(layers) + back + CELL_HEADER_BYTES + layers * ONION_LAYER_BYTES
-      expect(carried(0)).toEqual({ forwardBytes: cell(3), backwardBytes: backCell(2) })
-      expect(carried(1)).toEqual({ forwardBytes: cell(2), backwardBytes: backCell(1) })
-      expect(carried(2)).toEqual({ forwardBytes: cell(1), backwardBytes: total + back })
+      expect(carried(0)).toEqual({ forwardBytes: cell(3), backwardBytes: backCell(3) })
+      expect(carried(1)).toEqual({ forwardBytes: cell(2), backwardBytes: backCell(2) })
+      expect(carried(2)).toEqual({ forwardBytes: cell(1), backwardBytes: backCell(1) })
 
       // A probe goes to the exit hop and back (the exit's switch answers it, not the terminus).
       let probes = 0

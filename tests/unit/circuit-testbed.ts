@@ -31,7 +31,7 @@ import { PeerDialer, type DialOptions, type DialResult } from '../../host/src/ov
 import { ProviderVerifier } from '../../host/src/overlay/provider-verifier.ts'
 import type { ProviderInfo } from '../../host/src/overlay/provider-discovery.ts'
 import { CELL_HEADER_BYTES, CellType, createCellHeader, readCellHeader } from '../../host/src/protocol/circuit-cell.ts'
-import { decodeTunnelAsk, encodeTunnelAnswer, RESUME_TOKEN_BYTES, type ExitTunnelAsk } from '../../host/src/protocol/circuit-messages.ts'
+import { encodeTunnelAnswer, RESUME_TOKEN_BYTES, type ExitTunnelAsk } from '../../host/src/protocol/circuit-messages.ts'
 import {
   decodeDescriptor,
   DESCRIPTOR_VERSION,
@@ -42,7 +42,9 @@ import {
 import { SESSION_VERSION, type TunnelGrant } from '../../host/src/protocol/session-protocol.ts'
 import { DestroyCode, TunnelRefusalCode } from '../../host/src/protocol/wire-codes.ts'
 import type { CircuitTerminus, TerminusAnswer, TerminusTunnel, TunnelOutlet } from '../../host/src/provider/relay/circuit-terminus.ts'
-import { CountingMeter } from '../../host/src/provider/relay/hop-meter.ts'
+import { CountingMeter } from '../../host/src/payments/hop-meter.ts'
+import type { PaidMeter } from '../../host/src/payments/paid-meter.ts'
+import { Payments } from '../../host/src/payments/payments.ts'
 import { RelayRole } from '../../host/src/provider/relay/relay-role.ts'
 
 export const FAKE_GATEWAY = '10.77.0.1'
@@ -104,13 +106,7 @@ export class FakeExit implements CircuitTerminus {
   readonly tunnels: FakeTunnel[] = []
   resumes = 0
 
-  async openTunnel(payload: Buffer, outlet: TunnelOutlet): Promise<TerminusAnswer> {
-    let ask: ExitTunnelAsk
-    try {
-      ask = decodeTunnelAsk(payload)
-    } catch (err) {
-      throw new CodedError(DestroyCode.BAD_TUNNEL_REQUEST, 'The tunnel request in the handshake does not decode.', { cause: err })
-    }
+  async openTunnel(ask: ExitTunnelAsk, outlet: TunnelOutlet): Promise<TerminusAnswer> {
     this.asks.push(ask)
     const refuse = (code: string, message: string): TerminusAnswer => ({ reply: encodeTunnelAnswer({ ok: false, refusal: { code, message } }), tunnel: null })
     if (ask.version !== SESSION_VERSION) return refuse(TunnelRefusalCode.UNSUPPORTED_VERSION, 'Wrong session version.')
@@ -211,7 +207,10 @@ export interface TestProvider {
   dht: DHT
   server: Server
   role: RelayRole
-  meter: CountingMeter
+  /** Counts what the provider carried (the payments' meter when it has payments). */
+  meter: CountingMeter | PaidMeter
+  /** Its payments (wallet, earnings, spending) with `payments`, else null. */
+  payments: Payments | null
   /** The keys this provider's dialer was asked to reach (its next hops). */
   dialled: Buffer[]
   /** The fake terminus (exits only). */
@@ -238,11 +237,21 @@ export interface TestProvider {
 export interface ProviderOptions {
   /** Record every byte this provider's connections carry. */
   tap?: boolean
-  priceLamportsPerMiB?: number
+  /**
+   * Real payments on the ledger at `rpcUrl` (payments/payments.ts): a wallet funded with
+   * `fundSol` (default 2), the price (a tier) in its descriptor with its payout address.
+   */
+  payments?: { rpcUrl: string; priceLamportsPerMiB: number; fundSol?: number }
 }
 
 /** A descriptor as path selection sees it, validated by a round trip through its wire encoding. */
-export function makeDescriptor(roles: ProviderRole[], host: string, wgPublicKey: Buffer, priceLamportsPerMiB = 0): ProviderDescriptor {
+export function makeDescriptor(
+  roles: ProviderRole[],
+  host: string,
+  wgPublicKey: Buffer,
+  priceLamportsPerMiB = 0,
+  payoutAddress = ''
+): ProviderDescriptor {
   return decodeDescriptor(
     encodeDescriptor({
       version: DESCRIPTOR_VERSION,
@@ -254,15 +263,10 @@ export function makeDescriptor(roles: ProviderRole[], host: string, wgPublicKey:
       bandwidthMbps: 100,
       exitPolicy: { blockedCidrs: [], blockedTcpPorts: [] },
       wgPublicKey,
-      payoutAddress: '',
+      payoutAddress,
       seq: Date.now()
     })
   )
-}
-
-/** The same provider with another price in its descriptor (path selection weighs price). */
-export function priced(p: TestProvider, priceLamportsPerMiB: number): ProviderInfo {
-  return { publicKey: p.publicKey, descriptor: { ...p.info.descriptor, priceLamportsPerMiB } }
 }
 
 export class CircuitTestbed {
@@ -271,6 +275,7 @@ export class CircuitTestbed {
   private readonly consumers: Array<{ dht: DHT; dialer: PeerDialer }> = []
   private readonly dirs: string[] = []
   private readonly stores: PeerStore[] = []
+  private readonly wallets: Payments[] = []
 
   private constructor(testnet: HyperdhtTestnet) {
     this.testnet = testnet
@@ -293,7 +298,9 @@ export class CircuitTestbed {
     const keyPair = DHT.keyPair()
     const dht = new DHT({ bootstrap: this.testnet.bootstrap, ephemeral: true, keyPair })
     const dialer = new NotingDialer({ dht, relays: () => [] })
-    const meter = new CountingMeter()
+    const payments = opts.payments ? await this.payments(opts.payments.rpcUrl, true, opts.payments.fundSol ?? 2) : null
+    const price = opts.payments?.priceLamportsPerMiB ?? 0
+    const meter = payments ? payments.meter : new CountingMeter()
     // Relays extend only to keys whose signed descriptor the DHT holds: the real verifier, and each provider publishes its descriptor.
     const verifier = new ProviderVerifier(dht)
     const role = new RelayRole({
@@ -304,8 +311,9 @@ export class CircuitTestbed {
       maxCircuits: 64,
       bandwidthMbps: 0,
       circuitBandwidthMbps: 0,
+      priceLamportsPerMiB: price,
       meter,
-      isProvider: (key) => verifier.isProvider(key)
+      describe: (key) => verifier.describe(key)
     })
     const header = createCellHeader()
     const wgPublicKey = exit?.wgPublicKey ?? crypto.randomBytes(32)
@@ -317,9 +325,10 @@ export class CircuitTestbed {
       server: null as unknown as Server,
       role,
       meter,
+      payments,
       dialled: dialer.dialled,
       exit,
-      info: { publicKey: keyPair.publicKey, descriptor: makeDescriptor(exit ? ['exit'] : ['relay'], host, wgPublicKey, opts.priceLamportsPerMiB ?? 0) },
+      info: { publicKey: keyPair.publicKey, descriptor: makeDescriptor(exit ? ['exit'] : ['relay'], host, wgPublicKey, price, payments?.wallet.address ?? '') },
       inboundIds: new Set(),
       taps: [],
       forgeCount: 0,
@@ -371,6 +380,20 @@ export class CircuitTestbed {
     return c
   }
 
+  /**
+   * Payments in a fresh state folder on the ledger at `rpcUrl`, the wallet funded with `fundSol`
+   * (0: none); `earn` for a provider. Closed (settling what it holds) by close().
+   */
+  async payments(rpcUrl: string, earn: boolean, fundSol = 2): Promise<Payments> {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'circuit-testbed-pay-'))
+    this.dirs.push(dir)
+    const payments = new Payments({ stateDir: dir, rpcUrl, earn })
+    await payments.open()
+    this.wallets.push(payments)
+    if (fundSol > 0) await payments.ledger.airdrop(payments.wallet.address, BigInt(Math.round(fundSol * 1e9)))
+    return payments
+  }
+
   /** A PeerStore in a fresh temporary state directory (removed by close()). */
   async peerStore(): Promise<PeerStore> {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'circuit-testbed-'))
@@ -391,6 +414,7 @@ export class CircuitTestbed {
       p.role.close()
       if (!p.dht.destroyed) await p.dht.destroy().catch(() => {})
     }
+    for (const w of this.wallets.splice(0)) await w.close(2000).catch(() => {})
     await this.testnet.destroy()
     for (const dir of this.dirs.splice(0)) await fs.rm(dir, { recursive: true, force: true })
   }

@@ -8,6 +8,9 @@ import {
 } from '../../host/src/protocol/provider-descriptor.ts'
 import { DEFAULT_EXIT_POLICY } from '../../host/src/system/exit-firewall.ts'
 import { PROVIDERS_TOPIC } from '../../host/src/protocol/provider-topic.ts'
+import { PRICE_TIERS } from '../../host/src/protocol/price-tiers.ts'
+
+const PAYOUT = '9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin'
 
 function sample(over: Partial<ProviderDescriptor> = {}): ProviderDescriptor {
   return {
@@ -20,7 +23,7 @@ function sample(over: Partial<ProviderDescriptor> = {}): ProviderDescriptor {
     bandwidthMbps: 100,
     exitPolicy: { blockedCidrs: [...DEFAULT_EXIT_POLICY.blockedCidrs], blockedTcpPorts: [25] },
     wgPublicKey: Buffer.alloc(32, 7),
-    payoutAddress: '',
+    payoutAddress: PAYOUT,
     seq: 1_700_000_000_000,
     ...over
   }
@@ -43,6 +46,21 @@ describe('provider descriptor', () => {
     expect(decodeDescriptor(buf)).toEqual(d)
     const relay = sample({ roles: ['relay'], blindRelay: true, exitPolicy: { blockedCidrs: [], blockedTcpPorts: [] }, priceLamportsPerMiB: 0 })
     expect(decodeDescriptor(encodeDescriptor(relay))).toEqual(relay)
+    // A volunteer without a wallet.
+    const volunteer = sample({ priceLamportsPerMiB: 0, payoutAddress: '' })
+    expect(decodeDescriptor(encodeDescriptor(volunteer))).toEqual(volunteer)
+  })
+
+  it('takes prices only from the tiers, and a price only with a payout address', () => {
+    for (const price of PRICE_TIERS) expect(decodeDescriptor(encodeDescriptor(sample({ priceLamportsPerMiB: price }))).priceLamportsPerMiB).toBe(price)
+    expect(code(() => encodeDescriptor(sample({ priceLamportsPerMiB: 1234 })))).toBe('BAD_DESCRIPTOR')
+    expect(code(() => encodeDescriptor(sample({ priceLamportsPerMiB: 1000, payoutAddress: '' })))).toBe('BAD_DESCRIPTOR')
+    // The same refusals for bytes that arrive: a price off the tiers, a priced descriptor without a payout address.
+    const wire = encodeDescriptor(sample({ priceLamportsPerMiB: 0, payoutAddress: '' }))
+    const offTier = encodeDescriptor(sample({ priceLamportsPerMiB: 0, payoutAddress: '' }))
+    const at = wire.indexOf(Buffer.from('198.18.0.10')) + '198.18.0.10'.length
+    offTier[at] = 7 // price 7: a compact uint of one byte, like 0
+    expect(code(() => decodeDescriptor(offTier))).toBe('BAD_DESCRIPTOR')
   })
 
   it('summarises the default exit policy', () => {

@@ -1,6 +1,7 @@
 /** The commands that talk to a running daemon over its control socket: connect, disconnect, status, bypass, peers. */
-import type { Hop, PeersResult, Status } from '../../../shared/native-protocol.ts'
+import type { Hop, PaymentLimits, PeersResult, Status } from '../../../shared/native-protocol.ts'
 import { ControlClient } from '../control/control-client.ts'
+import { formatSol } from '../payments/payment-terms.ts'
 import { usageError, type CommandArguments } from './command-arguments.ts'
 
 export type ControlCommand = 'connect' | 'disconnect' | 'status' | 'bypass' | 'peers'
@@ -18,11 +19,13 @@ export async function runControlCommand(command: ControlCommand, controlPath: st
         return 0
       case 'connect': {
         const region = args.str('region')
-        const status = await client.request({ type: 'connect', hops: args.int('hops') ?? 1, ...(region ? { region } : {}) })
+        const limits = connectLimits(args)
+        const status = await client.request({ type: 'connect', hops: args.int('hops') ?? 1, ...(region ? { region } : {}), ...(limits ? { limits } : {}) })
+        const price = status.payment?.pathPriceLamportsPerMiB
         out(
           args.flag('json')
             ? `${JSON.stringify(status)}\n`
-            : `connected via ${status.circuit.map((h) => `${h.role} ${h.region}`).join(' -> ')} in ${status.connectMs} ms\n`
+            : `connected via ${status.circuit.map((h) => `${h.role} ${h.region}`).join(' -> ')} in ${status.connectMs} ms${price ? `, ${formatPricePerGiB(price)}` : price === 0 ? ', free' : ''}\n`
         )
         return 0
       }
@@ -43,6 +46,28 @@ export async function runControlCommand(command: ControlCommand, controlPath: st
   } finally {
     client.close()
   }
+}
+
+/** --max-price (lamports per GiB for the whole path), --monthly-cap (SOL), --at-cap; undefined when none is given. */
+function connectLimits(args: CommandArguments): Partial<PaymentLimits> | undefined {
+  const limits: Partial<PaymentLimits> = {}
+  const maxPrice = args.str('max-price')
+  if (maxPrice !== undefined) limits.maxPriceLamportsPerGiB = maxPrice === 'any' ? null : args.int('max-price')!
+  const cap = args.str('monthly-cap')
+  if (cap !== undefined) {
+    if (cap === 'none') limits.monthlyCapLamports = null
+    else {
+      const sol = args.num('monthly-cap')!
+      if (sol > 1000) throw usageError(`--monthly-cap ${cap}: use SOL between 0 and 1000, or none.`)
+      limits.monthlyCapLamports = Math.round(sol * 1e9)
+    }
+  }
+  const atCap = args.str('at-cap')
+  if (atCap !== undefined) {
+    if (atCap !== 'free' && atCap !== 'disconnect') throw usageError(`--at-cap ${atCap}: use free (volunteer providers only) or disconnect.`)
+    limits.atCap = atCap
+  }
+  return Object.keys(limits).length ? limits : undefined
 }
 
 function peersRequest(client: ControlClient, args: CommandArguments): Promise<PeersResult> {
@@ -71,13 +96,22 @@ function printStatus(status: Status, json: boolean): void {
       `circuit: ${info.hops} hop(s), ${age} s old, ${info.rebuilds} rebuild(s), rtt ${info.rttMs ?? '?'} ms, probe loss ${Math.round(info.probeLoss * 100)}%, ${info.standby ? 'standby ready' : 'no standby'}, quality ${info.quality}${relayed}\n`
     )
   }
+  const pay = status.payment
+  if (pay?.enabled) {
+    const path =
+      pay.pathPriceLamportsPerMiB === null ? '' : `path ${pay.pathPriceLamportsPerMiB === 0 ? 'free' : formatPricePerGiB(pay.pathPriceLamportsPerMiB)}, `
+    const cap =
+      pay.limits.monthlyCapLamports === null ? '' : ` of a ${formatSol(pay.limits.monthlyCapLamports)} monthly cap${pay.capReached ? ' (reached)' : ''}`
+    out(`payments: ${path}spent ${formatSol(pay.sessionSpent)} this session, ${formatSol(pay.monthSpent)} this month${cap}; wallet ${pay.wallet}\n`)
+  }
   if (status.proxy) out(`http proxy: ${status.proxy.http}\nsocks proxy: ${status.proxy.socks}\nuser: ${status.proxy.username}\n`)
 }
 
 function hopLine(hop: Hop): string {
   const rtt = hop.rttMs === null ? '' : ` ${hop.rttMs} ms`
   const bytes = hop.bytes ? ` ${formatBytes(hop.bytes.rx)} in, ${formatBytes(hop.bytes.tx)} out` : ''
-  return `${hop.role}: ${hop.region} ${hop.key.slice(0, 16)}…${rtt}${bytes}`
+  const price = hop.priceLamportsPerMiB === undefined ? '' : hop.priceLamportsPerMiB === 0 ? ', free' : `, ${formatPricePerGiB(hop.priceLamportsPerMiB)}`
+  return `${hop.role}: ${hop.region} ${hop.key.slice(0, 16)}…${rtt}${bytes}${price}`
 }
 
 function printPeers(result: PeersResult, json: boolean): void {
@@ -88,6 +122,11 @@ function printPeers(result: PeersResult, json: boolean): void {
       `${p.key.slice(0, 16)}… ${p.roles.join(',') || '?'} ${p.region || '?'} score ${p.score.toFixed(2)} ok ${p.successes} failed ${p.failures}${p.rttMs === null ? '' : ` rtt ${Math.round(p.rttMs)} ms`}${block}\n`
     )
   }
+}
+
+/** 2000 lamports per MiB -> "0.002048 SOL/GiB". */
+function formatPricePerGiB(lamportsPerMiB: number): string {
+  return `${formatSol(lamportsPerMiB * 1024)}/GiB`
 }
 
 /** 1536 -> "1.5 KiB". */

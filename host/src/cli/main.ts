@@ -11,6 +11,7 @@ import { parseBootstrap } from '../overlay/bootstrap-address.ts'
 import { CliError } from './cli-errors.ts'
 import { CommandArguments, usageError } from './command-arguments.ts'
 import { runUntilSignal } from './run-until-signal.ts'
+import { rpcUrl } from './rpc-url.ts'
 import { isCommand, SPECS, USAGE } from './usage.ts'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
@@ -46,7 +47,8 @@ async function main(argv: string[]): Promise<number> {
         controlGid: group === undefined ? undefined : await groupId(group),
         httpPort: args.int('http-port'),
         socksPort: args.int('socks-port'),
-        circuitLifetimeMs: lifetime === undefined ? undefined : lifetime * 1000
+        circuitLifetimeMs: lifetime === undefined ? undefined : lifetime * 1000,
+        rpcUrl: rpcUrl(args.str('rpc'))
       })
       await runUntilSignal(daemon, () => `ready ${controlPath}`)
       return 0
@@ -55,7 +57,18 @@ async function main(argv: string[]): Promise<number> {
       const { serveOptions } = await import('./serve-options.ts')
       const { ProviderNode } = await import('../provider/provider-node.ts')
       const provider = new ProviderNode(serveOptions(args, stateDir))
-      await runUntilSignal(provider, () => `ready ${provider.publicKey}`)
+      const { ProviderPidFile } = await import('./provider-pid-file.ts')
+      const pidFile = new ProviderPidFile(stateDir)
+      // `macro-vpn wallet settle --state DIR` asks a running provider to settle now.
+      process.on('SIGUSR2', () => void provider.payments?.settleAll().catch((err: unknown) => process.stderr.write(`settle: ${errorMessage(err)}\n`)))
+      try {
+        await runUntilSignal(provider, () => {
+          pidFile.write()
+          return `ready ${provider.publicKey}`
+        })
+      } finally {
+        pidFile.remove()
+      }
       return 0
     }
     case 'bootstrap': {
@@ -66,6 +79,18 @@ async function main(argv: string[]): Promise<number> {
       const node = new BootstrapNode({ host, port, nodes: args.int('nodes') ?? 10 })
       await runUntilSignal(node, () => `ready ${node.address.host}:${node.address.port}`)
       return 0
+    }
+    case 'ledger': {
+      const host = args.str('host') ?? '127.0.0.1'
+      const port = args.int('port') ?? 8899
+      const { LedgerRpcServer } = await import('../ledger/ledger-rpc-server.ts')
+      const ledger = new LedgerRpcServer({ host, port, stateDir: args.str('state') === undefined ? null : stateDir })
+      await runUntilSignal(ledger, () => `ready ${ledger.url}`)
+      return 0
+    }
+    case 'wallet': {
+      const { runWalletCommand } = await import('./wallet-command.ts')
+      return await runWalletCommand(args, { controlPath, stateDir: args.str('state') === undefined ? null : stateDir })
     }
     case 'connect':
     case 'disconnect':

@@ -2,7 +2,9 @@
 import { parseBootstrap } from '../overlay/bootstrap-address.ts'
 import type { ProviderNodeOptions } from '../provider/provider-node.ts'
 import type { ProviderRole } from '../protocol/provider-descriptor.ts'
+import { isPriceTier, priceTierList } from '../protocol/price-tiers.ts'
 import { usageError, type CommandArguments } from './command-arguments.ts'
+import { rpcUrl } from './rpc-url.ts'
 
 const REGION = /^[a-z0-9-]{1,16}$/
 
@@ -29,8 +31,15 @@ export function serveOptions(args: CommandArguments, stateDir: string): Provider
     if (value !== undefined && value > 1_000_000) throw usageError(`Invalid --${name} ${value}: use Mbit/s between 0 (unlimited) and 1000000.`)
     return value
   }
+  const price = args.int('price') ?? 0
+  if (!isPriceTier(price))
+    throw usageError(`Invalid --price ${price}: use one of the price tiers ${priceTierList()} (lamports per MiB; 0 = a free, volunteer provider).`)
+  const rpc = rpcUrl(args.str('rpc'))
+  if (price > 0 && !rpc)
+    throw usageError(`--price ${price} needs --rpc URL: the Solana ledger the provider is paid on (e.g. --rpc http://127.0.0.1:8899 for macro-vpn ledger).`)
   return {
     stateDir,
+    rpcUrl: rpc,
     roles,
     region,
     bootstrap: parseBootstrap(args.list('bootstrap')),
@@ -40,7 +49,7 @@ export function serveOptions(args: CommandArguments, stateDir: string): Provider
     circuitBandwidthMbps: bandwidth('circuit-bandwidth'),
     maxCircuits,
     maxConsumers: maxTunnels,
-    priceLamportsPerMiB: args.int('price'),
+    priceLamportsPerMiB: price,
     blindRelay: args.flag('no-blind-relay') ? false : args.flag('blind-relay') ? true : undefined,
     maxRelayedPeers: maxRelayed
   }

@@ -26,6 +26,7 @@ import type { Carrier, CarrierSnapshot } from './carrier.ts'
 import { ConsumerError, isCircuitFailure, type CircuitFailure, circuitFailure } from './consumer-errors.ts'
 import { ConsumerCircuit, type CircuitPeer } from './consumer-circuit.ts'
 import { selectPath } from './path-selection.ts'
+import type { HopMeter } from '../payments/hop-meter.ts'
 import type { PeerStore } from './peer-store.ts'
 import { ProbeRound } from './probe-round.ts'
 
@@ -52,6 +53,12 @@ export interface CircuitCarrierOptions {
   lifetimeMs?: number
   probeIntervalMs?: number
   failAfterMisses?: number
+  /** Pays the entry of priced paths (null: free paths only). */
+  payer?: HopMeter | null
+  /** The most a path may cost per MiB (undefined: no limit). */
+  maxPricePerMiB?: number
+  /** Path choices' randomness (path-selection.ts); tests pin it. */
+  random?: () => number
 }
 
 const DEFAULTS = { lifetimeMs: DEFAULT_CIRCUIT_LIFETIME_MS, probeIntervalMs: 300, failAfterMisses: 3 }
@@ -153,7 +160,15 @@ export class CircuitCarrier implements Carrier {
     for (let attempt = 0; attempt < BUILD_ATTEMPTS && !this.closed; attempt++) {
       let path: CircuitPeer[]
       try {
-        path = selectPath({ hops: opts.hops, candidates: opts.candidates(), exit: opts.exit.publicKey, exclude: avoid, score: (key) => opts.peers.score(key) })
+        path = selectPath({
+          hops: opts.hops,
+          candidates: opts.candidates(),
+          exit: opts.exit.publicKey,
+          exclude: avoid,
+          score: (key) => opts.peers.score(key),
+          maxPricePerMiB: opts.maxPricePerMiB,
+          random: opts.random
+        })
       } catch (err) {
         // Excluding the relays of a failed circuit may leave too few: try again without them.
         if (avoid.size > 0 && attempt < BUILD_ATTEMPTS - 1) {
@@ -162,7 +177,7 @@ export class CircuitCarrier implements Carrier {
         }
         throw lastError ?? err // why the relays we tried failed says more than that no other relay is left
       }
-      const circuit = new ConsumerCircuit({ dialer: opts.dialer, path, wgPublicKey: opts.wgPublicKey, resumeToken: this.resumeToken })
+      const circuit = new ConsumerCircuit({ dialer: opts.dialer, path, wgPublicKey: opts.wgPublicKey, resumeToken: this.resumeToken, payer: opts.payer })
       try {
         const grant = await circuit.open()
         if (this.grant && grant.address !== this.grant.address) {

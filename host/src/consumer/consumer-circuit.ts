@@ -5,16 +5,22 @@
  * tunnel request to the exit and its reply the grant. Afterwards every WireGuard datagram
  * travels as one DATA cell with one onion layer per hop.
  *
+ * Payments (DESIGN.md section 4): the consumer pays only the entry, at the circuit's total price
+ * (the CREATE names that rate, and the entry's pay link — `payer`, payments/hop-meter.ts — carries
+ * the vouchers); each relay's handshake ask tells it what to pay its next hop (the sum of the
+ * prices after it), so no later hop ever learns the consumer's wallet.
+ *
  * Failures carry a stable code and the hop to blame (`circuitFailure(…).detail.hop`), so the
  * caller can record the failure against that peer or blacklist it.
  *
  * Hot path (`send`, the message handler): one copy into a preallocated cell buffer, the layers
- * in place, no JSON, no logging.
+ * in place, the pay meter's count, no JSON, no logging.
  */
 import DHT, { type NoiseSocket } from 'hyperdht'
 import sodium from 'sodium-native'
 import { errorCode, errorMessage } from '../lib/coded-error.ts'
 import { withDeadline } from '../lib/deadline.ts'
+import { BACKWARD, FORWARD, type CircuitMeter, type HopMeter, type LinkMeter } from '../payments/hop-meter.ts'
 import type { PeerDialer, RelayCandidate } from '../overlay/peer-dialer.ts'
 import type { ProviderInfo } from '../overlay/provider-discovery.ts'
 import {
@@ -28,14 +34,14 @@ import {
   writeCellHeader
 } from '../protocol/circuit-cell.ts'
 import { circuitChannel, type CircuitChannelEnd } from '../protocol/circuit-channel.ts'
-import { decodeExtended, decodeTunnelAnswer, encodeExtend, encodeTunnelAsk, EXTEND_VERSION } from '../protocol/circuit-messages.ts'
+import { decodeExtended, decodeTunnelAnswer, encodeExtend, encodeHopAsk, EXTEND_VERSION } from '../protocol/circuit-messages.ts'
 import { HopInitiator, type HopKeys } from '../protocol/hop-handshake.ts'
 import { OnionCircuitKeys } from '../protocol/onion-layers.ts'
 import { isProbeReply, PROBE_REQUEST } from '../protocol/probe.ts'
 import { SESSION_VERSION, type TunnelGrant } from '../protocol/session-protocol.ts'
 import { DestroyCode } from '../protocol/wire-codes.ts'
 import type { CarrierHop } from './carrier.ts'
-import { circuitFailure, ConsumerError, type CircuitFailure } from './consumer-errors.ts'
+import { circuitFailure, ConsumerError, isCircuitFailure, type CircuitFailure } from './consumer-errors.ts'
 
 /** A provider on a circuit's path (its descriptor verified by the DHT). */
 export type CircuitPeer = ProviderInfo
@@ -48,7 +54,25 @@ export interface ConsumerCircuitOptions {
   path: CircuitPeer[]
   wgPublicKey: Buffer
   resumeToken: Buffer | null
+  /** Pays the entry when the path has a price (the daemon's payments; null: only free paths). */
+  payer?: HopMeter | null
   timeoutMs?: number
+}
+
+/** Per hop, entry first: what that hop must pay the hop after it per MiB (the sum of the prices after it). */
+export function downstreamPrices(path: readonly CircuitPeer[]): number[] {
+  const out: number[] = []
+  let after = 0
+  for (let i = path.length - 1; i >= 0; i--) {
+    out[i] = after
+    after += path[i]!.descriptor.priceLamportsPerMiB
+  }
+  return out
+}
+
+/** What the whole path costs per MiB: the rate the consumer pays its entry. */
+export function pathPrice(path: readonly CircuitPeer[]): number {
+  return path.reduce((sum, p) => sum + p.descriptor.priceLamportsPerMiB, 0)
 }
 
 /** A hop's destroy code in plain words (the codes circuit-switch.ts sends). */
@@ -66,6 +90,16 @@ function destroyReason(code: string): string {
       return 'A relay of the path refused another circuit on this connection.'
     case DestroyCode.TOO_MANY_CONTROL_CELLS:
       return 'A relay of the path ended the circuit: it saw more control cells than building a circuit takes.'
+    case DestroyCode.PRICE_TOO_LOW:
+      return 'A hop of the path asks more than the circuit offered it (its price changed); another path is tried.'
+    case DestroyCode.PAYMENT_OVERDUE:
+      return 'The entry ended the circuit: the payments for it fell behind (is the wallet funded and the spending cap not reached?).'
+    case DestroyCode.PAYER_REFUSED:
+      return 'A hop of the path refuses this wallet (or its next hop refused the relay that pays it).'
+    case DestroyCode.PAYMENT_REQUIRED:
+      return 'A hop of the path wanted payment that did not arrive in time.'
+    case DestroyCode.CANNOT_PAY_NEXT_HOP:
+      return 'A relay of the path cannot pay the hop after it (no wallet or no funds).'
     default:
       return `A hop closed the circuit (${code}).`
   }
@@ -97,6 +131,10 @@ export class ConsumerCircuit {
   onprobe: ((buf: Buffer, offset: number, length: number) => void) | null = null
 
   private readonly opts: Required<ConsumerCircuitOptions>
+  /** The circuit's total price per MiB (paid to the entry). */
+  readonly rate: number
+  private payLink: LinkMeter | null = null
+  private meter: CircuitMeter | null = null
   private conn: NoiseSocket | null = null
   /** The blind relay the entry link was dialled through, or null. */
   private entryRelay: RelayCandidate | null = null
@@ -112,8 +150,9 @@ export class ConsumerCircuit {
   constructor(opts: ConsumerCircuitOptions) {
     if (opts.path.length < 1 || opts.path.length > MAX_CIRCUIT_HOPS)
       throw circuitFailure('INVALID_HOPS', `A circuit has 1 to ${MAX_CIRCUIT_HOPS} hops, not ${opts.path.length}.`, -1)
-    this.opts = { timeoutMs: 10_000, ...opts }
+    this.opts = { timeoutMs: 10_000, ...opts, payer: opts.payer ?? null }
     this.path = opts.path
+    this.rate = pathPrice(opts.path)
     const id = Buffer.alloc(4)
     sodium.randombytes_buf(id)
     this.circuitId = id.readUInt32LE(0) || 1
@@ -165,20 +204,24 @@ export class ConsumerCircuit {
       this.channel.open()
     })
     await this.within(opened, 0, 'The entry relay did not answer.')
+    if (this.rate > 0) await this.openPayment(conn, entry)
 
-    const ask = encodeTunnelAsk({ version: SESSION_VERSION, wgPublicKey: this.opts.wgPublicKey, resumeToken: this.opts.resumeToken })
+    const downstream = downstreamPrices(path)
     const keys: HopKeys[] = []
     let exitAnswer: Buffer | null = null
     for (let i = 0; i < path.length; i++) {
       const peer = path[i]!
       const last = i === path.length - 1
       const initiator = new HopInitiator(peer.publicKey)
-      const request = initiator.request(last ? ask : Buffer.alloc(0))
+      const ask = last
+        ? encodeHopAsk({ kind: 'exit', tunnel: { version: SESSION_VERSION, wgPublicKey: this.opts.wgPublicKey, resumeToken: this.opts.resumeToken } })
+        : encodeHopAsk({ kind: 'relay', downstreamLamportsPerMiB: downstream[i]! })
+      const request = initiator.request(ask)
       const t0 = performance.now()
       let reply: Buffer
       if (i === 0) {
         const created = this.expect('created')
-        this.channel!.send.create({ circuitId: this.circuitId, seqBase: 0, handshake: request })
+        this.channel!.send.create({ circuitId: this.circuitId, seqBase: 0, rateLamportsPerMiB: this.rate, handshake: request })
         reply = await this.within(created, 0, 'The entry relay did not answer the circuit request.')
       } else {
         reply = await this.extend(i, keys, peer.publicKey, request)
@@ -212,6 +255,27 @@ export class ConsumerCircuit {
     return answer.grant
   }
 
+  /** The entry's pay link: the payments admit this circuit's rate (a nonce account ready, funds, the cap) before it is created. */
+  private async openPayment(conn: NoiseSocket, entry: CircuitPeer): Promise<void> {
+    const payer = this.opts.payer
+    if (payer === null) {
+      throw circuitFailure(ConsumerError.PAYMENTS_OFF, 'This path costs money but payments are not set up (start the daemon with --rpc URL).', -1)
+    }
+    this.payLink = payer.openLink({
+      inbound: false,
+      conn,
+      payee: entry.descriptor.payoutAddress,
+      onrefuse: (code) => this.fail(circuitFailure(code, destroyReason(code), 0))
+    })
+    try {
+      await this.within(this.payLink.admit(this.rate), -1, 'Setting up the payment for the entry took too long.')
+    } catch (err) {
+      if (isCircuitFailure(err)) throw err
+      throw circuitFailure(errorCode(err) ?? ConsumerError.PAYMENTS_OFF, errorMessage(err), -1)
+    }
+    this.meter = this.payLink.openCircuit(this.rate)
+  }
+
   /** Send an EXTEND through the `hop` hops built so far and wait for the EXTENDED reply. */
   private async extend(hop: number, keys: HopKeys[], nextKey: Buffer, request: Buffer): Promise<Buffer> {
     const onion = new OnionCircuitKeys(keys)
@@ -222,8 +286,10 @@ export class ConsumerCircuit {
     const n = onion.wrapForward(cell.subarray(CELL_HEADER_BYTES), body.byteLength, seq)
     writeCellHeader(cell, CellType.EXTEND, this.circuitId, seq)
     const extended = this.expect('extended')
+    this.meter?.carry(FORWARD, CELL_HEADER_BYTES + n)
     this.channel!.send.cell(cell.subarray(0, CELL_HEADER_BYTES + n))
     const back = await this.within(extended, hop, 'The circuit could not be extended in time.')
+    this.meter?.carry(BACKWARD, back.byteLength)
     const h = readCellHeader(back, createCellHeader())!
     const m = onion.unwrapBackward(back.subarray(CELL_HEADER_BYTES), back.byteLength - CELL_HEADER_BYTES, h.seq)
     onion.destroy()
@@ -279,6 +345,7 @@ export class ConsumerCircuit {
     const n = keys.wrapForward(this.outPayload, length, seq)
     if (n < 0) return
     writeCellHeader(this.out, CellType.DATA, this.circuitId, seq)
+    this.meter?.carry(FORWARD, CELL_HEADER_BYTES + n)
     conn.trySend(this.out.subarray(0, CELL_HEADER_BYTES + n))
     this.txCells++
     this.txBytes += length
@@ -298,6 +365,8 @@ export class ConsumerCircuit {
       this.badCells++
       return
     }
+    // The entry charged for the cell it sent, whatever its layers say.
+    this.meter?.carry(BACKWARD, buf.byteLength)
     const m = keys.unwrapBackward(buf.subarray(CELL_HEADER_BYTES), buf.byteLength - CELL_HEADER_BYTES, h.seq)
     if (m < 0) {
       if (++this.forgedInARow >= MAX_FORGED_IN_A_ROW && keys.lastFailedLayer >= 0) {
@@ -340,6 +409,8 @@ export class ConsumerCircuit {
       if (this.channel?.opened) this.channel.send.destroy({ circuitId: this.circuitId, code: DestroyCode.CLOSED })
     } catch {}
     this.keys?.destroy()
+    this.meter?.close()
+    this.payLink?.close()
     const conn = this.conn
     if (conn && !conn.destroyed) {
       // Let the destroy message leave before the connection ends.

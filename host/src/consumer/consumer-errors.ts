@@ -4,6 +4,10 @@ import { CodedError } from '../lib/coded-error.ts'
 export const ConsumerError = {
   /** No path of the requested hop count can be built from the providers known now. */
   NO_PATH: 'NO_PATH',
+  /** Every path that could be built costs more per GiB than the maximum price the user set. */
+  NO_PATH_AT_PRICE: 'NO_PATH_AT_PRICE',
+  /** The path has a price but the daemon has no payments (no --rpc). */
+  PAYMENTS_OFF: 'PAYMENTS_OFF',
   /** The exit answered with something it must not (another WireGuard key, malformed bytes, another address on resume). */
   EXIT_MISBEHAVED: 'EXIT_MISBEHAVED',
   /** The exit refused the tunnel (its refusal code and words are in the message). */

@@ -1,5 +1,6 @@
 /** The one place the hop count picks a carrier: 1 = the exit alone (Speed), 2 or 3 = a circuit through relays. */
 import type { PeerDialer } from '../overlay/peer-dialer.ts'
+import type { HopMeter } from '../payments/hop-meter.ts'
 import type { ProviderInfo } from '../overlay/provider-discovery.ts'
 import type { Carrier } from './carrier.ts'
 import { CircuitCarrier } from './circuit-carrier.ts'
@@ -16,10 +17,14 @@ export interface CarrierChoice {
   candidates: () => ProviderInfo[]
   refreshCandidates?: () => Promise<unknown>
   circuitLifetimeMs?: number
+  /** Pays the first hop of priced paths (null: free paths only). */
+  payer: HopMeter | null
+  /** The most a rebuilt path may cost per MiB (undefined: no limit). */
+  maxPricePerMiB?: number
 }
 
 export function createCarrier(c: CarrierChoice): Carrier {
-  if (c.hops === 1) return new DirectCarrier({ dialer: c.dialer, exit: c.exit, wgPublicKey: c.wgPublicKey, peers: c.peers })
+  if (c.hops === 1) return new DirectCarrier({ dialer: c.dialer, exit: c.exit, wgPublicKey: c.wgPublicKey, peers: c.peers, payer: c.payer })
   return new CircuitCarrier({
     dialer: c.dialer,
     hops: c.hops,
@@ -28,6 +33,8 @@ export function createCarrier(c: CarrierChoice): Carrier {
     refreshCandidates: c.refreshCandidates,
     peers: c.peers,
     wgPublicKey: c.wgPublicKey,
-    lifetimeMs: c.circuitLifetimeMs
+    lifetimeMs: c.circuitLifetimeMs,
+    payer: c.payer,
+    maxPricePerMiB: c.maxPricePerMiB
   })
 }

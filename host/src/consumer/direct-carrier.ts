@@ -3,11 +3,13 @@
  * linked by key), ask for a tunnel over the session channel, and prove with an echoed probe that
  * the connection carries unordered messages both ways ("opened" alone does not). WireGuard
  * datagrams then travel as one unordered secret-stream message each (`conn.trySend`: no promise
- * per datagram). The exit's success or failure is recorded in the peer store.
+ * per datagram). The exit's success or failure is recorded in the peer store. A priced exit is
+ * paid by the consumer itself, over the pay channel of the same connection (payments/).
  */
 import DHT, { type NoiseSocket } from 'hyperdht'
 import { CodedError, errorCode, errorMessage } from '../lib/coded-error.ts'
 import { withDeadline } from '../lib/deadline.ts'
+import { BACKWARD, FORWARD, type CircuitMeter, type HopMeter, type LinkMeter } from '../payments/hop-meter.ts'
 import type { PeerDialer, RelayCandidate } from '../overlay/peer-dialer.ts'
 import type { ProviderInfo } from '../overlay/provider-discovery.ts'
 import { isProbeReply } from '../protocol/probe.ts'
@@ -22,6 +24,8 @@ export interface DirectCarrierOptions {
   exit: ProviderInfo
   wgPublicKey: Buffer
   peers: PeerStore
+  /** Pays a priced exit (null: only free exits). */
+  payer?: HopMeter | null
   timeoutMs?: number
 }
 
@@ -33,6 +37,8 @@ export class DirectCarrier implements Carrier {
   private readonly opts: DirectCarrierOptions
   private readonly timeoutMs: number
   private conn: NoiseSocket | null = null
+  private payLink: LinkMeter | null = null
+  private meter: CircuitMeter | null = null
   private relay: RelayCandidate | null = null
   private readonly probes = new ProbeRound()
   private openedAt = 0
@@ -99,10 +105,12 @@ export class DirectCarrier implements Carrier {
     this.relay = relay
     conn.on('error', () => {})
     conn.on('message', this.onMessage)
+    const rate = this.opts.exit.descriptor.priceLamportsPerMiB
+    if (rate > 0) await this.openPayment(conn, rate)
     const granted = new Promise<TunnelGrant>((resolve, reject) => {
       conn.once('close', () => reject(new CodedError(ConsumerError.CONNECT_FAILED, 'The exit closed the connection before granting a tunnel.')))
       const channel = sessionChannel.attach(conn, {
-        onopen: () => channel.send.request({ version: SESSION_VERSION, wgPublicKey: this.opts.wgPublicKey }),
+        onopen: () => channel.send.request({ version: SESSION_VERSION, wgPublicKey: this.opts.wgPublicKey, rateLamportsPerMiB: rate }),
         on: {
           grant: resolve,
           refusal: (r) => reject(new CodedError(ConsumerError.EXIT_REFUSED, `The exit refused the tunnel (${r.code}): ${r.message}`))
@@ -115,6 +123,22 @@ export class DirectCarrier implements Carrier {
       if (!this.closed) this.onlost(new CodedError(ConsumerError.LINK_LOST, 'The connection to the exit was lost.'))
     })
     return grant
+  }
+
+  /** The exit's pay link, admitted before the tunnel is asked for (the meter counts from the grant on). */
+  private async openPayment(conn: NoiseSocket, rate: number): Promise<void> {
+    const payer = this.opts.payer ?? null
+    if (payer === null) throw new CodedError(ConsumerError.PAYMENTS_OFF, 'This exit costs money but payments are not set up (start the daemon with --rpc URL).')
+    this.payLink = payer.openLink({
+      inbound: false,
+      conn,
+      payee: this.opts.exit.descriptor.payoutAddress,
+      onrefuse: (code) => {
+        if (!this.closed) this.onlost(new CodedError(code, `The exit ended the session over payment (${code}).`))
+      }
+    })
+    await withDeadline(this.payLink.admit(rate), this.timeoutMs, () => new CodedError(ConsumerError.CONNECT_TIMEOUT, 'Setting up the payment for the exit took too long.'))
+    this.meter = this.payLink.openCircuit(rate)
   }
 
   probe(): Promise<number> {
@@ -130,6 +154,7 @@ export class DirectCarrier implements Carrier {
       return
     }
     this.rxBytes += buf.byteLength
+    this.meter?.carry(BACKWARD, buf.byteLength)
     this.ondatagram(buf, 0, buf.byteLength)
   }
 
@@ -138,12 +163,15 @@ export class DirectCarrier implements Carrier {
     const conn = this.conn
     if (conn === null) return
     this.txBytes += buf.byteLength
+    this.meter?.carry(FORWARD, buf.byteLength)
     conn.trySend(buf)
   }
 
   async close(): Promise<void> {
     this.closed = true
     this.probes.cancel()
+    this.meter?.close()
+    this.payLink?.close()
     const conn = this.conn
     if (!conn || conn.destroyed) return
     await new Promise<void>((resolve) => {

@@ -10,9 +10,14 @@
  * - weighted random choice, weight = score(key) × priceFactor, priceFactor = 1 / (1 + price / 1000)
  *   (price in lamports per MiB; free = 1, 1000 = 0.5). Score 0 (blocked) or excluded = never.
  *
+ * - prices (DESIGN.md section 4): the path's total (the sum of its hops' prices) stays within
+ *   `maxPricePerMiB`; a relay without a payout address cannot pay anyone, so it only sits where
+ *   every hop after it is free.
+ *
  * Choices look ahead: an exit (or middle) is only drawn when the rest of the path can still be
- * completed with it, so the greedy order never ends in a dead end that another draw would have
- * avoided. When no path exists the error (code NO_PATH) says what is missing.
+ * completed with it (room for the /16 rule, a completion within the budget), so the greedy order
+ * never ends in a dead end that another draw would have avoided. When no path exists the error
+ * (code NO_PATH, or NO_PATH_AT_PRICE when only the price stands in the way) says what is missing.
  *
  * Malformed candidates (key not 32 bytes, bad host or price) are never chosen. When one key
  * appears more than once, the descriptor with the highest seq counts.
@@ -41,6 +46,8 @@ export interface PathRequest {
   exclude?: Iterable<string>
   /** PeerStore.score; 0 = never choose (blocked). */
   score: (key: Buffer) => number
+  /** The most the whole path may cost, lamports per MiB (undefined: no limit; 0: volunteers only). */
+  maxPricePerMiB?: number
   /** Uniform in [0, 1); default Math.random, injectable for deterministic tests. */
   random?: () => number
 }
@@ -56,6 +63,10 @@ interface Peer {
   weight: number
   relay: boolean
   exit: boolean
+  /** Lamports per MiB. */
+  price: number
+  /** Has a payout address: can be paid, and can pay the hops after it. */
+  payout: boolean
 }
 
 export function priceFactor(priceLamportsPerMiB: number): number {
@@ -112,22 +123,80 @@ export function selectPath(req: PathRequest): PathCandidate[] {
   }
 
   const relays = online.filter((p) => p.relay && eligible(p))
+  const budget = req.maxPricePerMiB ?? Number.POSITIVE_INFINITY
   const path: Peer[] = []
-  const start = roomFor(relays, path)
-  const exitRoom = exits.map((x) => roomAfter(start, x))
-  const exitChoices = exits.filter((_, i) => (exitRoom[i] ?? 0) >= hops - 1)
-  if (exitChoices.length === 0) throw tooFewRelays(hops, Math.max(...exitRoom))
+  // Drawn from the exit backwards; a draw must leave a completion within the budget.
+  const exitChoices = exits.filter((x) => fits(x.price + completionCost(relays, [x], hops - 1, x.price), budget))
+  if (exitChoices.length === 0) throw whyNoPath(req, exits, relays, hops, budget)
   path.push(pick(exitChoices, random))
+  let spent = path[0]!.price
 
-  // The relays, from the exit backwards: middle (hops 3), then entry.
+  // The relays, from the exit backwards: middle (hops 3), then entry. A relay passes on what the hops after it cost.
   for (let remaining = hops - 1; remaining > 0; remaining--) {
-    const room = roomFor(relays, path)
-    const options = relays.filter((r) => compatible(r, path) && roomAfter(room, r) >= remaining - 1)
-    // Unreachable when the exit was drawn with enough room; kept as a guard.
-    if (options.length === 0) throw tooFewRelays(hops, room.nets.size + room.hostless.size)
-    path.push(pick(options, random))
+    const options = relays.filter(
+      (r) =>
+        compatible(r, path) &&
+        canPass(r, spent) &&
+        fits(spent + r.price + completionCost(relays, [...path, r], remaining - 1, spent + r.price), budget)
+    )
+    // Unreachable when the exit was drawn with a completion in budget; kept as a guard.
+    if (options.length === 0) throw whyNoPath(req, exits, relays, hops, budget)
+    const chosen = pick(options, random)
+    path.push(chosen)
+    spent += chosen.price
   }
   return path.reverse().map((p) => p.candidate)
+}
+
+/** A path cost that exists (enough relays) and is within the budget. */
+function fits(cost: number, budget: number): boolean {
+  return Number.isFinite(cost) && cost <= budget
+}
+
+/** A relay without a payout address (a volunteer without a wallet) cannot pay the hops after it. */
+function canPass(r: Peer, downstream: number): boolean {
+  return downstream === 0 || r.payout
+}
+
+/**
+ * The least `k` more relays could cost on `path` (Infinity when fewer fit): one per /16 (each
+ * host-less one its own), the cheapest of each, the k cheapest of those. Exact for the /16 rule;
+ * a relay that would have to pass something on without a wallet is left out.
+ */
+function completionCost(relays: Peer[], path: Peer[], k: number, downstream: number): number {
+  if (k === 0) return 0
+  const cheapest = new Map<string, number>()
+  for (const r of relays) {
+    if (!compatible(r, path) || !(downstream > 0 ? r.payout : true)) continue
+    const group = r.net ?? `host-less ${r.hex}`
+    const seen = cheapest.get(group)
+    if (seen === undefined || r.price < seen) cheapest.set(group, r.price)
+  }
+  if (cheapest.size < k) return Number.POSITIVE_INFINITY
+  const prices = [...cheapest.values()].sort((a, b) => a - b)
+  let sum = 0
+  for (let i = 0; i < k; i++) sum += prices[i]!
+  // Cheaper relays without wallets may only sit where nothing follows them: this bound stays a lower bound.
+  return sum
+}
+
+/** Why no path fits: too few relays around the exits, or none within the maximum price (with what the cheapest costs). */
+function whyNoPath(req: PathRequest, exits: Peer[], relays: Peer[], hops: number, budget: number): CodedError {
+  let cheapest = Number.POSITIVE_INFINITY
+  let room = 0
+  for (const x of exits) {
+    cheapest = Math.min(cheapest, x.price + completionCost(relays, [x], hops - 1, x.price))
+    room = Math.max(room, roomAfter(roomFor(relays, []), x))
+  }
+  if (cheapest === Number.POSITIVE_INFINITY || budget === Number.POSITIVE_INFINITY) return tooFewRelays(hops, room)
+  const perGiB = (perMiB: number) => `${(perMiB * 1024).toLocaleString('en-US')} lamports/GiB (${((perMiB * 1024) / 1e9).toFixed(6)} SOL)`
+  return new CodedError(
+    ConsumerError.NO_PATH_AT_PRICE,
+    budget === 0
+      ? `No ${MODE_NAMES[hops]} path of volunteer (free) providers is online. Allow paid providers (raise the maximum price), choose a lower connection mode, or try again later.`
+      : `No ${MODE_NAMES[hops]} path costs at most ${perGiB(budget)}; the cheapest online costs ${perGiB(cheapest)}. Raise the maximum price or choose a lower connection mode.`,
+    {}
+  )
 }
 
 function tooFewRelays(hops: number, available: number): CodedError {
@@ -163,7 +232,16 @@ function usableCandidates(candidates: PathCandidate[]): Peer[] {
     const prev = byKey.get(hex)
     if (prev && !(d.seq > prev.candidate.descriptor.seq)) continue
     const net = d.host === '' ? null : d.host.split('.').slice(0, 2).join('.')
-    byKey.set(hex, { candidate: c, hex, net, weight: 0, relay: d.roles.includes('relay'), exit: d.roles.includes('exit') })
+    byKey.set(hex, {
+      candidate: c,
+      hex,
+      net,
+      weight: 0,
+      relay: d.roles.includes('relay'),
+      exit: d.roles.includes('exit'),
+      price: d.priceLamportsPerMiB,
+      payout: typeof d.payoutAddress === 'string' && d.payoutAddress !== ''
+    })
   }
   return [...byKey.values()]
 }

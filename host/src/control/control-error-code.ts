@@ -8,6 +8,8 @@ import { errorCode, errorMessage } from '../lib/coded-error.ts'
 import { LibError } from '../lib/lib-errors.ts'
 import { ConsumerError } from '../consumer/consumer-errors.ts'
 import { OverlayError, HOLEPUNCH_FAILURES } from '../overlay/overlay-errors.ts'
+import { PaymentsError } from '../payments/payments-errors.ts'
+import { DestroyCode } from '../protocol/wire-codes.ts'
 import { ProtocolError } from '../protocol/protocol-errors.ts'
 import { SystemError } from '../system/system-errors.ts'
 
@@ -31,7 +33,18 @@ const MAPPED: Readonly<Record<string, ErrorCode>> = {
   [ConsumerError.CIRCUIT_CLOSED]: ErrorCode.CONNECT_FAILED,
   [ConsumerError.CONNECT_TIMEOUT]: ErrorCode.CONNECT_FAILED,
   [OverlayError.NEEDS_RELAY]: ErrorCode.CONNECT_FAILED,
-  [OverlayError.DIALER_CLOSED]: ErrorCode.CONNECT_FAILED
+  [OverlayError.DIALER_CLOSED]: ErrorCode.CONNECT_FAILED,
+  [ConsumerError.NO_PATH_AT_PRICE]: ErrorCode.PRICE_LIMIT,
+  [PaymentsError.PAYMENTS_OFF]: ErrorCode.PAYMENT_FAILED,
+  [PaymentsError.INSUFFICIENT_FUNDS]: ErrorCode.PAYMENT_FAILED,
+  [PaymentsError.RPC_UNREACHABLE]: ErrorCode.PAYMENT_FAILED,
+  [PaymentsError.RPC_ERROR]: ErrorCode.PAYMENT_FAILED,
+  [PaymentsError.TX_REJECTED]: ErrorCode.PAYMENT_FAILED,
+  [PaymentsError.TX_TIMEOUT]: ErrorCode.PAYMENT_FAILED,
+  [PaymentsError.AIRDROP_UNAVAILABLE]: ErrorCode.PAYMENT_FAILED,
+  [PaymentsError.SPENDING_CAP_REACHED]: ErrorCode.SPENDING_CAP,
+  [DestroyCode.PAYMENT_OVERDUE]: ErrorCode.PAYMENT_FAILED,
+  [DestroyCode.PAYER_REFUSED]: ErrorCode.PAYMENT_FAILED
 }
 
 /** The control protocol's code for an internal one (`fallback` for codes it has no word for). */

@@ -9,7 +9,8 @@ export function statusHops(snapshot: CarrierSnapshot): Hop[] {
     region: h.peer.descriptor.region,
     key: h.peer.publicKey.toString('hex'),
     rttMs: h.rttMs,
-    bytes: { rx: snapshot.bytes.rx, tx: snapshot.bytes.tx }
+    bytes: { rx: snapshot.bytes.rx, tx: snapshot.bytes.tx },
+    priceLamportsPerMiB: h.peer.descriptor.priceLamportsPerMiB
   }))
 }
 

@@ -1,18 +1,22 @@
 /** The consumer daemon's persisted settings (state dir, config.json, 0600, written atomically). */
 import path from 'node:path'
 import { z } from 'zod'
-import { BypassRules } from '../../../shared/native-protocol.ts'
+import { BypassRules, PaymentLimits } from '../../../shared/native-protocol.ts'
 import { readFileIfExists, writeFileAtomic } from '../lib/atomic-file.ts'
 import { DaemonError } from './daemon-errors.ts'
 import { CodedError } from '../lib/coded-error.ts'
 
+/** Payments: no price limit, no cap, volunteers only at a cap (the user changes them). */
+export const DEFAULT_LIMITS: PaymentLimits = { maxPriceLamportsPerGiB: null, monthlyCapLamports: null, atCap: 'free' }
+
 export const DaemonConfigSchema = z.object({
   v: z.literal(1),
-  bypass: BypassRules
+  bypass: BypassRules,
+  limits: PaymentLimits.default(DEFAULT_LIMITS)
 })
 export type DaemonConfig = z.infer<typeof DaemonConfigSchema>
 
-const DEFAULTS: DaemonConfig = { v: 1, bypass: [] }
+const DEFAULTS: DaemonConfig = { v: 1, bypass: [], limits: DEFAULT_LIMITS }
 
 export class DaemonConfigStore {
   readonly file: string

@@ -2,6 +2,11 @@
  * The consumer daemon: holds the tunnel across browser sessions and answers the control socket.
  * State machine: off -> connecting -> connected -> disconnecting -> off, and error (with a
  * reason) from connecting or connected. Every change is broadcast to subscribed clients.
+ *
+ * Payments (with --rpc): a wallet in the state folder pays the entry of priced paths
+ * (payments/payments.ts); paths above the user's maximum price are never chosen, and at the
+ * monthly cap the daemon stops paying: it moves the tunnel to volunteer providers or turns it
+ * off, as the user chose. Without --rpc only volunteer (free) providers are used.
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -13,16 +18,20 @@ import {
   statusEvent,
   type ConnState,
   type ErrorInfo,
+  type PaymentLimits,
+  type PaymentStatus,
   type PeersResult,
   type RegionsResult,
   type Request,
   type RequestOf,
   type RequestType,
   type ResultOf,
-  type Status
+  type Status,
+  type WalletResult
 } from '../../../shared/native-protocol.ts'
 import type { Carrier } from '../consumer/carrier.ts'
 import { ConsumerTunnel } from '../consumer/consumer-tunnel.ts'
+import { pathPrice } from '../consumer/consumer-circuit.ts'
 import { createCarrier } from '../consumer/create-carrier.ts'
 import { selectPath } from '../consumer/path-selection.ts'
 import { PeerStore } from '../consumer/peer-store.ts'
@@ -36,6 +45,8 @@ import { chooseBlindRelays } from '../overlay/blind-relay-choice.ts'
 import type { BootstrapAddress } from '../overlay/bootstrap-address.ts'
 import { PeerDialer } from '../overlay/peer-dialer.ts'
 import { ProviderDiscovery, type ProviderInfo } from '../overlay/provider-discovery.ts'
+import { Payments } from '../payments/payments.ts'
+import { PaymentsError } from '../payments/payments-errors.ts'
 import { DEFAULT_TUNNEL_MTU } from '../protocol/tunnel-mtu.ts'
 import { NetworkMonitor } from '../system/network-monitor.ts'
 import { NetworkStateRecord } from '../system/network-state-record.ts'
@@ -57,6 +68,8 @@ export interface DaemonOptions {
   socksPort?: number
   /** How long a circuit lives before it is rebuilt in the background (default 10 minutes). */
   circuitLifetimeMs?: number
+  /** The Solana ledger's JSON-RPC URL: payments on (a wallet in the state folder pays priced paths). */
+  rpcUrl?: string
 }
 
 const DEFAULTS = {
@@ -93,12 +106,19 @@ export class Daemon {
   private closing = false
   private readonly network = new NetworkMonitor({ onchange: () => this.broadcast() })
   private readonly pidFile: string
+  private readonly payments: Payments | null
+  /** The connection the user asked for (reused when the cap moves it to volunteers). */
+  private lastConnect: { hops: number; region?: string } | null = null
+  /** Spent before this connection began (status shows what it spent since). */
+  private spentAtConnect = 0
+  /** The live tunnel is limited to volunteers because the cap was reached. */
+  private freeOnly = false
 
   /** What each control request is answered with (typed by shared/native-protocol.ts's RESULT_SCHEMAS). */
   private readonly handlers: Handlers = {
     hello: () => ({ protocol: 1, hostVersion: HOST_VERSION, status: this.status() }),
     status: () => this.status(),
-    connect: (req) => this.connect({ hops: req.hops ?? 1, region: req.region }),
+    connect: (req) => this.connect({ hops: req.hops ?? 1, region: req.region, limits: req.limits }),
     disconnect: () => this.disconnect(),
     regions: () => this.regions(),
     peers: () => this.peerList(),
@@ -110,7 +130,17 @@ export class Daemon {
       this.peers.unblock(req.key)
       return this.peerList()
     },
-    setBypass: (req) => this.setBypass(req.rules)
+    setBypass: (req) => this.setBypass(req.rules),
+    setLimits: async (req) => {
+      await this.setLimits(req.limits)
+      return this.status()
+    },
+    wallet: () => this.walletSummary(),
+    airdrop: async (req) => {
+      const payments = this.needPayments()
+      await payments.ledger.airdrop(payments.wallet.address, BigInt(req.lamports))
+      return this.walletSummary()
+    }
   }
 
   constructor(opts: DaemonOptions) {
@@ -119,6 +149,9 @@ export class Daemon {
     this.configStore = new DaemonConfigStore(opts.stateDir)
     this.peers = new PeerStore({ stateDir: opts.stateDir })
     this.pidFile = path.join(opts.stateDir, 'daemon.pid')
+    this.payments = opts.rpcUrl
+      ? new Payments({ stateDir: opts.stateDir, rpcUrl: opts.rpcUrl, earn: false, oncapped: () => void this.onCapReached() })
+      : null
   }
 
   async open(): Promise<void> {
@@ -126,6 +159,12 @@ export class Daemon {
     await ensureDirectory(this.opts.stateDir, { mode: 0o700, label: 'state folder', option: '--state' })
     await this.configStore.load()
     await this.peers.open()
+    if (this.payments) {
+      await this.payments.open()
+      this.payments.spending.setCap(this.configStore.config.limits.monthlyCapLamports)
+      // A nonce account ready for the first entry, so that a paid connect waits for no transaction (needs funds; retried later).
+      void this.payments.prepare()
+    }
     await this.record.recover()
     // Before the control socket answers: whoever can talk to the daemon can find its pid.
     await fs.writeFile(this.pidFile, `${process.pid}\n`, { mode: 0o600 })
@@ -149,6 +188,7 @@ export class Daemon {
     this.network.close()
     await this.control?.close()
     await this.peers.close().catch(() => {})
+    await this.payments?.close().catch(() => {})
     this.dialer?.destroy()
     await this.dht?.destroy({ force: true })
     await fs.rm(this.pidFile, { force: true })
@@ -174,8 +214,67 @@ export class Daemon {
       bypass: this.configStore.config.bypass,
       network: this.network.current,
       nat: this.natType(),
+      payment: this.paymentStatus(snapshot ? pathPrice(snapshot.hops.map((h) => h.peer)) : null),
       hostVersion: HOST_VERSION
     }
+  }
+
+  private paymentStatus(pathPriceLamportsPerMiB: number | null): PaymentStatus {
+    const spending = this.payments?.spending
+    const spent = spending?.sessionSpent ?? 0
+    return {
+      enabled: this.payments !== null,
+      wallet: this.payments?.wallet.address ?? null,
+      pathPriceLamportsPerMiB,
+      sessionSpent: Math.max(0, spent - this.spentAtConnect),
+      monthSpent: spending?.monthSpent() ?? 0,
+      capReached: this.freeOnly || (spending?.capReached ?? false),
+      limits: this.configStore.config.limits
+    }
+  }
+
+  private needPayments(): Payments {
+    if (!this.payments) {
+      throw new CodedError(PaymentsError.PAYMENTS_OFF, 'This daemon has no wallet: start it with --rpc URL (the Solana ledger to pay on) to use paid providers.')
+    }
+    return this.payments
+  }
+
+  private async walletSummary(): Promise<WalletResult> {
+    return await this.needPayments().summary()
+  }
+
+  private async setLimits(limits: Partial<PaymentLimits> | undefined): Promise<void> {
+    if (!limits || Object.keys(limits).length === 0) return
+    await this.configStore.update({ limits: { ...this.configStore.config.limits, ...limits } })
+    this.payments?.spending.setCap(this.configStore.config.limits.monthlyCapLamports)
+    if (this.freeOnly && this.payments && !this.payments.spending.capReached) this.freeOnly = false
+    this.broadcast()
+  }
+
+  /** The most a path may cost per MiB now: the user's limit, 0 without payments or at the cap. */
+  private maxPricePerMiB(): number | undefined {
+    if (!this.payments || this.freeOnly) return 0
+    const perGiB = this.configStore.config.limits.maxPriceLamportsPerGiB
+    return perGiB === null ? undefined : Math.floor(perGiB / 1024)
+  }
+
+  /** The cap stopped a voucher: move to volunteers, or turn off, as the user chose. */
+  private async onCapReached(): Promise<void> {
+    if (this.state !== 'connected' || this.freeOnly) return
+    const { atCap } = this.configStore.config.limits
+    this.freeOnly = true
+    const again = this.lastConnect
+    await this.teardown()
+    if (atCap === 'disconnect' || !again) {
+      this.setState('error', {
+        code: ErrorCode.SPENDING_CAP,
+        message: 'The monthly spending cap is reached: the VPN was turned off (as set). Raise the cap, or choose "volunteer providers only" at the cap.'
+      })
+      return
+    }
+    this.setState('off')
+    await this.connect({ ...again, keepFreeOnly: true }).catch(() => {})
   }
 
   /** Answer one control request (the control server maps thrown errors to the protocol's codes). */
@@ -252,12 +351,16 @@ export class Daemon {
     this.control?.broadcast(statusEvent(this.status()))
   }
 
-  async connect(opts: { hops: number; region?: string }): Promise<Status> {
+  async connect(opts: { hops: number; region?: string; limits?: Partial<PaymentLimits>; keepFreeOnly?: boolean }): Promise<Status> {
     if (this.state === 'connected') return this.status()
     if (this.connecting) return await this.connecting
     if (!Number.isInteger(opts.hops) || opts.hops < 1 || opts.hops > 3) {
       throw new CodedError(ErrorCode.BAD_MESSAGE, `A circuit has 1 to 3 hops, not ${opts.hops}.`)
     }
+    await this.setLimits(opts.limits)
+    if (!opts.keepFreeOnly) this.freeOnly = this.payments?.spending.capReached === true || this.capReachedNow()
+    this.lastConnect = { hops: opts.hops, region: opts.region }
+    this.spentAtConnect = this.payments?.spending.sessionSpent ?? 0
     this.cancelConnect = false
     this.connecting = this.runConnect(opts.hops, opts.region).finally(() => {
       this.connecting = null
@@ -284,7 +387,14 @@ export class Daemon {
         let exit: ProviderInfo
         try {
           // Choose the exit together with a whole path, so an exit without enough relays around it is not picked.
-          const path = selectPath({ hops, candidates: providers, region, exclude: triedExits, score: (key) => this.peers.score(key) })
+          const path = selectPath({
+            hops,
+            candidates: providers,
+            region,
+            exclude: triedExits,
+            score: (key) => this.peers.score(key),
+            maxPricePerMiB: this.maxPricePerMiB()
+          })
           exit = path[path.length - 1]!
         } catch (err) {
           if (lastError === null) throw err
@@ -347,8 +457,16 @@ export class Daemon {
       peers: this.peers,
       candidates: () => this.candidates,
       refreshCandidates: () => this.discover(5000),
-      circuitLifetimeMs: this.opts.circuitLifetimeMs
+      circuitLifetimeMs: this.opts.circuitLifetimeMs,
+      payer: this.payments?.meter ?? null,
+      maxPricePerMiB: this.maxPricePerMiB()
     })
+  }
+
+  /** The cap already spent this month (before anything is signed in this process). */
+  private capReachedNow(): boolean {
+    const cap = this.configStore.config.limits.monthlyCapLamports
+    return this.payments !== null && cap !== null && this.payments.spending.monthSpent() >= cap
   }
 
   private async onTunnelLost(): Promise<void> {

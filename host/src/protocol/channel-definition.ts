@@ -36,15 +36,39 @@ export interface ChannelDefinition<M extends Messages> {
   readonly version: number
   /** Attach to a connection (a hyperdht/secret-stream socket). Throws the definition's error code when the channel is already open on it. */
   attach(stream: unknown, handlers: ChannelHandlers<M>): ChannelEnd<M>
+  /**
+   * The answering side of a channel the peer may open late (or never): the channel is made and
+   * opened when the peer opens it (protomux pair), so an open that comes after this side's own
+   * would-be open is not turned away. `onpair` gets the end, once.
+   */
+  respond(stream: unknown, handlers: ChannelHandlers<M>, onpair: (end: ChannelEnd<M>) => void): { close(): void }
 }
 
 export function defineChannel<M extends Messages>(def: { protocol: string; version: number; errorCode: string; messages: M }): ChannelDefinition<M> {
   const fail = (message: string): never => {
     throw new CodedError(def.errorCode, message)
   }
-  return {
+  const definition: ChannelDefinition<M> = {
     protocol: def.protocol,
     version: def.version,
+    respond(stream, handlers, onpair) {
+      const mux = Protomux.from(stream)
+      let end: ChannelEnd<M> | null = null
+      const unpair = (): void => mux.unpair({ protocol: def.protocol })
+      mux.pair({ protocol: def.protocol }, () => {
+        if (end !== null) return
+        unpair()
+        end = definition.attach(stream, handlers)
+        end.open()
+        onpair(end)
+      })
+      return {
+        close: () => {
+          unpair()
+          end?.close()
+        }
+      }
+    },
     attach(stream, handlers) {
       const channel = Protomux.from(stream).createChannel({
         protocol: def.protocol,
@@ -74,4 +98,5 @@ export function defineChannel<M extends Messages>(def: { protocol: string; versi
       }
     }
   }
+  return definition
 }

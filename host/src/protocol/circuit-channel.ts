@@ -7,7 +7,10 @@
  *   create    dialler -> acceptor   open circuit `circuitId` on this link with a Noise IK
  *                                   request (hop-handshake.ts); `seqBase` is the first backward
  *                                   sequence the new hop may use (the previous hop used the ones
- *                                   below it for its own cells, and a nonce is never reused)
+ *                                   below it for its own cells, and a nonce is never reused);
+ *                                   `rateLamportsPerMiB` is what the dialler pays the acceptor per
+ *                                   MiB of this circuit's cells on this link (0: nothing), over
+ *                                   the link's pay channel (protocol/pay-channel.ts)
  *   created   acceptor -> dialler   the handshake reply
  *   cell      either way            an EXTEND (forward) or EXTENDED (backward) cell, onion-layered
  *   destroy   either way            the circuit is gone on this link, with a stable code
@@ -19,13 +22,17 @@ import c from 'compact-encoding'
 import { failWith } from '../lib/coded-error.ts'
 import { boundedBuffer, checked, struct } from '../lib/struct-encoding.ts'
 import { defineChannel } from './channel-definition.ts'
-import { MAX_CELL_BYTES } from './circuit-cell.ts'
+import { MAX_CELL_BYTES, MAX_CIRCUIT_HOPS } from './circuit-cell.ts'
 import { HOP_REPLY_OVERHEAD, HOP_REQUEST_OVERHEAD, MAX_HOP_PAYLOAD } from './hop-handshake.ts'
+import { MAX_PRICE_TIER } from './price-tiers.ts'
 import { ProtocolError } from './protocol-errors.ts'
 import { WIRE_CODE } from './wire-codes.ts'
 
 export const CIRCUIT_PROTOCOL = 'macro-vpn/circuit'
-export const CIRCUIT_VERSION = 1
+/** 2: create carries the rate the dialler pays. */
+export const CIRCUIT_VERSION = 2
+/** The most one circuit can pay per MiB on a link: every hop at the highest tier. */
+export const MAX_CIRCUIT_RATE = MAX_CIRCUIT_HOPS * MAX_PRICE_TIER
 
 const fail: (message: string) => never = failWith(ProtocolError.BAD_CIRCUIT_MESSAGE, 'Bad circuit message: ')
 
@@ -38,8 +45,11 @@ const seqBase = checked(c.uint, (n) => {
 const destroyCode = checked(c.string, (code) => {
   if (!WIRE_CODE.test(code)) fail('destroy code malformed')
 })
+const rate = checked(c.uint, (n) => {
+  if (n > MAX_CIRCUIT_RATE) fail('circuit rate above any path price')
+})
 
-export const createEncoding = struct({ circuitId: c.uint32, seqBase, handshake: requestBytes })
+export const createEncoding = struct({ circuitId: c.uint32, seqBase, rateLamportsPerMiB: rate, handshake: requestBytes })
 export const createdEncoding = struct({ circuitId: c.uint32, handshake: replyBytes })
 export const destroyEncoding = struct({ circuitId: c.uint32, code: destroyCode })
 export type CreateMessage = ReturnType<typeof createEncoding.decode>

@@ -10,19 +10,25 @@
  *                    WireGuard session) with the token the exit granted before (all zero: none)
  *   ExitTunnelAnswer exit -> consumer, the handshake reply payload: a grant (address, gateway,
  *                    MTU, the exit's WireGuard key, the resume token) or a refusal
- *
- * A relay hop's handshake payload is empty: an empty payload asks for forwarding only.
+ *   HopAsk           consumer -> each hop, the payload of that hop's handshake: a relay is asked
+ *                    to forward and told what it must pay its next hop per MiB (the sum of the
+ *                    prices after it; DESIGN.md section 4), the exit is asked for a tunnel
  */
-import c from 'compact-encoding'
+import c, { type State } from 'compact-encoding'
 import { failWith } from '../lib/coded-error.ts'
 import { boundedBuffer, checked, decodeExact, encodeWith, mapped, outcome, struct } from '../lib/struct-encoding.ts'
+import { MAX_CIRCUIT_HOPS } from './circuit-cell.ts'
 import { HOP_REPLY_OVERHEAD, HOP_REQUEST_OVERHEAD, MAX_HOP_PAYLOAD } from './hop-handshake.ts'
+import { MAX_PRICE_TIER } from './price-tiers.ts'
 import { ProtocolError } from './protocol-errors.ts'
 import { SESSION_VERSION, tunnelGrantEncoding, tunnelRefusalEncoding } from './session-protocol.ts'
 import { WIRE_CODE } from './wire-codes.ts'
 
 export const EXTEND_VERSION = 1
+export const HOP_ASK_VERSION = 1
 export const RESUME_TOKEN_BYTES = 32
+/** The most a hop can be asked to pass on per MiB: every later hop at the highest tier. */
+export const MAX_DOWNSTREAM_PRICE = (MAX_CIRCUIT_HOPS - 1) * MAX_PRICE_TIER
 
 const bad: (message: string) => never = failWith(ProtocolError.BAD_CELL, 'Bad circuit control body: ')
 
@@ -72,6 +78,38 @@ const tunnelAnswerEncoding = outcome(
 )
 export type ExitTunnelAnswer = ReturnType<typeof tunnelAnswerEncoding.decode>
 
+const relayAskEncoding = struct({ version: c.uint, downstreamLamportsPerMiB: c.uint }, (m) => {
+  if (m.version !== HOP_ASK_VERSION) bad(`relay ask version ${m.version} (this peer speaks ${HOP_ASK_VERSION})`)
+  if (m.downstreamLamportsPerMiB > MAX_DOWNSTREAM_PRICE) bad('relay ask passes on more than any path costs')
+})
+
+/** What the consumer asks one hop for, inside that hop's handshake. */
+export type HopAsk = { kind: 'relay'; downstreamLamportsPerMiB: number } | { kind: 'exit'; tunnel: ExitTunnelAsk }
+
+const HOP_ASK_RELAY = 0
+const HOP_ASK_EXIT = 1
+
+const hopAskEncoding = {
+  preencode(state: State, m: HopAsk) {
+    c.uint.preencode(state, m.kind === 'relay' ? HOP_ASK_RELAY : HOP_ASK_EXIT)
+    if (m.kind === 'relay') relayAskEncoding.preencode(state, { version: HOP_ASK_VERSION, downstreamLamportsPerMiB: m.downstreamLamportsPerMiB })
+    else tunnelAskEncoding.preencode(state, m.tunnel)
+  },
+  encode(state: State, m: HopAsk) {
+    c.uint.encode(state, m.kind === 'relay' ? HOP_ASK_RELAY : HOP_ASK_EXIT)
+    if (m.kind === 'relay') relayAskEncoding.encode(state, { version: HOP_ASK_VERSION, downstreamLamportsPerMiB: m.downstreamLamportsPerMiB })
+    else tunnelAskEncoding.encode(state, m.tunnel)
+  },
+  decode(state: State): HopAsk {
+    const kind = c.uint.decode(state)
+    if (kind === HOP_ASK_RELAY) return { kind: 'relay', downstreamLamportsPerMiB: relayAskEncoding.decode(state).downstreamLamportsPerMiB }
+    if (kind === HOP_ASK_EXIT) return { kind: 'exit', tunnel: tunnelAskEncoding.decode(state) }
+    return bad(`unknown hop ask ${kind}`)
+  }
+}
+
+export const encodeHopAsk = (m: HopAsk): Buffer => encodeWith(hopAskEncoding, m)
+export const decodeHopAsk = (buf: Uint8Array): HopAsk => decodeExact(hopAskEncoding, buf, bad)
 export const encodeExtend = (m: ExtendBody): Buffer => encodeWith(extendEncoding, m)
 export const decodeExtend = (buf: Uint8Array): ExtendBody => decodeExact(extendEncoding, buf, bad)
 export const encodeExtended = (m: ExtendedBody): Buffer => encodeWith(extendedEncoding, m)

@@ -4,6 +4,8 @@ export const ProtocolError = {
   BAD_CELL: 'BAD_CELL',
   /** A message of the circuit channel that does not decode (the connection is closed). */
   BAD_CIRCUIT_MESSAGE: 'BAD_CIRCUIT_MESSAGE',
+  /** A message of the pay channel that does not decode (the connection is closed). */
+  BAD_PAY_MESSAGE: 'BAD_PAY_MESSAGE',
   /** A message of the session channel that does not decode (the connection is closed). */
   BAD_SESSION_MESSAGE: 'BAD_SESSION_MESSAGE',
   /** A provider descriptor that does not validate. */

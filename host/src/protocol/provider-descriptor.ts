@@ -6,17 +6,21 @@
  * Layout (compact-encoding): version uint · roles uint (bit 0 relay, bit 1 exit, bit 2 offers a
  * blind relay for peers that cannot hole-punch each other; at least one of relay and exit) · region string
  * · host string (the provider's public IPv4 address as the DHT observed it, '' when unknown; path
- * selection keeps one peer per /16) · priceLamportsPerMiB uint · bandwidthMbps uint · blocked CIDR count uint, then per CIDR
+ * selection keeps one peer per /16) · priceLamportsPerMiB uint (one of protocol/price-tiers.ts) · bandwidthMbps uint · blocked CIDR count uint, then per CIDR
  * network address as a uint32 number + prefix uint8 · blocked TCP port count uint, then uint16
- * each · wgPublicKey fixed32 · payoutAddress string · seq uint. Nothing may follow.
+ * each · wgPublicKey fixed32 · payoutAddress string (the provider's Solana wallet, '' for a
+ * volunteer without one; required when the price is not 0) · seq uint. Nothing may follow.
+ *
+ * Version 3 (payments): prices are tiers and a priced provider names its payout address.
  */
 import c from 'compact-encoding'
 import { formatIPv4, ipv4Mask, parseIPv4 } from '../../../shared/bypass-ip-address.ts'
 import { failWith } from '../lib/coded-error.ts'
 import { decodeExact, encodeWith, struct } from '../lib/struct-encoding.ts'
+import { isPriceTier, priceTierList } from './price-tiers.ts'
 import { ProtocolError } from './protocol-errors.ts'
 
-export const DESCRIPTOR_VERSION = 2
+export const DESCRIPTOR_VERSION = 3
 export const MAX_DESCRIPTOR_BYTES = 1000
 export const MAX_POLICY_ENTRIES = 32
 export const MAX_BANDWIDTH_MBPS = 1_000_000
@@ -43,12 +47,15 @@ export interface ProviderDescriptor {
   region: string
   /** Public IPv4 address as the provider's DHT node sees it, '' when unknown. */
   host: string
-  /** 0 = free. */
+  /** Lamports per MiB carried, one of PRICE_TIERS; 0 = a volunteer. */
   priceLamportsPerMiB: number
   bandwidthMbps: number
   exitPolicy: ExitPolicySummary
   wgPublicKey: Buffer
-  /** '' until payments exist, else a base58 Solana address. */
+  /**
+   * The provider's Solana wallet (base58): where payers' vouchers pay, and what it pays its next
+   * hops from. '' for a volunteer without a wallet (it can carry only circuits that pay nobody after it).
+   */
   payoutAddress: string
   /** Milliseconds timestamp; also the mutable record's seq. */
   seq: number
@@ -114,6 +121,12 @@ function checkStrings(d: { region: unknown; payoutAddress: unknown; host: unknow
   if (typeof d.payoutAddress !== 'string' || (d.payoutAddress !== '' && !PAYOUT.test(d.payoutAddress))) bad('payout address must be empty or a base58 address')
 }
 
+function checkPrice(price: unknown, payoutAddress: unknown): void {
+  checkUint(price, 'price')
+  if (!isPriceTier(price)) bad(`price ${String(price)} is not a price tier (${priceTierList()} lamports per MiB)`)
+  if (price > 0 && payoutAddress === '') bad('a priced provider must name its payout address')
+}
+
 function checkPolicyLists(cidrs: unknown[], ports: unknown[]): void {
   if (cidrs.length > MAX_POLICY_ENTRIES || ports.length > MAX_POLICY_ENTRIES) bad(`exit policy lists hold at most ${MAX_POLICY_ENTRIES} entries`)
 }
@@ -132,7 +145,7 @@ export function encodeDescriptor(d: ProviderDescriptor): Buffer {
   if (typeof d.blindRelay !== 'boolean') bad('blindRelay must be true or false')
   if (d.blindRelay) roleBits |= BLIND_RELAY_BIT
   checkStrings(d)
-  checkUint(d.priceLamportsPerMiB, 'price')
+  checkPrice(d.priceLamportsPerMiB, d.payoutAddress)
   checkUint(d.bandwidthMbps, 'bandwidth', MAX_BANDWIDTH_MBPS)
   checkUint(d.seq, 'seq')
   if (!d.exitPolicy || !Array.isArray(d.exitPolicy.blockedCidrs) || !Array.isArray(d.exitPolicy.blockedTcpPorts))
@@ -166,13 +179,13 @@ export function decodeDescriptor(buf: Uint8Array): ProviderDescriptor {
   if (version !== DESCRIPTOR_VERSION) bad(`version ${version} is not supported (this program reads version ${DESCRIPTOR_VERSION})`)
   const w = decodeExact(wireEncoding, buf, bad)
   const roles = checkRolesBits(w.roleBits)
-  checkUint(w.priceLamportsPerMiB, 'price')
   checkUint(w.bandwidthMbps, 'bandwidth', MAX_BANDWIDTH_MBPS)
   checkPolicyLists(w.blockedCidrs, w.blockedTcpPorts)
   for (const cidr of w.blockedCidrs) if (cidr.prefix > 32 || !hostBitsClear(cidr.network, cidr.prefix)) bad('malformed blocked CIDR')
   for (const port of w.blockedTcpPorts) checkPort(port)
   checkUint(w.seq, 'seq')
   checkStrings(w)
+  checkPrice(w.priceLamportsPerMiB, w.payoutAddress)
   return {
     version: w.version,
     roles,

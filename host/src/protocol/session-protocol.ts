@@ -1,6 +1,7 @@
 /**
  * The consumer <-> exit session protocol of Speed mode, a protomux channel over the hyperdht
- * (secret-stream) connection: the consumer asks for a tunnel with its WireGuard public key; the
+ * (secret-stream) connection: the consumer asks for a tunnel with its WireGuard public key and
+ * the rate it pays per MiB (the exit's price; paid over the pay channel, protocol/pay-channel.ts); the
  * exit answers with the tunnel address it assigned, its gateway (also its DNS resolver), the MTU
  * and its WireGuard public key, or refuses with a stable code (protocol/wire-codes.ts).
  *
@@ -13,14 +14,18 @@ import { parseIPv4 } from '../../../shared/bypass-ip-address.ts'
 import { failWith } from '../lib/coded-error.ts'
 import { struct } from '../lib/struct-encoding.ts'
 import { defineChannel } from './channel-definition.ts'
+import { MAX_PRICE_TIER } from './price-tiers.ts'
 import { ProtocolError } from './protocol-errors.ts'
 
 export const SESSION_PROTOCOL = 'macro-vpn/session'
-export const SESSION_VERSION = 1
+/** 2: the request carries the rate the consumer pays. */
+export const SESSION_VERSION = 2
 
 const fail: (message: string) => never = failWith(ProtocolError.BAD_SESSION_MESSAGE)
 
-export const tunnelRequestEncoding = struct({ version: c.uint, wgPublicKey: c.fixed32 })
+export const tunnelRequestEncoding = struct({ version: c.uint, wgPublicKey: c.fixed32, rateLamportsPerMiB: c.uint }, (m) => {
+  if (m.rateLamportsPerMiB > MAX_PRICE_TIER) fail('tunnel request rate above any exit price')
+})
 export type TunnelRequest = ReturnType<typeof tunnelRequestEncoding.decode>
 
 export const tunnelGrantEncoding = struct({ version: c.uint, wgPublicKey: c.fixed32, address: c.string, gateway: c.string, mtu: c.uint }, (m) => {

@@ -13,7 +13,10 @@
  *
  * Every incoming connection is offered to each role; the peer opens the channel it wants. One
  * that opens none within 30 s is closed. Every byte carried goes through one meter
- * (relay/hop-meter.ts; payments plug in there). The caller validates its options (the CLI does).
+ * (payments/hop-meter.ts). With an RPC URL the provider has payments (payments/payments.ts): a
+ * wallet whose address its descriptor publishes, vouchers collected from whoever pays it, its
+ * own next hops paid from that wallet, and every voucher held settled at close (within 10 s).
+ * Without one it is a volunteer: price 0, no wallet. The caller validates its options (the CLI does).
  *
  * Privacy: nothing here logs a consumer's key, address or traffic; only aggregate counters.
  */
@@ -27,12 +30,15 @@ import { PeerDialer } from '../overlay/peer-dialer.ts'
 import { ProviderVerifier } from '../overlay/provider-verifier.ts'
 import { DESCRIPTOR_VERSION, type ProviderDescriptor, type ProviderRole } from '../protocol/provider-descriptor.ts'
 import { DEFAULT_TUNNEL_MTU } from '../protocol/tunnel-mtu.ts'
+import { CountingMeter, type HopMeter, type MeterTotals } from '../payments/hop-meter.ts'
+import { FEE_LAMPORTS, formatSol } from '../payments/payment-terms.ts'
+import { Payments, type WalletSummary } from '../payments/payments.ts'
+import { PaymentsError } from '../payments/payments-errors.ts'
 import { DEFAULT_EXIT_POLICY } from '../system/exit-firewall.ts'
 import { ExitRole, type ExitRoleStats } from './exit/exit-role.ts'
 import { ProviderAnnouncer } from './provider-announcer.ts'
 import { loadProviderIdentity, type ProviderIdentity } from './provider-identity.ts'
 import type { CircuitSwitchStats } from './relay/circuit-switch.ts'
-import { CountingMeter, type HopMeter, type MeterTotals } from './relay/hop-meter.ts'
 import { RelayRole } from './relay/relay-role.ts'
 
 /** A connection that neither opens a tunnel nor carries a circuit within this time is closed. */
@@ -60,7 +66,9 @@ export interface ProviderNodeOptions {
   blindRelay?: boolean
   /** Peers using the blind relay at once (default 64). */
   maxRelayedPeers?: number
-  /** Counts (and may refuse) every byte carried; default: counting only. */
+  /** The Solana ledger's JSON-RPC URL: payments on (needed for a price above 0). */
+  rpcUrl?: string
+  /** Counts every byte carried; default: the payments' meter with an RPC URL, else counting only. */
   meter?: HopMeter
 }
 
@@ -71,7 +79,11 @@ export interface ProviderNodeStats {
   exit: ExitRoleStats | null
   circuits: CircuitSwitchStats | null
   metered: MeterTotals | null
+  earnings: ReturnType<NonNullable<Payments['earnings']>['stats']> | null
 }
+
+/** A payee's wallet must exist on chain (rent-exempt) before transfers to it can land. */
+const MIN_PAYEE_BALANCE = 890_880 + 2 * FEE_LAMPORTS
 
 const DEFAULTS = {
   ifname: 'mvpnx0',
@@ -87,7 +99,10 @@ const DEFAULTS = {
 }
 
 export class ProviderNode {
-  readonly opts: Defaulted<ProviderNodeOptions, typeof DEFAULTS> & { blindRelay: boolean; meter: HopMeter }
+  readonly opts: Defaulted<ProviderNodeOptions, typeof DEFAULTS> & { blindRelay: boolean }
+  /** Null for a volunteer without a wallet. */
+  readonly payments: Payments | null
+  private meter: HopMeter
   private identity: ProviderIdentity | null = null
   private dht: DHT | null = null
   private dialer: PeerDialer | null = null
@@ -104,7 +119,12 @@ export class ProviderNode {
   constructor(opts: ProviderNodeOptions) {
     const roles = [...new Set(opts.roles)].sort()
     const merged = withDefaults({ ...opts, roles }, DEFAULTS)
-    this.opts = { ...merged, blindRelay: opts.blindRelay ?? roles.includes('relay'), meter: opts.meter ?? new CountingMeter() }
+    this.opts = { ...merged, blindRelay: opts.blindRelay ?? roles.includes('relay') }
+    if (this.opts.priceLamportsPerMiB > 0 && !opts.rpcUrl) {
+      throw new CodedError(PaymentsError.PAYMENTS_OFF, 'A provider with a price needs a ledger to be paid on: give it --rpc URL.')
+    }
+    this.payments = opts.rpcUrl ? new Payments({ stateDir: opts.stateDir, rpcUrl: opts.rpcUrl, earn: true }) : null
+    this.meter = opts.meter ?? new CountingMeter()
   }
 
   get isExit(): boolean {
@@ -122,15 +142,21 @@ export class ProviderNode {
   }
 
   stats(): ProviderNodeStats {
-    const meter = this.opts.meter
+    const meter = this.meter
     return {
       sessions: this.exit?.stats().sessions ?? 0,
       exit: this.exit?.stats() ?? null,
       circuits: this.relay?.stats() ?? null,
       blindRelay: this.blindRelay?.stats() ?? null,
       dials: this.dialer?.stats() ?? null,
-      metered: meter instanceof CountingMeter ? { ...meter.totals } : null
+      metered: 'totals' in meter ? { ...(meter as { totals: MeterTotals }).totals } : null,
+      earnings: this.payments?.earnings?.stats() ?? null
     }
+  }
+
+  /** The wallet as `macro-vpn wallet` shows it (null for a volunteer). */
+  async wallet(): Promise<WalletSummary | null> {
+    return (await this.payments?.summary()) ?? null
   }
 
   async open(): Promise<void> {
@@ -149,6 +175,11 @@ export class ProviderNode {
     try {
       const identity = step(await loadProviderIdentity(opts.stateDir))
       this.identity = identity
+      if (this.payments) {
+        step(await this.payments.open())
+        if (!opts.meter) this.meter = this.payments.meter
+        if (opts.priceLamportsPerMiB > 0) await this.checkPayee(this.payments)
+      }
       if (this.isExit) {
         const exit = new ExitRole({
           ifname: opts.ifname,
@@ -157,7 +188,8 @@ export class ProviderNode {
           wgPrivateKey: identity.wgPrivateKey,
           wgPublicKey: identity.wgPublicKey,
           dnsPort: opts.dnsPort,
-          meter: opts.meter
+          meter: this.meter,
+          priceLamportsPerMiB: opts.priceLamportsPerMiB
         })
         this.exit = exit
         step(await exit.open(() => this.closing))
@@ -178,8 +210,9 @@ export class ProviderNode {
         maxCircuits: opts.maxCircuits,
         bandwidthMbps: opts.bandwidthMbps,
         circuitBandwidthMbps: opts.circuitBandwidthMbps,
-        meter: opts.meter,
-        isProvider: (key) => verifier.isProvider(key)
+        priceLamportsPerMiB: opts.priceLamportsPerMiB,
+        meter: this.meter,
+        describe: (key) => verifier.describe(key)
       })
       const server = dht.createServer({}, (conn) => this.onConnection(conn))
       this.server = server
@@ -200,6 +233,18 @@ export class ProviderNode {
     }
   }
 
+  /** A priced provider's wallet must be able to receive: funded above the rent-exempt minimum. */
+  private async checkPayee(payments: Payments): Promise<void> {
+    const { address } = payments.wallet
+    const balance = Number(await payments.ledger.balance(address))
+    if (balance < MIN_PAYEE_BALANCE) {
+      throw new CodedError(
+        PaymentsError.INSUFFICIENT_FUNDS,
+        `The wallet ${address} holds ${formatSol(balance)}: a paid provider's wallet must hold at least ${formatSol(MIN_PAYEE_BALANCE)} before it can be paid (and more to pay its next hops). Fund it: macro-vpn wallet airdrop 1 --state ${this.opts.stateDir} --rpc ${payments.opts.rpcUrl} (local ledger and test clusters), or send SOL to ${address}.`
+      )
+    }
+  }
+
   private descriptor(): ProviderDescriptor {
     if (!this.identity) throw new CodedError(LibError.NOT_OPEN, 'The provider is not open.')
     return {
@@ -214,7 +259,7 @@ export class ProviderNode {
         ? { blockedCidrs: [...DEFAULT_EXIT_POLICY.blockedCidrs], blockedTcpPorts: [...DEFAULT_EXIT_POLICY.blockedTcpPorts] }
         : { blockedCidrs: [], blockedTcpPorts: [] },
       wgPublicKey: this.identity.wgPublicKey,
-      payoutAddress: '',
+      payoutAddress: this.payments?.wallet.address ?? '',
       seq: Date.now()
     }
   }
@@ -255,6 +300,8 @@ export class ProviderNode {
 
   private async teardown(): Promise<void> {
     this.relay?.close()
+    // Cash what payers owe before leaving (at most 10 s): the links are gone, the ledger is not.
+    await this.payments?.close(10_000).catch(() => {})
     this.dialer?.destroy()
     this.directory?.close()
     await this.blindRelay?.close()

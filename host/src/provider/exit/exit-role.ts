@@ -12,16 +12,17 @@
  */
 import type { NoiseSocket } from 'hyperdht'
 import { errorCode } from '../../lib/coded-error.ts'
-import { decodeTunnelAsk, encodeTunnelAnswer, type ExitTunnelAnswer } from '../../protocol/circuit-messages.ts'
-import { DestroyCode, TunnelRefusalCode } from '../../protocol/wire-codes.ts'
+import { encodeTunnelAnswer, type ExitTunnelAnswer, type ExitTunnelAsk } from '../../protocol/circuit-messages.ts'
+import { TunnelRefusalCode } from '../../protocol/wire-codes.ts'
 import type { CircuitTerminus, TerminusAnswer, TunnelOutlet } from '../relay/circuit-terminus.ts'
-import type { HopMeter } from '../relay/hop-meter.ts'
-import { CodedError } from '../../lib/coded-error.ts'
+import type { HopMeter } from '../../payments/hop-meter.ts'
 import { ExitGateway, type ExitGatewayOptions, type ExitGatewayStats } from './exit-gateway.ts'
 import { SessionServer } from './session-server.ts'
 
 export interface ExitRoleOptions extends ExitGatewayOptions {
   meter: HopMeter
+  /** The exit's price, lamports per MiB: what a Speed session must pay. */
+  priceLamportsPerMiB: number
 }
 
 export interface ExitRoleStats extends ExitGatewayStats {
@@ -36,7 +37,7 @@ export class ExitRole implements CircuitTerminus {
 
   constructor(opts: ExitRoleOptions) {
     this.gateway = new ExitGateway(opts)
-    this.sessions = new SessionServer({ gateway: this.gateway, meter: opts.meter })
+    this.sessions = new SessionServer({ gateway: this.gateway, meter: opts.meter, priceLamportsPerMiB: opts.priceLamportsPerMiB })
   }
 
   /** Interface, address, firewall, resolver. `isClosing` lets a close() during open() stop it between steps. */
@@ -53,13 +54,7 @@ export class ExitRole implements CircuitTerminus {
     return this.sessions.accept(conn)
   }
 
-  async openTunnel(payload: Buffer, outlet: TunnelOutlet): Promise<TerminusAnswer> {
-    let ask
-    try {
-      ask = decodeTunnelAsk(payload)
-    } catch (err) {
-      throw new CodedError(DestroyCode.BAD_TUNNEL_REQUEST, 'The tunnel request in the handshake does not decode.', { cause: err })
-    }
+  async openTunnel(ask: ExitTunnelAsk, outlet: TunnelOutlet): Promise<TerminusAnswer> {
     let answer: ExitTunnelAnswer
     let tunnel = null
     try {

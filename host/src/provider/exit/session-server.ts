@@ -2,7 +2,9 @@
  * The exit's side of Speed mode: a consumer's direct one-hop session on an incoming connection.
  * The consumer opens the session channel (protocol/session-protocol.ts) and asks for a tunnel;
  * its WireGuard datagrams then arrive as unordered secret-stream messages and go to the tunnel,
- * probes are echoed in place. Every datagram is metered (relay/hop-meter.ts) like a circuit's.
+ * probes are echoed in place. Every datagram is metered (payments/hop-meter.ts) like a circuit's,
+ * at the rate the request names: it must cover the exit's price, and the link's meter must admit
+ * its payer (the consumer pays the exit itself in Speed mode, over the pay channel).
  *
  * Privacy: nothing here logs a consumer's key, address or traffic; only aggregate counters.
  */
@@ -12,7 +14,7 @@ import { answerProbe, isProbeRequest } from '../../protocol/probe.ts'
 import { sessionChannel, type TunnelRequest } from '../../protocol/session-protocol.ts'
 import { TunnelRefusalCode } from '../../protocol/wire-codes.ts'
 import type { TunnelOutlet } from '../relay/circuit-terminus.ts'
-import { BACKWARD, FORWARD, type CircuitMeter, type HopMeter, type LinkMeter } from '../relay/hop-meter.ts'
+import { BACKWARD, FORWARD, type CircuitMeter, type HopMeter, type LinkMeter } from '../../payments/hop-meter.ts'
 import type { ExitGateway, ExitTunnel } from './exit-gateway.ts'
 
 interface Session extends TunnelOutlet {
@@ -22,17 +24,19 @@ interface Session extends TunnelOutlet {
   requested: boolean
   closed: boolean
   link: LinkMeter
-  meter: CircuitMeter
+  meter: CircuitMeter | null
 }
 
 export class SessionServer {
   private readonly gateway: ExitGateway
   private readonly meter: HopMeter
+  private readonly price: number
   private readonly sessions = new Set<Session>()
 
-  constructor(opts: { gateway: ExitGateway; meter: HopMeter }) {
+  constructor(opts: { gateway: ExitGateway; meter: HopMeter; priceLamportsPerMiB: number }) {
     this.gateway = opts.gateway
     this.meter = opts.meter
+    this.price = opts.priceLamportsPerMiB
   }
 
   get size(): number {
@@ -41,8 +45,13 @@ export class SessionServer {
 
   /** Offer the session channel on an incoming connection; returns whether the connection now carries a tunnel. */
   accept(conn: NoiseSocket): { inUse(): boolean } {
-    const link = this.meter.openLink({ inbound: true })
-    const meter = link.openCircuit()
+    const link = this.meter.openLink({
+      inbound: true,
+      conn,
+      payee: '',
+      // The consumer stopped paying: its tunnel ends with the connection.
+      onrefuse: () => setTimeout(() => conn.destroy(), 1000).unref()
+    })
     const session: Session = {
       conn,
       channel: null,
@@ -50,10 +59,10 @@ export class SessionServer {
       requested: false,
       closed: false,
       link,
-      meter,
+      meter: null,
       // Hot path: wireguard-go -> consumer, as one unordered message.
       sendDatagram: (buf: Buffer) => {
-        if (meter.carry(BACKWARD, buf.byteLength)) conn.trySend(buf)
+        if (session.meter?.carry(BACKWARD, buf.byteLength)) conn.trySend(buf)
       }
     }
     this.sessions.add(session)
@@ -67,7 +76,7 @@ export class SessionServer {
         if (answerProbe(buf, 0, buf.byteLength)) conn.trySend(buf)
         return
       }
-      if (tunnel !== null && meter.carry(FORWARD, buf.byteLength)) tunnel.deliver(buf, 0, buf.byteLength, session)
+      if (tunnel !== null && session.meter!.carry(FORWARD, buf.byteLength)) tunnel.deliver(buf, 0, buf.byteLength, session)
     })
 
     try {
@@ -99,7 +108,17 @@ export class SessionServer {
       return
     }
     session.requested = true
+    if (request.rateLamportsPerMiB < this.price) {
+      session.requested = false
+      channel.send.refusal({
+        code: TunnelRefusalCode.PRICE_TOO_LOW,
+        message: `This exit costs ${this.price} lamports per MiB; the request offered ${request.rateLamportsPerMiB}.`
+      })
+      return
+    }
     try {
+      await session.link.admit(request.rateLamportsPerMiB)
+      if (session.closed) return
       const { tunnel, grant } = await this.gateway.openTunnel({ version: request.version, wgPublicKey: request.wgPublicKey, resumeToken: null }, session, {
         resumable: false
       })
@@ -107,6 +126,7 @@ export class SessionServer {
         tunnel.detach(session)
         return
       }
+      session.meter = session.link.openCircuit(request.rateLamportsPerMiB)
       session.tunnel = tunnel
       channel.send.grant(grant)
     } catch (err) {
@@ -126,7 +146,7 @@ export class SessionServer {
     this.sessions.delete(session)
     session.tunnel?.detach(session)
     session.tunnel = null
-    session.meter.close()
+    session.meter?.close()
     session.link.close()
   }
 

@@ -8,7 +8,7 @@
 import crypto from 'node:crypto'
 import type { NoiseSocket } from 'hyperdht'
 import { circuitChannel, type CircuitChannelEnd, type CircuitChannelHandlers, type CreatedMessage } from '../../protocol/circuit-channel.ts'
-import type { LinkMeter } from './hop-meter.ts'
+import type { LinkMeter } from '../../payments/hop-meter.ts'
 
 export class CircuitLink<C> {
   readonly conn: NoiseSocket
@@ -78,8 +78,8 @@ export class CircuitLink<C> {
     }
   }
 
-  /** Send a create and wait for its created (null on timeout or link loss). */
-  create(circuitId: number, seqBase: number, handshake: Buffer, timeoutMs: number): Promise<CreatedMessage | null> {
+  /** Send a create (paid `rate` lamports per MiB) and wait for its created (null on timeout or link loss). */
+  create(circuitId: number, seqBase: number, rate: number, handshake: Buffer, timeoutMs: number): Promise<CreatedMessage | null> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pendingCreates.delete(circuitId)
@@ -89,7 +89,7 @@ export class CircuitLink<C> {
         clearTimeout(timer)
         resolve(m)
       })
-      this.channel.send.create({ circuitId, seqBase, handshake })
+      this.channel.send.create({ circuitId, seqBase, rateLamportsPerMiB: rate, handshake })
     })
   }
 

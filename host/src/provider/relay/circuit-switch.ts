@@ -8,12 +8,20 @@
  * never sees the consumer's key (the handshake uses a fresh one) nor, as an entry of a longer
  * circuit, the exit. Relays never open connections to the web.
  *
+ * Payments (DESIGN.md section 4): every CREATE names the rate its sender pays per MiB of the
+ * circuit's cells on that link, and the consumer's ask inside the handshake tells a relay what it
+ * must pay its next hop. A hop accepts a circuit only when the rate covers its own price plus
+ * what it passes on, the link's meter admits the payer, and (when it must pass something on) it
+ * can pay; it then collects on the inbound link and pays on the outbound one, both through the
+ * meter (payments/hop-meter.ts), which may drop the cells of a payer that is behind.
+ *
  * Hot path (`onDatagram`): DATA cells. No JSON, no logging, no allocation of ours besides the
  * buffer views sodium needs; cells over a bandwidth cap or for unknown circuits are dropped,
  * never queued (the per-link send is `trySend`: a saturated link drops too).
  */
 import type { KeyPair, NoiseSocket } from 'hyperdht'
 import { errorCode } from '../../lib/coded-error.ts'
+import { BACKWARD, FORWARD, type CircuitMeter, type HopMeter } from '../../payments/hop-meter.ts'
 import { TokenBucket } from '../../lib/token-bucket.ts'
 import type { PeerDialer } from '../../overlay/peer-dialer.ts'
 import {
@@ -27,18 +35,20 @@ import {
   setCellCircuitId,
   writeCellHeader
 } from '../../protocol/circuit-cell.ts'
-import type { DestroyMessage } from '../../protocol/circuit-channel.ts'
-import { decodeExtend, encodeExtended, type ExtendedBody } from '../../protocol/circuit-messages.ts'
+import type { CreateMessage, DestroyMessage } from '../../protocol/circuit-channel.ts'
+import { decodeExtend, decodeHopAsk, encodeExtended, type ExtendedBody, type HopAsk } from '../../protocol/circuit-messages.ts'
 import { HopResponder } from '../../protocol/hop-handshake.ts'
+import type { ProviderDescriptor } from '../../protocol/provider-descriptor.ts'
 import { HopLayer } from '../../protocol/onion-layers.ts'
 import { answerProbe, isProbeRequest } from '../../protocol/probe.ts'
 import { DestroyCode, ExtendRefusalCode } from '../../protocol/wire-codes.ts'
 import { CircuitLink } from './circuit-link.ts'
 import type { CircuitTerminus, TerminusTunnel, TunnelOutlet } from './circuit-terminus.ts'
-import { BACKWARD, FORWARD, type CircuitMeter, type HopMeter } from './hop-meter.ts'
 
 const LINK_TIMEOUT_MS = 10_000
 const IDLE_LINK_MS = 60_000
+/** After a meter refused a link's peer, the connection is closed this long after the destroys went out. */
+const REFUSED_LINK_LINGER_MS = 1000
 /**
  * Circuits one inbound link may hold unless its peer is a provider (a relay aggregates many
  * consumers' circuits on one link; a consumer needs one, and a fresh link for its standby).
@@ -62,13 +72,16 @@ export interface CircuitSwitchOptions {
   totalBytesPerSecond: number
   /** Per-circuit cap in bytes per second, 0 = none. */
   circuitBytesPerSecond: number
-  /** Counts (and may refuse) every byte carried, per link and circuit. */
+  /** This hop's own price, lamports per MiB (what it keeps of a circuit's rate). */
+  priceLamportsPerMiB: number
+  /** Counts every byte carried, per link and circuit; collects from payers and pays next hops. */
   meter: HopMeter
   /**
-   * Whether `key` has a verified provider descriptor (relay or exit): circuits are extended only to
-   * providers, and only providers' links may hold more than MAX_CIRCUITS_PER_CONSUMER_LINK circuits.
+   * The verified provider descriptor of `key` (relay or exit), or null: circuits are extended only
+   * to providers (and paid to the payout address they publish), and only providers' links may
+   * hold more than MAX_CIRCUITS_PER_CONSUMER_LINK circuits.
    */
-  isProvider: (key: Buffer) => Promise<boolean>
+  describe: (key: Buffer) => Promise<ProviderDescriptor | null>
 }
 
 export interface CircuitSwitchStats {
@@ -89,7 +102,12 @@ class HopCircuit implements TunnelOutlet {
   readonly prevId: number
   readonly layer: HopLayer
   readonly bucket: TokenBucket
+  /** Collects on the previous link (at the rate its CREATE named). */
   readonly meter: CircuitMeter
+  /** What this hop pays its next hop per MiB (the consumer's ask). */
+  readonly downstream: number
+  /** Pays on the next link (null until extended). */
+  nextMeter: CircuitMeter | null = null
   next: Link | null = null
   nextId = 0
   /** The next backward sequence this hop may use for cells it originates. */
@@ -102,14 +120,15 @@ class HopCircuit implements TunnelOutlet {
   extendedCells = 0
   private readonly sw: CircuitSwitch
 
-  constructor(sw: CircuitSwitch, prev: Link, prevId: number, layer: HopLayer, seqBase: number, bytesPerSecond: number) {
+  constructor(sw: CircuitSwitch, prev: Link, create: CreateMessage, layer: HopLayer, downstream: number, bytesPerSecond: number) {
     this.sw = sw
     this.prev = prev
-    this.prevId = prevId
+    this.prevId = create.circuitId
     this.layer = layer
-    this.nextBackwardSeq = seqBase
+    this.nextBackwardSeq = create.seqBase
+    this.downstream = downstream
     this.bucket = new TokenBucket(bytesPerSecond)
-    this.meter = prev.meter.openCircuit()
+    this.meter = prev.meter.openCircuit(create.rateLamportsPerMiB)
   }
 
   /** Exit hop, hot path: a datagram from wireguard-go back into the circuit. */
@@ -144,14 +163,15 @@ export class CircuitSwitch {
 
   /** An incoming connection whose peer opened the circuit channel (the caller routes datagrams here). */
   acceptLink(conn: NoiseSocket): Link {
-    const link: Link = new CircuitLink<HopCircuit>(conn, true, this.opts.meter.openLink({ inbound: true }), {
+    const meter = this.opts.meter.openLink({ inbound: true, conn, payee: '', onrefuse: (code) => this.onRefused(link, code) })
+    const link: Link = new CircuitLink<HopCircuit>(conn, true, meter, {
       // A peer that speaks only the session channel rejects this one: that closes nothing.
       onclose: () => {
         if (link.opened) conn.destroy()
       },
       on: {
         create: (m) => {
-          this.onCreate(link, m.circuitId, m.seqBase, m.handshake).catch(() => {})
+          this.onCreate(link, m).catch(() => {})
         },
         cell: (cell) => this.onForwardControl(link, cell),
         destroy: (m) => this.onDestroy(link, m)
@@ -186,12 +206,17 @@ export class CircuitSwitch {
       return
     }
     const length = buf.byteLength
-    if (!this.totalBucket.take(length) || !circuit.bucket.take(length) || !circuit.meter.carry(link.inbound ? FORWARD : BACKWARD, length)) {
+    // On the previous link the cell is the one that arrived (forward) or ours with one layer more (backward).
+    const prevBytes = link.inbound ? length : length + ONION_LAYER_BYTES
+    if (!this.totalBucket.take(length) || !circuit.bucket.take(length) || !circuit.meter.carry(link.inbound ? FORWARD : BACKWARD, prevBytes)) {
       this.counters.cellsDropped++
       return
     }
     if (link.inbound) this.forwardData(circuit, buf, h.seq)
-    else this.backwardData(circuit, buf, h.seq)
+    else {
+      circuit.nextMeter?.carry(BACKWARD, length)
+      this.backwardData(circuit, buf, h.seq)
+    }
   }
 
   private forwardData(circuit: HopCircuit, buf: Buffer, seq: number): void {
@@ -203,6 +228,7 @@ export class CircuitSwitch {
     const next = circuit.next
     if (next !== null) {
       setCellCircuitId(buf, circuit.nextId)
+      circuit.nextMeter!.carry(FORWARD, CELL_HEADER_BYTES + n)
       next.conn.trySend(buf.subarray(0, CELL_HEADER_BYTES + n))
       this.counters.cellsForwarded++
       return
@@ -233,7 +259,7 @@ export class CircuitSwitch {
 
   /** A cell this hop originates towards the consumer (exit data, probe replies). */
   sendBackwardData(circuit: HopCircuit, payload: Buffer, length: number): void {
-    if (circuit.ended || !circuit.meter.carry(BACKWARD, length)) return
+    if (circuit.ended || !circuit.meter.carry(BACKWARD, CELL_HEADER_BYTES + length + ONION_LAYER_BYTES)) return
     const seq = circuit.nextBackwardSeq++
     const n = circuit.layer.addBackward(payload, length, seq, this.scratchPayload)
     if (n < 0) return
@@ -241,7 +267,8 @@ export class CircuitSwitch {
     circuit.prev.conn.trySend(this.scratch.subarray(0, CELL_HEADER_BYTES + n))
   }
 
-  private async onCreate(link: Link, circuitId: number, seqBase: number, handshake: Buffer): Promise<void> {
+  private async onCreate(link: Link, create: CreateMessage): Promise<void> {
+    const { circuitId } = create
     const refuse = (code: string): void => {
       this.counters.refused++
       link.channel.send.destroy({ circuitId, code })
@@ -254,7 +281,7 @@ export class CircuitSwitch {
     link.creating.add(circuitId)
     try {
       if (link.circuits.size + link.creating.size > MAX_CIRCUITS_PER_CONSUMER_LINK && !(await this.fromProvider(link))) return refuse(DestroyCode.LINK_FULL)
-      await this.answerCreate(link, circuitId, seqBase, handshake, refuse)
+      await this.answerCreate(link, create, refuse)
     } finally {
       this.creating--
       link.creating.delete(circuitId)
@@ -263,27 +290,58 @@ export class CircuitSwitch {
 
   /** Whether the peer of an inbound link is a provider (looked up once per link). */
   private fromProvider(link: Link): Promise<boolean> {
-    link.provider ??= this.opts.isProvider(link.remoteKey).catch(() => false)
+    link.provider ??= this.isProvider(link.remoteKey)
     return link.provider
   }
 
-  private async answerCreate(link: Link, circuitId: number, seqBase: number, handshake: Buffer, refuse: (code: string) => void): Promise<void> {
-    if (this.closed || link.closed) return
-    const responder = new HopResponder(this.opts.keyPair)
-    let payload: Buffer
+  private isProvider(key: Buffer): Promise<boolean> {
+    return this.opts.describe(key).then(
+      (d) => d !== null,
+      () => false
+    )
+  }
+
+  /**
+   * The payment terms of a circuit: the rate covers this hop's price plus what it passes on, the
+   * link's payer is admitted, and this hop can pay its next hop. Returns the refusal code, or null.
+   */
+  private async admitPayment(link: Link, rate: number, downstream: number): Promise<string | null> {
+    if (rate < this.opts.priceLamportsPerMiB + downstream) return DestroyCode.PRICE_TOO_LOW
     try {
-      payload = responder.accept(handshake).payload
+      if (downstream > 0) await this.opts.meter.checkCanPay(downstream)
+      await link.meter.admit(rate)
+    } catch (err) {
+      return errorCode(err) ?? DestroyCode.PAYMENT_REQUIRED
+    }
+    return null
+  }
+
+  private async answerCreate(link: Link, create: CreateMessage, refuse: (code: string) => void): Promise<void> {
+    if (this.closed || link.closed) return
+    const { circuitId } = create
+    const responder = new HopResponder(this.opts.keyPair)
+    let ask: HopAsk
+    try {
+      const { payload } = responder.accept(create.handshake)
+      try {
+        ask = decodeHopAsk(payload)
+      } catch {
+        return refuse(DestroyCode.BAD_HOP_ASK)
+      }
     } catch {
       return refuse(DestroyCode.HANDSHAKE_FAILED)
     }
-    const wantsExit = payload.byteLength > 0
     const terminus = this.opts.terminus
-    if (wantsExit && terminus === null) return refuse(DestroyCode.NOT_AN_EXIT)
-    if (!wantsExit && !this.opts.extend) return refuse(DestroyCode.NOT_A_RELAY)
+    if (ask.kind === 'exit' && terminus === null) return refuse(DestroyCode.NOT_AN_EXIT)
+    if (ask.kind === 'relay' && !this.opts.extend) return refuse(DestroyCode.NOT_A_RELAY)
+    const downstream = ask.kind === 'relay' ? ask.downstreamLamportsPerMiB : 0
+    const unpaid = await this.admitPayment(link, create.rateLamportsPerMiB, downstream)
+    if (unpaid !== null) return refuse(unpaid)
+    if (this.closed || link.closed) return
 
-    if (!wantsExit) {
+    if (ask.kind === 'relay') {
       const { message, keys } = responder.reply()
-      this.addCircuit(link, circuitId, new HopCircuit(this, link, circuitId, new HopLayer(keys), seqBase, this.opts.circuitBytesPerSecond))
+      this.addCircuit(link, circuitId, new HopCircuit(this, link, create, new HopLayer(keys), downstream, this.opts.circuitBytesPerSecond))
       link.channel.send.created({ circuitId, handshake: message })
       return
     }
@@ -295,7 +353,7 @@ export class CircuitSwitch {
     const placeholder: TunnelOutlet = { sendDatagram: (buf) => circuit?.sendDatagram(buf) }
     let answer
     try {
-      answer = await terminus!.openTunnel(payload, placeholder)
+      answer = await terminus!.openTunnel(ask.tunnel, placeholder)
     } catch (err) {
       return refuse(errorCode(err) ?? DestroyCode.BAD_TUNNEL_REQUEST)
     }
@@ -312,7 +370,7 @@ export class CircuitSwitch {
       return
     }
     if (tunnel !== null) {
-      circuit = new HopCircuit(this, link, circuitId, new HopLayer(reply.keys), seqBase, this.opts.circuitBytesPerSecond)
+      circuit = new HopCircuit(this, link, create, new HopLayer(reply.keys), 0, this.opts.circuitBytesPerSecond)
       circuit.tunnel = tunnel
       tunnel.attach(circuit)
       tunnel.detach(placeholder)
@@ -336,8 +394,9 @@ export class CircuitSwitch {
   }
 
   /**
-   * Control cells go through the same bandwidth caps and meter as data (a cell over them is
-   * dropped), and a circuit takes no more of them than building it needs: past that it ends.
+   * Control cells go through the same bandwidth caps and meters as data (a cell over them is
+   * dropped; on the previous link it is the cell as it arrived forward or as it leaves backward,
+   * one layer larger), and a circuit takes no more of them than building it takes: past that it ends.
    */
   private admitControl(link: Link, circuit: HopCircuit, bytes: number): boolean {
     const forward = link.inbound
@@ -347,10 +406,12 @@ export class CircuitSwitch {
       this.endCircuit(circuit, DestroyCode.TOO_MANY_CONTROL_CELLS, 'both')
       return false
     }
-    if (!this.totalBucket.take(bytes) || !circuit.bucket.take(bytes) || !circuit.meter.carry(forward ? FORWARD : BACKWARD, bytes)) {
+    const prevBytes = forward ? bytes : bytes + ONION_LAYER_BYTES
+    if (!this.totalBucket.take(bytes) || !circuit.bucket.take(bytes) || !circuit.meter.carry(forward ? FORWARD : BACKWARD, prevBytes)) {
       this.counters.cellsDropped++
       return false
     }
+    if (!forward) circuit.nextMeter?.carry(BACKWARD, bytes)
     return true
   }
 
@@ -369,6 +430,7 @@ export class CircuitSwitch {
     }
     if (circuit.next) {
       setCellCircuitId(cell, circuit.nextId)
+      circuit.nextMeter?.carry(FORWARD, CELL_HEADER_BYTES + n)
       circuit.next.channel.send.cell(cell.subarray(0, CELL_HEADER_BYTES + n))
       return
     }
@@ -410,22 +472,36 @@ export class CircuitSwitch {
     }
     circuit.extending = true
     // Only providers are dialled: a circuit cannot turn a relay against any other DHT server.
-    const provider = await this.opts.isProvider(ext.nextKey).catch(() => false)
+    const descriptor = await this.opts.describe(ext.nextKey).catch(() => null)
     if (circuit.ended) return
-    if (!provider) {
+    if (descriptor === null) {
       answer({ ok: false, code: ExtendRefusalCode.EXTEND_FAILED, message: 'The next hop is not a provider with a valid descriptor.' })
       return
     }
-    const next = await this.linkTo(ext.nextKey)
+    if (circuit.downstream > 0 && descriptor.payoutAddress === '') {
+      answer({ ok: false, code: ExtendRefusalCode.BAD_EXTEND, message: 'The circuit asks this hop to pay a next hop that has no payout address.' })
+      return
+    }
+    const next = await this.linkTo(ext.nextKey, descriptor.payoutAddress)
     if (circuit.ended) return
     if (next === null) {
       answer({ ok: false, code: ExtendRefusalCode.EXTEND_FAILED, message: 'The next hop could not be reached.' })
       return
     }
+    try {
+      await next.meter.admit(circuit.downstream)
+    } catch (err) {
+      if (!circuit.ended) answer({ ok: false, code: ExtendRefusalCode.EXTEND_FAILED, message: `This hop cannot pay the next hop (${errorCode(err) ?? 'unknown'}).` })
+      this.maybeIdle(next)
+      return
+    }
+    if (circuit.ended) return
     const nextId = next.allocateId()
     next.circuits.set(nextId, circuit)
-    const created = await next.create(nextId, seq + 1, ext.handshake, LINK_TIMEOUT_MS)
+    const nextMeter = next.meter.openCircuit(circuit.downstream)
+    const created = await next.create(nextId, seq + 1, circuit.downstream, ext.handshake, LINK_TIMEOUT_MS)
     if (circuit.ended || created === null) {
+      nextMeter.close()
       next.circuits.delete(nextId)
       this.maybeIdle(next)
       if (!circuit.ended) {
@@ -435,6 +511,7 @@ export class CircuitSwitch {
     }
     circuit.next = next
     circuit.nextId = nextId
+    circuit.nextMeter = nextMeter
     answer({ ok: true, handshake: created.handshake })
   }
 
@@ -457,11 +534,11 @@ export class CircuitSwitch {
   }
 
   /** The link to a next hop, dialled once and shared by every circuit through it. */
-  private linkTo(key: Buffer): Promise<Link | null> {
+  private linkTo(key: Buffer, payee: string): Promise<Link | null> {
     const hex = key.toString('hex')
     let link = this.outbound.get(hex)
     if (!link) {
-      link = this.dial(key)
+      link = this.dial(key, payee)
       this.outbound.set(hex, link)
       link.then(
         (l) => {
@@ -473,7 +550,7 @@ export class CircuitSwitch {
     return link
   }
 
-  private async dial(key: Buffer): Promise<Link | null> {
+  private async dial(key: Buffer, payee: string): Promise<Link | null> {
     if (this.closed) return null
     let conn: NoiseSocket
     try {
@@ -486,7 +563,8 @@ export class CircuitSwitch {
       return null
     }
     conn.on('error', () => {})
-    const link: Link = new CircuitLink<HopCircuit>(conn, false, this.opts.meter.openLink({ inbound: false }), {
+    const meter = this.opts.meter.openLink({ inbound: false, conn, payee, onrefuse: (code) => this.onRefused(link, code) })
+    const link: Link = new CircuitLink<HopCircuit>(conn, false, meter, {
       onclose: () => conn.destroy(),
       on: {
         cell: (cell) => this.onBackwardControl(link, cell),
@@ -502,6 +580,12 @@ export class CircuitSwitch {
       return null
     }
     return link
+  }
+
+  /** A meter gave up on the link's peer (it stopped paying us, or refused our payments): its circuits end, then the connection. */
+  private onRefused(link: Link, code: string): void {
+    for (const circuit of [...new Set(link.circuits.values())]) this.endCircuit(circuit, code, 'both')
+    setTimeout(() => link.conn.destroy(), REFUSED_LINK_LINGER_MS).unref()
   }
 
   private onDestroy(link: Link, m: DestroyMessage): void {
@@ -529,6 +613,7 @@ export class CircuitSwitch {
     circuit.tunnel = null
     circuit.layer.destroy()
     circuit.meter.close()
+    circuit.nextMeter?.close()
   }
 
   private onLinkClosed(link: Link): void {

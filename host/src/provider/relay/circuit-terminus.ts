@@ -1,9 +1,11 @@
 /**
- * Where a circuit ends when this provider is its exit: the relay role hands the last hop's
- * handshake payload (the consumer's tunnel ask) to the terminus and, once the circuit exists,
- * the datagrams. The exit role implements it (exit/exit-role.ts); a relay without an exit has
- * none. Kept here so that the relay code needs nothing of the exit's.
+ * Where a circuit ends when this provider is its exit: the relay role hands the consumer's
+ * tunnel ask (from the last hop's handshake) to the terminus and, once the circuit exists, the
+ * datagrams. The exit role implements it (exit/exit-role.ts); a relay without an exit has none.
+ * Kept here so that the relay code needs nothing of the exit's.
  */
+import type { ExitTunnelAsk } from '../../protocol/circuit-messages.ts'
+
 /** Where a tunnel's datagrams from wireguard-go go: a session connection or a circuit's last hop. */
 export interface TunnelOutlet {
   sendDatagram(buf: Buffer): void
@@ -27,9 +29,6 @@ export interface TerminusAnswer {
 }
 
 export interface CircuitTerminus {
-  /**
-   * A tunnel for the ask in `payload`, reached through `outlet`. Resolves with the reply payload;
-   * throws a CodedError whose code is a DestroyCode when the ask does not decode.
-   */
-  openTunnel(payload: Buffer, outlet: TunnelOutlet): Promise<TerminusAnswer>
+  /** A tunnel for `ask`, reached through `outlet`. Resolves with the reply payload (a grant or a refusal). */
+  openTunnel(ask: ExitTunnelAsk, outlet: TunnelOutlet): Promise<TerminusAnswer>
 }

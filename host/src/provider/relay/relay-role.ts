@@ -3,7 +3,7 @@
  * that open the circuit channel. As a relay it extends circuits to the next hops consumers name;
  * when the provider is also an exit, circuits may end at its terminus; an exit alone runs this
  * role with `extend: false`, so circuits end there and go no further. Limits: circuits at once,
- * total and per-circuit bandwidth; every byte goes through the meter (relay/hop-meter.ts).
+ * total and per-circuit bandwidth; every byte goes through the meter (payments/hop-meter.ts).
  *
  * It needs a DHT key pair and a dialer, nothing of the provider's process: the daemon can run
  * it beside its consumer side ("share bandwidth") under a provider key of its own.
@@ -12,7 +12,8 @@ import type { KeyPair, NoiseSocket } from 'hyperdht'
 import type { PeerDialer } from '../../overlay/peer-dialer.ts'
 import type { CircuitTerminus } from './circuit-terminus.ts'
 import { CircuitSwitch, type CircuitSwitchStats } from './circuit-switch.ts'
-import type { HopMeter } from './hop-meter.ts'
+import type { HopMeter } from '../../payments/hop-meter.ts'
+import type { ProviderDescriptor } from '../../protocol/provider-descriptor.ts'
 
 const MBIT = 1_000_000 / 8
 
@@ -27,9 +28,11 @@ export interface RelayRoleOptions {
   bandwidthMbps: number
   /** Mbit/s per circuit, 0 = unlimited. */
   circuitBandwidthMbps: number
+  /** This provider's price, lamports per MiB. */
+  priceLamportsPerMiB: number
   meter: HopMeter
-  /** Whether a key has a verified provider descriptor (overlay/provider-verifier.ts). */
-  isProvider: (key: Buffer) => Promise<boolean>
+  /** A key's verified provider descriptor, or null (overlay/provider-verifier.ts). */
+  describe: (key: Buffer) => Promise<ProviderDescriptor | null>
 }
 
 export class RelayRole {
@@ -44,8 +47,9 @@ export class RelayRole {
       maxCircuits: opts.maxCircuits,
       totalBytesPerSecond: opts.bandwidthMbps * MBIT,
       circuitBytesPerSecond: opts.circuitBandwidthMbps * MBIT,
+      priceLamportsPerMiB: opts.priceLamportsPerMiB,
       meter: opts.meter,
-      isProvider: opts.isProvider
+      describe: opts.describe
     })
   }
 
