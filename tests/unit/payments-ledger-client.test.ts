@@ -112,6 +112,18 @@ describe('LedgerClient against the local ledger', () => {
     expect(err.detail).toMatchObject({ reason: 'InstructionError', instruction: 1, instructionError: 'Custom', customCode: 1 })
   })
 
+  it('refuses a voucher that would leave its payee below the rent-exempt minimum, naming the account', async () => {
+    const { address: nonceAccount, nonce } = await ledger.createNonceAccount(payer)
+    const unfunded = await generateKeyPairSigner()
+    const voucher = await signVoucher({ payer, payee: unfunded.address, nonceAccount, nonce, amount: 1000n })
+    const err = await coded(ledger.submit(voucher.wire))
+    expect(err.code).toBe(PaymentsError.TX_REJECTED)
+    expect(err.detail.reason).toBe('InsufficientFundsForRent')
+    // Not 0 (the fee payer): the payee's account.
+    expect(err.detail.account).toBeGreaterThan(0)
+    expect(await ledger.balance(unfunded.address)).toBe(0n)
+  })
+
   it('transfers, and reads the transfer back without a nonce account', async () => {
     const other = await generateKeyPairSigner()
     const signature = await ledger.transfer(payer, other.address, SOL / 2n)

@@ -69,7 +69,9 @@ async function viaState(stateDir: string, rpcOption: string | undefined, action:
     }
     return summary
   }
-  const payments = new Payments({ stateDir, rpcUrl: rpc, earn: true })
+  // Only `settle` with no provider running takes part (earn: it submits what the books hold); reading and
+  // airdrops leave the books to the provider that may be running on them.
+  const payments = new Payments({ stateDir, rpcUrl: rpc, earn: action === 'settle' })
   await payments.open()
   try {
     if (action === 'airdrop') await payments.ledger.airdrop(payments.wallet.address, BigInt(lamports))
@@ -84,7 +86,11 @@ async function viaState(stateDir: string, rpcOption: string | undefined, action:
 async function readOnly(stateDir: string, rpc: string): Promise<WalletResult> {
   const payments = new Payments({ stateDir, rpcUrl: rpc, earn: false })
   await payments.open()
-  return await payments.summary()
+  try {
+    return await payments.summary()
+  } finally {
+    await payments.close(0)
+  }
 }
 
 /** Ask a provider running on `stateDir` to settle now (SIGUSR2); false when none runs. */

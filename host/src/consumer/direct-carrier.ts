@@ -106,11 +106,15 @@ export class DirectCarrier implements Carrier {
     conn.on('error', () => {})
     conn.on('message', this.onMessage)
     const rate = this.opts.exit.descriptor.priceLamportsPerMiB
-    if (rate > 0) await this.openPayment(conn, rate)
+    // The session channel is made at once: the exit opens its end when the connection opens, and
+    // protomux turns away an open that finds no channel here (the payment takes a moment first).
+    let channelOpen!: () => void
+    const opened = new Promise<void>((resolve) => (channelOpen = resolve))
+    let channel!: ReturnType<typeof sessionChannel.attach>
     const granted = new Promise<TunnelGrant>((resolve, reject) => {
       conn.once('close', () => reject(new CodedError(ConsumerError.CONNECT_FAILED, 'The exit closed the connection before granting a tunnel.')))
-      const channel = sessionChannel.attach(conn, {
-        onopen: () => channel.send.request({ version: SESSION_VERSION, wgPublicKey: this.opts.wgPublicKey, rateLamportsPerMiB: rate }),
+      channel = sessionChannel.attach(conn, {
+        onopen: () => channelOpen(),
         on: {
           grant: resolve,
           refusal: (r) => reject(new CodedError(ConsumerError.EXIT_REFUSED, `The exit refused the tunnel (${r.code}): ${r.message}`))
@@ -118,6 +122,10 @@ export class DirectCarrier implements Carrier {
       })
       channel.open()
     })
+    granted.catch(() => {})
+    if (rate > 0) await this.openPayment(conn, rate)
+    await withDeadline(opened, this.timeoutMs, () => new CodedError(ConsumerError.CONNECT_TIMEOUT, 'The exit did not answer in time.'))
+    channel.send.request({ version: SESSION_VERSION, wgPublicKey: this.opts.wgPublicKey, rateLamportsPerMiB: rate })
     const grant = await withDeadline(granted, this.timeoutMs, () => new CodedError(ConsumerError.CONNECT_TIMEOUT, 'The exit did not answer in time.'))
     conn.on('close', () => {
       if (!this.closed) this.onlost(new CodedError(ConsumerError.LINK_LOST, 'The connection to the exit was lost.'))
@@ -137,7 +145,11 @@ export class DirectCarrier implements Carrier {
         if (!this.closed) this.onlost(new CodedError(code, `The exit ended the session over payment (${code}).`))
       }
     })
-    await withDeadline(this.payLink.admit(rate), this.timeoutMs, () => new CodedError(ConsumerError.CONNECT_TIMEOUT, 'Setting up the payment for the exit took too long.'))
+    await withDeadline(
+      this.payLink.admit(rate),
+      this.timeoutMs,
+      () => new CodedError(ConsumerError.CONNECT_TIMEOUT, 'Setting up the payment for the exit took too long.')
+    )
     this.meter = this.payLink.openCircuit(rate)
   }
 

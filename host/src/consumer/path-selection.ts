@@ -134,10 +134,7 @@ export function selectPath(req: PathRequest): PathCandidate[] {
   // The relays, from the exit backwards: middle (hops 3), then entry. A relay passes on what the hops after it cost.
   for (let remaining = hops - 1; remaining > 0; remaining--) {
     const options = relays.filter(
-      (r) =>
-        compatible(r, path) &&
-        canPass(r, spent) &&
-        fits(spent + r.price + completionCost(relays, [...path, r], remaining - 1, spent + r.price), budget)
+      (r) => compatible(r, path) && canPass(r, spent) && fits(spent + r.price + completionCost(relays, [...path, r], remaining - 1, spent + r.price), budget)
     )
     // Unreachable when the exit was drawn with a completion in budget; kept as a guard.
     if (options.length === 0) throw whyNoPath(req, exits, relays, hops, budget)

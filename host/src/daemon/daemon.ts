@@ -149,9 +149,7 @@ export class Daemon {
     this.configStore = new DaemonConfigStore(opts.stateDir)
     this.peers = new PeerStore({ stateDir: opts.stateDir })
     this.pidFile = path.join(opts.stateDir, 'daemon.pid')
-    this.payments = opts.rpcUrl
-      ? new Payments({ stateDir: opts.stateDir, rpcUrl: opts.rpcUrl, earn: false, oncapped: () => void this.onCapReached() })
-      : null
+    this.payments = opts.rpcUrl ? new Payments({ stateDir: opts.stateDir, rpcUrl: opts.rpcUrl, earn: false, oncapped: () => void this.onCapReached() }) : null
   }
 
   async open(): Promise<void> {
@@ -235,7 +233,10 @@ export class Daemon {
 
   private needPayments(): Payments {
     if (!this.payments) {
-      throw new CodedError(PaymentsError.PAYMENTS_OFF, 'This daemon has no wallet: start it with --rpc URL (the Solana ledger to pay on) to use paid providers.')
+      throw new CodedError(
+        PaymentsError.PAYMENTS_OFF,
+        'This daemon has no wallet: start it with --rpc URL (the Solana ledger to pay on) to use paid providers.'
+      )
     }
     return this.payments
   }

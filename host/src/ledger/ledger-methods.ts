@@ -64,7 +64,8 @@ export function ledgerMethods({ bank, persist }: MethodContext): ReadonlyMap<str
     simulateTransaction: ([encoded, config]) => {
       const wire = decodeEncodedTransaction(encoded, config?.encoding ?? 'base58')
       const accountsEncoding = config?.accounts?.encoding ?? 'base64'
-      if (accountsEncoding !== 'base64' && accountsEncoding !== 'jsonParsed') throw invalidParams(`${accountsEncoding} is not supported for simulated accounts; use base64`)
+      if (accountsEncoding !== 'base64' && accountsEncoding !== 'jsonParsed')
+        throw invalidParams(`${accountsEncoding} is not supported for simulated accounts; use base64`)
       const sim = bank.simulate(wire, {
         sigVerify: config?.sigVerify ?? false,
         replaceRecentBlockhash: config?.replaceRecentBlockhash ?? false,

@@ -12,11 +12,7 @@ const Address = z.string().refine(isAddress, { message: 'not a valid address (ba
 const Signature = z.string().refine(isSignature, { message: 'not a valid signature (base58 of 64 bytes)' })
 const Commitment = z.enum(['processed', 'confirmed', 'finalized'])
 /** A u64 as JSON gives it to JavaScript: exact only up to 2^53. */
-const U64 = z
-  .number()
-  .int()
-  .nonnegative()
-  .refine(Number.isSafeInteger, { message: 'too large (at most 2^53 - 1)' })
+const U64 = z.number().int().nonnegative().refine(Number.isSafeInteger, { message: 'too large (at most 2^53 - 1)' })
 const Slot = U64
 
 const ContextConfig = z.object({ commitment: Commitment.optional(), minContextSlot: Slot.optional() }).nullish()
@@ -38,7 +34,14 @@ export const PARAMS = {
   getBalance: z.tuple([Address, ContextConfig]),
   getAccountInfo: z.tuple([Address, AccountConfig]),
   getMultipleAccounts: z.tuple([z.array(Address).max(100, { message: 'Too many inputs provided; max 100' }), AccountConfig]),
-  getMinimumBalanceForRentExemption: z.tuple([z.number().int().nonnegative().max(10 * 1024 * 1024), CommitmentConfig]),
+  getMinimumBalanceForRentExemption: z.tuple([
+    z
+      .number()
+      .int()
+      .nonnegative()
+      .max(10 * 1024 * 1024),
+    CommitmentConfig
+  ]),
   getFeeForMessage: z.tuple([z.string(), ContextConfig]),
   sendTransaction: z.tuple([
     z.string(),

@@ -65,7 +65,13 @@ export function decodeSnapshot(bytes: Uint8Array, file: string): SnapshotContent
   const expected = HEADER + metaLength + svmLength + DIGEST
   if (buf.length !== expected) throw badSnapshot(file, `it is ${buf.length} bytes, its header says ${expected} (a truncated or partly written file)`)
   const body = buf.subarray(0, expected - DIGEST)
-  if (!createHash('sha256').update(body).digest().equals(buf.subarray(expected - DIGEST))) throw badSnapshot(file, 'its checksum does not match')
+  if (
+    !createHash('sha256')
+      .update(body)
+      .digest()
+      .equals(buf.subarray(expected - DIGEST))
+  )
+    throw badSnapshot(file, 'its checksum does not match')
   let ledger: LedgerPart
   try {
     ledger = LedgerPart.parse(JSON.parse(buf.subarray(HEADER, HEADER + metaLength).toString('utf8')))

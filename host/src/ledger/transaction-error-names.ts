@@ -28,7 +28,9 @@ export type TransactionErrorJson =
 /** The shape of a TransactionErrorJson, for reading one back (snapshots). */
 export const TransactionErrorJsonSchema: z.ZodType<TransactionErrorJson> = z.union([
   z.string(),
-  z.object({ InstructionError: z.tuple([z.number().int(), z.union([z.string(), z.object({ Custom: z.number().int() }), z.object({ BorshIoError: z.string() })])]) }),
+  z.object({
+    InstructionError: z.tuple([z.number().int(), z.union([z.string(), z.object({ Custom: z.number().int() }), z.object({ BorshIoError: z.string() })])])
+  }),
   z.object({ DuplicateInstruction: z.number().int() }),
   z.object({ InsufficientFundsForRent: z.object({ account_index: z.number().int() }) }),
   z.object({ ProgramExecutionTemporarilyRestricted: z.object({ account_index: z.number().int() }) })
@@ -159,7 +161,8 @@ export function transactionErrorJson(err: LiteSvmTransactionError): TransactionE
   if (err instanceof TransactionErrorInstructionError) return { InstructionError: [err.index, instructionErrorJson(err.err())] }
   if (err instanceof TransactionErrorDuplicateInstruction) return { DuplicateInstruction: err.index }
   if (err instanceof TransactionErrorInsufficientFundsForRent) return { InsufficientFundsForRent: { account_index: err.accountIndex } }
-  if (err instanceof TransactionErrorProgramExecutionTemporarilyRestricted) return { ProgramExecutionTemporarilyRestricted: { account_index: err.accountIndex } }
+  if (err instanceof TransactionErrorProgramExecutionTemporarilyRestricted)
+    return { ProgramExecutionTemporarilyRestricted: { account_index: err.accountIndex } }
   return 'UnknownTransactionError'
 }
 

@@ -12,7 +12,11 @@ import { decodeWireTransaction, encodeBase58 } from './wire-transaction.ts'
 
 export type TransactionEncoding = 'json' | 'base64' | 'base58'
 
-export function transactionJson(record: TransactionRecord, encoding: TransactionEncoding, maxSupportedTransactionVersion: 0 | undefined): Record<string, unknown> {
+export function transactionJson(
+  record: TransactionRecord,
+  encoding: TransactionEncoding,
+  maxSupportedTransactionVersion: 0 | undefined
+): Record<string, unknown> {
   const wire = decodeWireTransaction(record.wire)
   const { message } = wire
   if (message.version === 0 && maxSupportedTransactionVersion === undefined) {
@@ -47,7 +51,12 @@ export function transactionJson(record: TransactionRecord, encoding: Transaction
         accountKeys: message.accountKeys,
         header: message.header,
         recentBlockhash: message.recentBlockhash,
-        instructions: message.instructions.map((ix) => ({ programIdIndex: ix.programIdIndex, accounts: ix.accounts, data: encodeBase58(ix.data), stackHeight: null })),
+        instructions: message.instructions.map((ix) => ({
+          programIdIndex: ix.programIdIndex,
+          accounts: ix.accounts,
+          data: encodeBase58(ix.data),
+          stackHeight: null
+        })),
         ...(message.version === 0 ? { addressTableLookups: message.addressTableLookups } : {})
       }
     }

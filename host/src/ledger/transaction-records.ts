@@ -60,7 +60,9 @@ const RecordJson = z.object({
   innerInstructions: z.array(
     z.object({
       index: z.number().int(),
-      instructions: z.array(z.object({ programIdIndex: z.number().int(), accounts: z.array(z.number().int()), data: z.string(), stackHeight: z.number().int().nullable() }))
+      instructions: z.array(
+        z.object({ programIdIndex: z.number().int(), accounts: z.array(z.number().int()), data: z.string(), stackHeight: z.number().int().nullable() })
+      )
     })
   ),
   returnData: z.object({ programId: z.string(), data: z.string() }).nullable(),

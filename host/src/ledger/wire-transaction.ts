@@ -157,7 +157,11 @@ export function decodeMessage(bytes: Uint8Array): DecodedMessage {
     accountKeys: [...compiled.staticAccounts],
     recentBlockhash: compiled.lifetimeToken,
     instructions,
-    addressTableLookups: lookups.map((l) => ({ accountKey: l.lookupTableAddress, writableIndexes: [...l.writableIndexes], readonlyIndexes: [...l.readonlyIndexes] }))
+    addressTableLookups: lookups.map((l) => ({
+      accountKey: l.lookupTableAddress,
+      writableIndexes: [...l.writableIndexes],
+      readonlyIndexes: [...l.readonlyIndexes]
+    }))
   }
 }
 

@@ -37,6 +37,11 @@ export class DurableJsonFile {
     return this.queued
   }
 
+  /** Resolves once the writes under way (if any) are done; starts none (a reader must not write back what it read). */
+  async idle(): Promise<void> {
+    await (this.queued ?? this.writing)?.catch(() => {})
+  }
+
   /**
    * Save a change made in memory; when the write fails, `undo` takes the change back before the
    * error is thrown, so that memory says what the disk says (and a later save does not write a

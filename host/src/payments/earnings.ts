@@ -72,7 +72,8 @@ export class Earnings {
   async join(link: PayeeLinkEnd, who: { payer: string; nonceAccount: string }): Promise<PayeeAccount> {
     if (this.closed) throw new CodedError(DestroyCode.RELAY_CLOSING, 'This provider is shutting down.')
     const refusal = this.opts.book.refusal(who.payer)
-    if (refusal) throw new CodedError(DestroyCode.PAYER_REFUSED, `This provider refuses this wallet since ${new Date(refusal.at).toISOString()} (${refusal.code}).`)
+    if (refusal)
+      throw new CodedError(DestroyCode.PAYER_REFUSED, `This provider refuses this wallet since ${new Date(refusal.at).toISOString()} (${refusal.code}).`)
     const key = accountKey(who.payer, who.nonceAccount)
     let pending = this.joining.get(key)
     if (!pending) {

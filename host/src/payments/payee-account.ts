@@ -145,6 +145,11 @@ export class PayeeAccount {
   private recompute(): void {
     const rate = this.rates.size === 0 ? 0 : Math.max(...this.rates.keys())
     this.window = Math.max(this.window, creditWindow(rate))
+    // A refused payer stays refused: a settlement or a new circuit afterwards gives it no credit.
+    if (this.refused) {
+      this.limit = -1
+      return
+    }
     const confirmed = Math.max(0, this.settledHere - this.base)
     this.limit = Math.min(this.covered + this.window / 2, confirmed + this.window)
     this.behindAt = this.covered + this.window / 4

@@ -185,10 +185,7 @@ export class PayerAccount {
   /** The chain must agree with the payee's word; a payee that lies is not paid again. */
   private async verify(m: { signature: string; amount: number; nonce: string }): Promise<void> {
     try {
-      const [nonce, transfer] = await Promise.all([
-        this.opts.ledger.nonce(this.record.nonceAccount as Address),
-        this.opts.ledger.transferOf(m.signature)
-      ])
+      const [nonce, transfer] = await Promise.all([this.opts.ledger.nonce(this.record.nonceAccount as Address), this.opts.ledger.transferOf(m.signature)])
       const ok =
         transfer !== null &&
         transfer.destination === this.payee &&

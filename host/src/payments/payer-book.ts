@@ -170,6 +170,6 @@ export class PayerBook {
   }
 
   async flush(): Promise<void> {
-    await this.writer.save()
+    await this.writer.idle()
   }
 }

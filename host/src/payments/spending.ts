@@ -109,7 +109,10 @@ export class Spending {
       )
     }
     if (!this.withinCap(1)) {
-      throw new CodedError(PaymentsError.SPENDING_CAP_REACHED, `This month's spending cap (${formatSol(this.monthlyCap ?? 0)}) is reached. Raise it, or use free providers only.`)
+      throw new CodedError(
+        PaymentsError.SPENDING_CAP_REACHED,
+        `This month's spending cap (${formatSol(this.monthlyCap ?? 0)}) is reached. Raise it, or use free providers only.`
+      )
     }
   }
 
@@ -176,6 +179,13 @@ export class Spending {
   stats(): { payees: number; sessionSpent: number; monthSpent: number; cap: number | null; capReached: boolean; vouchers: number } {
     let vouchers = 0
     for (const a of this.live.values()) vouchers += a.counts.vouchers
-    return { payees: this.live.size, sessionSpent: this.sessionSpent, monthSpent: this.monthSpent(), cap: this.monthlyCap, capReached: this.capReached, vouchers }
+    return {
+      payees: this.live.size,
+      sessionSpent: this.sessionSpent,
+      monthSpent: this.monthSpent(),
+      cap: this.monthlyCap,
+      capReached: this.capReached,
+      vouchers
+    }
   }
 }

@@ -169,6 +169,6 @@ export class VoucherBook {
 
   /** Wait for writes under way. */
   async flush(): Promise<void> {
-    await this.writer.save()
+    await this.writer.idle()
   }
 }

@@ -491,7 +491,8 @@ export class CircuitSwitch {
     try {
       await next.meter.admit(circuit.downstream)
     } catch (err) {
-      if (!circuit.ended) answer({ ok: false, code: ExtendRefusalCode.EXTEND_FAILED, message: `This hop cannot pay the next hop (${errorCode(err) ?? 'unknown'}).` })
+      if (!circuit.ended)
+        answer({ ok: false, code: ExtendRefusalCode.EXTEND_FAILED, message: `This hop cannot pay the next hop (${errorCode(err) ?? 'unknown'}).` })
       this.maybeIdle(next)
       return
     }
