@@ -7,7 +7,7 @@
  * socket path: reachable from any network namespace), one short-lived client per request.
  */
 import { ControlClient, type RequestBody } from '../host/src/control/control-client.ts'
-import type { Status } from '../shared/native-protocol.ts'
+import type { PaymentLimits, Status } from '../shared/native-protocol.ts'
 import type { Testnet } from '../tests/net/testnet.ts'
 import { routeOf, type BenchPath, type PathRoute } from './bench-paths.ts'
 
@@ -39,11 +39,18 @@ export class DaemonConnection {
     if (s.state !== 'off') await this.request({ type: 'disconnect' }, 30_000)
   }
 
-  /** Disconnect if needed, then connect with `hops`; ms is connect request → connected answer. */
-  async connect(hops: 1 | 2 | 3): Promise<{ status: Status; ms: number }> {
+  /**
+   * Disconnect if needed, then connect with `hops`; ms is connect request → connected answer.
+   * `region` overrides the bench's exit region; `limits` are payment limits the daemon keeps for
+   * later connects too (e.g. maxPriceLamportsPerGiB 0: volunteer providers only).
+   */
+  async connect(hops: 1 | 2 | 3, opts: { region?: string; limits?: Partial<PaymentLimits> } = {}): Promise<{ status: Status; ms: number }> {
     await this.disconnect()
     const t0 = performance.now()
-    const status = (await this.request({ type: 'connect', hops, region: this.region }, 90_000)) as Status
+    const status = (await this.request(
+      { type: 'connect', hops, region: opts.region ?? this.region, ...(opts.limits ? { limits: opts.limits } : {}) },
+      90_000
+    )) as Status
     const ms = performance.now() - t0
     if (status.state !== 'connected' || !status.proxy)
       throw Object.assign(new Error(`connect --hops ${hops} ended in state ${status.state}: ${status.error?.message ?? 'no proxy'}`), {
@@ -52,6 +59,11 @@ export class DaemonConnection {
     if (status.circuit.length !== hops)
       throw Object.assign(new Error(`connect --hops ${hops} built a circuit of ${status.circuit.length} hop(s)`), { code: 'WRONG_CIRCUIT' })
     return { status, ms }
+  }
+
+  /** Change the payment limits the daemon keeps (they apply to the live connection at once). */
+  async setLimits(limits: Partial<PaymentLimits>): Promise<void> {
+    await this.request({ type: 'setLimits', limits })
   }
 
   /** Poll until the daemon reports a ready standby circuit; rejects (NO_STANDBY) after timeoutMs. */

@@ -71,7 +71,7 @@ export function costPids(ctx: BenchContext): Partial<Record<CostProcess, number[
   return pids
 }
 
-function usageOrNull(pid: number): ReturnType<typeof readUsage> | null {
+export function usageOrNull(pid: number): ReturnType<typeof readUsage> | null {
   try {
     return readUsage(pid)
   } catch {
@@ -89,7 +89,7 @@ function cpuOf(pids: Partial<Record<CostProcess, number[]>>, which: CostProcess[
   return out
 }
 
-async function download(ctx: BenchContext, path: BenchPath, route: PathRoute, mode: 'single' | 'parallel'): Promise<{ bytes: number; seconds: number }> {
+export async function download(ctx: BenchContext, path: BenchPath, route: PathRoute, mode: 'single' | 'parallel'): Promise<{ bytes: number; seconds: number }> {
   const { net, options } = ctx
   const total = options.sizeMB * 1e6
   const n = mode === 'single' ? 1 : options.parallel

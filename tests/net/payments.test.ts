@@ -15,7 +15,7 @@ import { creditWindow, MIB } from '../../host/src/payments/payment-terms.ts'
 import { consumerCommands } from './consumer-commands.ts'
 import { patternDigest } from './download-pattern.ts'
 import type { WalletAudit } from './ledger-audit.ts'
-import { ROOT, Testnet, type ServeHandle } from './testnet.ts'
+import { ROOT, Testnet, type DaemonHandle, type ServeHandle } from './testnet.ts'
 
 const RELAY_PRICES = [0, 1000, 2000, 5000]
 const EXIT_PRICES = [10_000, 20_000]
@@ -26,6 +26,7 @@ describe('payments: a 3-hop download paid hop by hop on the local ledger', () =>
   const { cli, status, download } = consumerCommands(net)
   const relays: ServeHandle[] = []
   const exits: ServeHandle[] = []
+  let daemon: DaemonHandle
 
   const wallet = async (role: string, where: string[]): Promise<WalletResult> =>
     JSON.parse((await net.exec(role, net.macroVpn('wallet', ...where, '--json'), { timeoutMs: 60_000 })).stdout) as WalletResult
@@ -52,7 +53,7 @@ describe('payments: a 3-hop download paid hop by hop on the local ledger', () =>
     ])
     exits.push(...started.slice(0, 2))
     relays.push(...started.slice(2))
-    await net.startDaemon(['--rpc', net.rpcUrl!])
+    daemon = await net.startDaemon(['--rpc', net.rpcUrl!])
   }, 180_000)
 
   afterAll(async () => {
@@ -169,6 +170,66 @@ describe('payments: a 3-hop download paid hop by hop on the local ledger', () =>
     await cli('connect', '--hops', '1', '--region', 'us', '--max-price', 'any')
     await cli('disconnect')
   }, 120_000)
+
+  it('at the monthly cap the daemon stops paying and says so: off ("disconnect"), or volunteers only ("free": none here, so it says that)', async () => {
+    const spent = (await status()).payment!.monthSpent
+    // 0.0003 SOL more this month: a few MiB at this path's price.
+    const cap = (spent + 300_000) / 1e9
+    await cli('connect', '--hops', '2', '--region', 'eu', '--monthly-cap', String(cap), '--at-cap', 'disconnect')
+    await download(40 * MIB, 120_000).catch(() => null) // cut off when the VPN turns off
+    const s = await status()
+    expect(s.state).toBe('error')
+    expect(s.error?.code).toBe('SPENDING_CAP')
+    expect(s.error?.message).toMatch(/cap/i)
+    expect(s.payment!.capReached).toBe(true)
+    expect(s.payment!.monthSpent).toBeLessThanOrEqual(spent + 300_000)
+    // At the cap with "free": a connect looks for volunteers only; here every exit has a price, and it says so.
+    const again = await cli('connect', '--hops', '2', '--region', 'eu', '--at-cap', 'free').catch((err: Error) => err)
+    expect(again).toBeInstanceOf(Error)
+    expect((again as Error).message).toMatch(/cap|volunteer|free|price/i)
+    await cli('connect', '--hops', '1', '--region', 'us', '--monthly-cap', 'none')
+    expect((await status()).payment!.capReached).toBe(false)
+    await cli('disconnect')
+  }, 180_000)
+
+  it('the daemon and its entry killed between vouchers: the entry settles the latest voucher when it starts again, once; the daemon pays on where it was', async () => {
+    // A priced entry: the volunteer relay (it holds no vouchers) is blocked for this test.
+    await cli('peers', 'block', relays[0]!.key, '--reason', 'test: priced entries only', '--for', '1')
+    await cli('connect', '--hops', '2', '--region', 'eu')
+    const s = await status()
+    const entry = relays.find((r) => r.key === s.circuit[0]!.key)!
+    const index = relays.indexOf(entry)
+    const role = net.relays[index]!.role
+    const price = RELAY_PRICES[index]!
+    await download(4 * MIB)
+    const consumerAddr = (await wallet('cons', ['--control', net.control])).address
+    const held = await wallet(role, ['--state', entry.state])
+    expect(held.pending).toBeGreaterThan(0)
+    // Both die at once, without a word.
+    entry.process.kill('SIGKILL')
+    daemon.process.kill('SIGKILL')
+    await new Promise((r) => setTimeout(r, 1000))
+    const restarted = await net.startRelay(index, ['--region', `r${index + 1}`, ...net.payArgs(price)])
+    relays[index] = restarted
+    daemon = await net.startDaemon(['--rpc', net.rpcUrl!])
+    // The entry settled what the crash left behind when it started again.
+    const afterRestart = await wallet(role, ['settle', '--state', entry.state])
+    expect(afterRestart.settled).toBeGreaterThanOrEqual(held.settled + held.pending)
+    const chainOnce = await audit([afterRestart.address])
+    const fromConsumer = chainOnce[afterRestart.address]!.incoming[consumerAddr] ?? 0
+    // The daemon, started again, pays on: a new circuit through the same entry, on the nonce the settlement left.
+    await cli('connect', '--hops', '2', '--region', 'eu')
+    const result = await download(4 * MIB)
+    expect(result.sha256).toBe(patternDigest(4 * MIB))
+    await cli('disconnect')
+    const final = await wallet(role, ['settle', '--state', entry.state])
+    const chain = await audit([final.address])
+    // Nothing paid twice: the chain moved exactly what the entry's books call settled, and more than before only for new bytes.
+    const incoming = Object.values(chain[final.address]!.incoming).reduce((a, b) => a + b, 0) - 1e9 // less the test airdrop
+    expect(final.settled).toBe(incoming)
+    expect(chain[final.address]!.incoming[consumerAddr] ?? 0).toBeGreaterThanOrEqual(fromConsumer)
+    await cli('peers', 'unblock', relays[0]!.key)
+  }, 240_000)
 
   it('a provider stopped with SIGTERM settles what it holds before it exits; nothing is left pending, nothing is paid twice', async () => {
     await cli('connect', '--hops', '2', '--region', 'eu')

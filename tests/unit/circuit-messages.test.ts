@@ -119,9 +119,7 @@ describe('circuit channel messages', () => {
   it('carry the rate a create pays, bounded by what any path costs; a session request carries its rate too', () => {
     const create = { circuitId: 1, seqBase: 0, rateLamportsPerMiB: 17_000, handshake: Buffer.alloc(HOP_REQUEST_OVERHEAD) }
     expect(c.decode(createEncoding, c.encode(createEncoding, create))).toEqual(create)
-    expect(code(() => c.decode(createEncoding, c.encode(createEncoding, { ...create, rateLamportsPerMiB: MAX_CIRCUIT_RATE + 1 })))).toBe(
-      'BAD_CIRCUIT_MESSAGE'
-    )
+    expect(code(() => c.decode(createEncoding, c.encode(createEncoding, { ...create, rateLamportsPerMiB: MAX_CIRCUIT_RATE + 1 })))).toBe('BAD_CIRCUIT_MESSAGE')
     const request = { version: SESSION_VERSION, wgPublicKey: Buffer.alloc(32, 1), rateLamportsPerMiB: 5000 }
     expect(c.decode(tunnelRequestEncoding, c.encode(tunnelRequestEncoding, request))).toEqual(request)
     expect(code(() => c.decode(tunnelRequestEncoding, c.encode(tunnelRequestEncoding, { ...request, rateLamportsPerMiB: 10 ** 9 })))).toBe(

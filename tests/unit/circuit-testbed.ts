@@ -245,13 +245,7 @@ export interface ProviderOptions {
 }
 
 /** A descriptor as path selection sees it, validated by a round trip through its wire encoding. */
-export function makeDescriptor(
-  roles: ProviderRole[],
-  host: string,
-  wgPublicKey: Buffer,
-  priceLamportsPerMiB = 0,
-  payoutAddress = ''
-): ProviderDescriptor {
+export function makeDescriptor(roles: ProviderRole[], host: string, wgPublicKey: Buffer, priceLamportsPerMiB = 0, payoutAddress = ''): ProviderDescriptor {
   return decodeDescriptor(
     encodeDescriptor({
       version: DESCRIPTOR_VERSION,
