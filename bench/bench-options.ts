@@ -20,6 +20,8 @@ export interface BenchOptions {
   recoveryMiB: number
   /** How long after starting that download the middle relay is killed, ms. */
   recoveryKillAfterMs: number
+  /** Repetitions of the free / paid download pairs of the payments measurement (0 skips it). */
+  paymentRuns: number
   /** Write a CPU profile of the daemon and the exit during the bulk downloads here (node --cpu-prof). */
   cpuProfDir: string | null
 }
@@ -33,8 +35,10 @@ export const BENCH_USAGE = `npm run bench -- [options]
   --recovery N     relay-kill recovery repetitions, 3 hops (default 3; 0 skips)
   --clicks N       popup toggle clicks in Chromium (default 10; 0 skips the browser)
   --idle N         idle connections held open through the proxy (default 200)
+  --payments N     free / paid download pairs per hop count (1 and 3 hops) through priced
+                   providers on a local ledger (default: --runs; 0 skips)
   --cpu-prof DIR   run the daemon and the exit under node --cpu-prof, profiles into DIR
-  --smoke          tiny sizes, 1 run, 2 connects, 1 recovery, no browser (for the test suite)`
+  --smoke          tiny sizes, 1 run, 2 connects, 1 recovery, 1 payments run, no browser (for the test suite)`
 
 function int(name: string, text: string | undefined, fallback: number, min: number): number {
   if (text === undefined) return fallback
@@ -58,6 +62,7 @@ export function parseBenchOptions(argv: string[], root: string): BenchOptions {
         clicks: { type: 'string' },
         idle: { type: 'string' },
         recovery: { type: 'string' },
+        payments: { type: 'string' },
         'cpu-prof': { type: 'string' },
         smoke: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' }
@@ -71,9 +76,10 @@ export function parseBenchOptions(argv: string[], root: string): BenchOptions {
     process.exit(0)
   }
   const smoke = values.smoke === true
+  const runs = int('runs', values.runs, smoke ? 1 : 3, 1)
   return {
     smoke,
-    runs: int('runs', values.runs, smoke ? 1 : 3, 1),
+    runs,
     sizeMB: int('size', values.size, smoke ? 4 : 200, 1),
     outDir: path.resolve(values.out ?? path.join(root, 'bench', 'results')),
     parallel: 8,
@@ -86,6 +92,7 @@ export function parseBenchOptions(argv: string[], root: string): BenchOptions {
     recoveryRuns: int('recovery', values.recovery, smoke ? 1 : 3, 0),
     recoveryMiB: 50,
     recoveryKillAfterMs: 1500,
+    paymentRuns: int('payments', values.payments, runs, 0),
     cpuProfDir: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : null
   }
 }

@@ -11,6 +11,7 @@ import type { RelayCostResult } from './relay-cost.ts'
 import type { ThroughputResult } from './measure-throughput.ts'
 import type { MachineDescription } from './machine-description.ts'
 import type { CpuProfileSummary } from './cpu-profile-summary.ts'
+import type { PaymentsResult } from './measure-payments.ts'
 
 export interface NotAvailable {
   available: false
@@ -29,8 +30,10 @@ export function isAvailable<T extends object>(s: Section<T> | null): s is T {
  * throughput.cpuSecondsPerGB is keyed by path and throughput.pids holds lists; setup.hops is the
  * list of hop counts measured and setup.relays their number; multiHop (circuit build time per hop
  * count), recovery and relayCost are measured sections.
+ * Version 3: payments (free next to priced providers with the daemon paying: throughput, vouchers
+ * per second per link, on-chain transactions per GB, CPU per GB); setup.paymentRelays.
  */
-export const RESULTS_VERSION = 2
+export const RESULTS_VERSION = 3
 
 export interface BenchResults {
   version: typeof RESULTS_VERSION
@@ -45,6 +48,8 @@ export interface BenchResults {
     /** The circuit lengths measured. */
     hops: number[]
     relays: number
+    /** Priced relays started for the payments section only (0 without it). */
+    paymentRelays: number
     /** Tunnel MTU of our connection by hop count ('1', '2', '3'). */
     oursMtu: Record<string, number | null>
     plainWireguardMtu: number
@@ -60,6 +65,8 @@ export interface BenchResults {
   multiHop: Section<CircuitBuildResult> | null
   recovery: Section<RecoveryResult> | null
   relayCost: Section<RelayCostResult> | null
+  /** Free next to priced providers, the daemon paying (1 and 3 hops). */
+  payments: Section<PaymentsResult> | null
   cpuProfile: Section<CpuProfileSummary> | null
   errors: Array<{ section: string; code: string; message: string }>
   durationSeconds: number

@@ -4,8 +4,10 @@
  * wireguard-go baseline between the consumer and exit namespaces, measures throughput and
  * latency (direct, plain WireGuard, ours with 1, 2 and 3 hops), time to connect (control socket,
  * CLI, popup click in Chromium), circuit build time per hop count, recovery when the middle relay
- * of a 3-hop circuit is killed mid-download, cost (CPU per GB, peak and idle memory, relay CPU)
- * and bypass-rule speed, and writes <out>/latest.json (every sample, machine description),
+ * of a 3-hop circuit is killed mid-download, cost (CPU per GB, peak and idle memory, relay CPU),
+ * payments (the same download through free and through priced providers on a local ledger, the
+ * daemon paying: throughput, vouchers per second, on-chain transactions per GB) and bypass-rule
+ * speed, and writes <out>/latest.json (every sample, machine description),
  * <out>/latest.svg and <out>/latest.md.
  * The testnet removes its namespaces and processes on exit, Ctrl-C and SIGTERM.
  * Options: see bench/bench-options.ts (--runs, --size, --out, --smoke, …).
@@ -25,6 +27,7 @@ import { measureCircuitBuild } from './measure-circuit-build.ts'
 import { measureConnect } from './measure-connect.ts'
 import { measureIdleMemory } from './measure-idle-memory.ts'
 import { measureLatency } from './measure-latency.ts'
+import { measurePayments, PAID_EXIT_INDEX, PAID_EXIT_REGION, PAID_RELAY_PRICES } from './measure-payments.ts'
 import { measureRecovery } from './measure-recovery.ts'
 import { measureThroughput } from './measure-throughput.ts'
 import { PlainWireGuardTunnel } from './plain-wireguard-tunnel.ts'
@@ -51,7 +54,12 @@ async function main(): Promise<number> {
     ? [process.execPath, '--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, '--import', TSX_IMPORT, path.join(ROOT, 'host', 'src', 'cli', 'main.ts')]
     : undefined
   if (options.cpuProfDir) fs.mkdirSync(options.cpuProfDir, { recursive: true })
-  const net = new Testnet({ exits: [{ region: EXIT_REGION }], relays: RELAYS, ...(cliPrefix ? { macroVpn: cliPrefix } : {}) })
+  // Payments add a ledger, a priced exit (exit index PAID_EXIT_INDEX) and priced relays (indexes RELAYS…), started only for that section.
+  const payments = options.paymentRuns > 0
+  const paymentRelays = payments ? PAID_RELAY_PRICES.length : 0
+  const exits = payments ? [{ region: EXIT_REGION }, { region: PAID_EXIT_REGION }] : [{ region: EXIT_REGION }]
+  if (payments && exits.length !== PAID_EXIT_INDEX + 1) throw new Error('the priced exit must be the second exit')
+  const net = new Testnet({ exits, relays: RELAYS + paymentRelays, ledger: payments, ...(cliPrefix ? { macroVpn: cliPrefix } : {}) })
   const plain = new PlainWireGuardTunnel(net)
   const results: BenchResults = {
     version: RESULTS_VERSION,
@@ -62,7 +70,7 @@ async function main(): Promise<number> {
       'other test suites may have been running at the same time. Compare paths within one run, not across machines.',
     options,
     machine: describeMachine(ROOT),
-    setup: { testnetId: net.id, exitRegion: EXIT_REGION, hops: [1, 2, 3], relays: RELAYS, oursMtu: {}, plainWireguardMtu: plain.mtu, pids: {} },
+    setup: { testnetId: net.id, exitRegion: EXIT_REGION, hops: [1, 2, 3], relays: RELAYS, paymentRelays, oursMtu: {}, plainWireguardMtu: plain.mtu, pids: {} },
     throughput: null,
     latency: null,
     idleMemory: null,
@@ -72,6 +80,7 @@ async function main(): Promise<number> {
     multiHop: null,
     recovery: options.recoveryRuns > 0 ? null : { available: false, reason: 'skipped (--recovery 0)' },
     relayCost: null,
+    payments: payments ? null : { available: false, reason: 'skipped (--payments 0)' },
     cpuProfile: null,
     errors: [],
     durationSeconds: 0
@@ -90,10 +99,11 @@ async function main(): Promise<number> {
   }
 
   try {
-    log(`testnet ${net.id}: opening (namespaces mv${net.id}-*, bootstrap, web server)`)
+    log(`testnet ${net.id}: opening (namespaces mv${net.id}-*, bootstrap, web server${payments ? ', ledger' : ''})`)
     await net.open()
-    const [exit, relays] = await Promise.all([net.startExit(0), Promise.all(net.relays.map((_, i) => net.startRelay(i, relayArgs(i))))])
-    log(`exit and ${relays.length} relays ready (${net.relays.map((r) => r.address).join(', ')})`)
+    const freeRelays = net.relays.slice(0, RELAYS)
+    const [exit, relays] = await Promise.all([net.startExit(0), Promise.all(freeRelays.map((_, i) => net.startRelay(i, relayArgs(i))))])
+    log(`exit and ${relays.length} relays ready (${freeRelays.map((r) => r.address).join(', ')})`)
     const daemon = await net.startDaemon()
     log('plain WireGuard baseline: opening')
     await plain.open()
@@ -129,6 +139,9 @@ async function main(): Promise<number> {
     results.multiHop = await run('circuit build time', () => measureCircuitBuild(ctx))
     if (options.browserClicks > 0) results.browserConnect = await run('popup click in Chromium', () => measureBrowserConnect(ctx))
     if (options.recoveryRuns > 0) results.recovery = await run('recovery after a relay dies', () => measureRecovery(ctx))
+    // Last of the sections on the testnet: it restarts the daemon with --rpc and leaves priced providers' records in the DHT.
+    if (payments)
+      results.payments = await run('payments', () => measurePayments(ctx, { paidRelayIndexes: PAID_RELAY_PRICES.map((_, k) => RELAYS + k), relayArgs }))
     results.bypassRules = await run('bypass rules', () => measureBypassRules(options.bypassRules, options.runs))
   } catch (err) {
     const e = err as Error & { code?: string }

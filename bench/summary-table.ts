@@ -4,6 +4,7 @@ import { ALL_PATHS, OURS, type PathId } from './bench-paths.ts'
 import type { CostProcess } from './measure-throughput.ts'
 import { HOP_COUNTS } from './measure-circuit-build.ts'
 import type { SampleSummary } from './sample-stats.ts'
+import type { PaymentCostProcess, PaymentsResult } from './measure-payments.ts'
 
 const f0 = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : '–')
 const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '–')
@@ -156,5 +157,109 @@ export function summaryTable(r: BenchResults): string {
     )
     out.push(`| match one host against them: matcher / PAC in node:vm | ${f2(br.matcherUsPerLookup.median)} µs / ${f2(br.pacUsPerLookup.median)} µs |`)
   } else out.push(`| bypass rules | ${na(br)} |`)
+  const pay = r.payments
+  if (pay !== undefined && pay !== null) {
+    out.push('')
+    if (isAvailable(pay)) out.push(...paymentsTable(pay))
+    else out.push(`Payments: ${na(pay)}`)
+  }
   return out.join('\n') + '\n'
+}
+
+/** Free next to paid, 1 and 3 hops, and what the paid downloads put on chain. */
+function paymentsTable(p: PaymentsResult): string[] {
+  const out: string[] = []
+  const hops = [...p.hops].sort((a, b) => a - b)
+  const h = (n: number) => p.byHops[String(n)]!
+  out.push(
+    `Payments, same run: free providers next to priced ones (relays ${[...new Set(p.prices.relays)].join(' / ')} lamports/MiB, exit ${p.prices.exit}), the daemon paying on the local ledger (\`macro-vpn ledger\`); ` +
+      `${p.runs} run${p.runs === 1 ? '' : 's'} of a ${Math.round(p.sizeBytes / 1e6)} MB bulk download each, free and paid alternating.`
+  )
+  out.push('')
+  out.push(`| payments | ${hops.map((n) => (n === 1 ? '1 hop' : `${n} hops`)).join(' | ')} |`)
+  out.push(`|---|${hops.map(() => '---').join('|')}|`)
+  out.push(
+    row(
+      'bulk download, free providers, Mbit/s',
+      hops.map((n) => range(h(n).mbps.free))
+    )
+  )
+  out.push(
+    row(
+      'bulk download, paid providers, Mbit/s',
+      hops.map((n) => range(h(n).mbps.paid))
+    )
+  )
+  out.push(
+    row(
+      `paid / free (medians; target ≥ ${f2(p.target)})`,
+      hops.map((n) => `${f2(h(n).paidOverFree)}${Number.isFinite(h(n).paidOverFree) ? (h(n).paidOverFree >= p.target ? ' (met)' : ' (missed)') : ''}`)
+    )
+  )
+  out.push(
+    row(
+      'path price, lamports/MiB',
+      hops.map((n) => range(h(n).pathPriceLamportsPerMiB))
+    )
+  )
+  out.push(
+    row(
+      'vouchers per second per link, paid (median)',
+      hops.map(
+        (n) =>
+          h(n)
+            .vouchersPerSecond.map((l) => `${l.link} ${f2(l.perSecond.median)}`)
+            .join(', ') || '–'
+      )
+    )
+  )
+  out.push(
+    row(
+      'signed by the consumer, lamports per GB',
+      hops.map((n) => (h(n).consumerLamportsPerGB === null ? '–' : f0(h(n).consumerLamportsPerGB!)))
+    )
+  )
+  const cpu = (n: number, ...procs: PaymentCostProcess[]): string =>
+    (['free', 'paid'] as const)
+      .map((mode) => {
+        const parts = procs.map((k) => h(n).cpuSecondsPerGB[mode][k]?.median)
+        return parts.every((x) => x === undefined) ? '–' : parts.map((x) => (x === undefined ? '–' : f2(x))).join(' + ')
+      })
+      .join(' / ')
+  out.push(
+    row(
+      'CPU s per GB, daemon + wireguard-go: free / paid',
+      hops.map((n) => cpu(n, 'daemon', 'daemonWireguardGo'))
+    )
+  )
+  out.push(
+    row(
+      'CPU s per GB, exit + wireguard-go: free / paid',
+      hops.map((n) => cpu(n, 'exit', 'exitWireguardGo'))
+    )
+  )
+  out.push(
+    row(
+      "CPU s per GB, the circuit's relays: free / paid",
+      hops.map((n) => (n === 1 ? '–' : cpu(n, 'relays')))
+    )
+  )
+  const c = p.chain
+  out.push('')
+  out.push('| on chain (after the providers settled at SIGTERM) | result |')
+  out.push('|---|---|')
+  out.push(
+    `| transactions per GB of paid download | ${f2(c.settlementsPerGB)} settlements (${f2(c.transactionsPerGB)} transactions in all) per GB: ` +
+      `${c.settlements} settlements + ${c.otherTransactions} other (nonce accounts) for ${(c.paidBytes / 1e9).toFixed(2)} GB, 1 and 3 hops together |`
+  )
+  out.push(
+    `| fees | ${c.feeLamports.toLocaleString('en')} lamports (${c.transactions} × 5000)` +
+      `${c.feeShareOfSettled === null ? '' : `, ${(c.feeShareOfSettled * 100).toFixed(2)}% of the ${c.settledLamports.toLocaleString('en')} lamports settled`} |`
+  )
+  out.push(
+    `| settlements by provider (chain / wallet counter) | ${Object.entries(c.byProvider)
+      .map(([role, n]) => `${role} ${n.chain} / ${n.wallet}`)
+      .join(', ')}; pending after SIGTERM ${c.pendingAfterStop} lamports; all stopped in ${f0(c.stopMs)} ms |`
+  )
+  return out
 }

@@ -1,7 +1,7 @@
 /**
- * The benchmark in --smoke mode (tiny sizes, 1 run, 2 connects, 1 relay-kill recovery, no
- * browser), into a temp dir: it must finish, write latest.json / latest.svg / latest.md, and every
- * section must hold sane numbers for 1, 2 and 3 hops. Keeps `npm run bench` from rotting. Needs
+ * The benchmark in --smoke mode (tiny sizes, 1 run, 2 connects, 1 relay-kill recovery, 1 free /
+ * paid payments run, no browser), into a temp dir: it must finish, write latest.json /
+ * latest.svg / latest.md, and every section must hold sane numbers for 1, 2 and 3 hops. Keeps `npm run bench` from rotting. Needs
  * root (network namespaces), like tests/net.
  */
 import { spawn } from 'node:child_process'
@@ -50,12 +50,13 @@ describe('npm run bench -- --smoke', () => {
     expect(seconds).toBeLessThan(150)
 
     const r = JSON.parse(fs.readFileSync(path.join(outDir, 'latest.json'), 'utf8'))
-    expect(r.version).toBe(2)
+    expect(r.version).toBe(3)
     expect(r.errors).toEqual([])
     expect(r.machine.cores).toBeGreaterThan(0)
     expect(typeof r.note).toBe('string')
     expect(r.setup.hops).toEqual([1, 2, 3])
     expect(r.setup.relays).toBe(4)
+    expect(r.setup.paymentRelays).toBe(4)
     // Every hop adds a layer: the tunnel MTU shrinks with the circuit length.
     expect(r.setup.oursMtu['1']).toBeGreaterThan(r.setup.oursMtu['2'])
     expect(r.setup.oursMtu['2']).toBeGreaterThan(r.setup.oursMtu['3'])
@@ -133,6 +134,46 @@ describe('npm run bench -- --smoke', () => {
     expect(positive(r.bypassRules.pacUsPerLookup.median)).toBe(true)
     expect(r.browserConnect.available).toBe(false)
 
+    // Payments: free next to paid, 1 and 3 hops; the paid circuits priced end to end; vouchers on every link; all settled on chain.
+    const pay = r.payments
+    expect(pay.runs).toBe(1)
+    expect(pay.samples).toHaveLength(4)
+    for (const s of pay.samples) {
+      expect(s.circuit, JSON.stringify(s)).toHaveLength(s.hops)
+      expect(s.bytes).toBe(pay.sizeBytes)
+      if (s.mode === 'free') {
+        expect(s.pathPriceLamportsPerMiB).toBe(0)
+        expect(s.links).toEqual([])
+        expect(s.circuit.at(-1).provider).toBe('exit')
+      } else {
+        expect(
+          s.circuit.every((h: { priceLamportsPerMiB: number }) => h.priceLamportsPerMiB > 0),
+          JSON.stringify(s.circuit)
+        ).toBe(true)
+        expect(s.circuit.at(-1)).toMatchObject({ provider: 'exit2', priceLamportsPerMiB: pay.prices.exit })
+        for (const h of s.circuit.slice(0, -1)) expect(h.provider).toMatch(/^relay[5-8]$/)
+        expect(s.links).toHaveLength(s.hops)
+        for (const l of s.links) expect(positive(l.vouchersPerSecond), JSON.stringify(l)).toBe(true)
+        expect(positive(s.consumerSignedLamports)).toBe(true)
+      }
+    }
+    for (const h of ['1', '3']) {
+      const b = pay.byHops[h]
+      expect(positive(b.mbps.free.median), h).toBe(true)
+      expect(positive(b.mbps.paid.median), h).toBe(true)
+      expect(b.paidOverFree, h).toBeCloseTo(b.mbps.paid.median / b.mbps.free.median, 2)
+      expect(positive(b.cpuSecondsPerGB.free.daemon.median), h).toBe(true)
+      expect(positive(b.cpuSecondsPerGB.paid.daemon.median), h).toBe(true)
+      expect(b.vouchersPerSecond, h).toHaveLength(Number(h))
+    }
+    const chain = pay.chain
+    expect(chain.pendingAfterStop).toBe(0)
+    // At SIGTERM at least every payee of the paid circuits settled once (the exit twice: paid by the consumer and by a middle).
+    expect(chain.settlements).toBeGreaterThanOrEqual(3)
+    expect(chain.transactions).toBe(chain.settlements + chain.otherTransactions)
+    expect(positive(chain.settlementsPerGB)).toBe(true)
+    for (const [role, n] of Object.entries(chain.byProvider) as Array<[string, { chain: number; wallet: number }]>) expect(n.chain, role).toBe(n.wallet)
+
     const svg = fs.readFileSync(path.join(outDir, 'latest.svg'), 'utf8')
     expect(svg).toMatch(/^<svg /)
     for (const label of ['Macro VPN, 1 hop', 'Macro VPN, 2 hops', 'Macro VPN, 3 hops', 'Mbit/s', 'Circuit build', 'Longest stall', 'run 1: bytes intact'])
@@ -141,6 +182,9 @@ describe('npm run bench -- --smoke', () => {
     expect(md).toContain('| | direct (no VPN) | plain WireGuard | Macro VPN, 1 hop | 2 hops | 3 hops |')
     expect(md).toMatch(/\| circuit build: connect → connected, ms \(median \/ worst of 2\) \| – \| – \| \d+ \/ \d+ \| \d+ \/ \d+ \| \d+ \/ \d+ \|/)
     expect(md).toMatch(/\| recovery: 3 hops .* bytes intact \(SHA-256\) in 1 of 1/)
+    expect(md).toContain('| payments | 1 hop | 3 hops |')
+    expect(md).toMatch(/\| paid \/ free \(medians; target ≥ 0\.95\) \| \d+\.\d\d/)
+    expect(md).toMatch(/\| transactions per GB of paid download \| [\d.]+ settlements/)
     expect(md).not.toMatch(/not available: failed/)
     // Nothing of the run is left behind.
     const id = r.setup.testnetId as string

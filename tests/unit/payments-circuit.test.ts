@@ -307,4 +307,31 @@ describe('payments hop by hop on a 3-hop circuit (in-process, real ledger)', () 
     expect(summary.spentSettled).toBeGreaterThanOrEqual(held)
     await payerAgain.close(1000)
   }, 90_000)
+
+  it('a relay with a price but no funds for its next hop refuses the circuit it cannot pay for, with a stable code', async () => {
+    const rpcUrl = ledgerServer.url
+    const [okEntry, broke, pricedExit] = await Promise.all([
+      bed.relay('funded-entry', '198.19.0.35', { payments: { rpcUrl, priceLamportsPerMiB: 1000 } }),
+      bed.relay('broke-middle', '192.0.2.35', { payments: { rpcUrl, priceLamportsPerMiB: 1000, fundSol: 0 } }),
+      bed.exit('priced-exit', '198.18.0.15', { payments: { rpcUrl, priceLamportsPerMiB: 5000 } })
+    ])
+    const payer = await bed.payments(rpcUrl, false, 1)
+    const { dialer } = bed.consumer()
+    const circuit = new ConsumerCircuit({
+      dialer,
+      path: [okEntry.info, broke.info, pricedExit.info],
+      wgPublicKey: crypto.randomBytes(32),
+      resumeToken: null,
+      payer: payer.meter
+    })
+    const failure = await circuit.open().then(
+      () => null,
+      (err: CircuitFailure) => err
+    )
+    expect(failure).not.toBeNull()
+    expect(failure!.code).toBe(DestroyCode.CANNOT_PAY_NEXT_HOP)
+    expect(failure!.message).toMatch(/cannot pay/i)
+    expect(pricedExit.exit!.asks).toHaveLength(0) // the exit was never asked for a tunnel
+    circuit.destroy()
+  }, 60_000)
 })
