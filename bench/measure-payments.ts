@@ -15,9 +15,9 @@
  *
  * Per paid download: what each payee of the circuit earned (`macro-vpn wallet --state DIR
  * --json`, earned = pending + settled, before and after), hence the vouchers per link and per
- * second: the payer signs a voucher each time it owes one voucher step more (256 KiB at the
- * link's rate, payments/payment-terms.ts), so vouchers ≈ Δearned / step. (The wallet JSON has no
- * counter of vouchers received.) CPU s per GB of the daemon, its wireguard-go, the exit and the
+ * second: Δ`vouchersReceived` of the payee's wallet (its books count every voucher accepted; the
+ * payer signs one each time it owes one voucher step more, 256 KiB at the link's rate,
+ * payments/payment-terms.ts). CPU s per GB of the daemon, its wireguard-go, the exit and the
  * circuit's relays, free and paid, from /proc as in the throughput section.
  *
  * At the end the priced providers get SIGTERM (each settles what it holds, within 10 s) and the
@@ -61,7 +61,7 @@ export interface PaymentLink {
   voucherStepLamports: number
   /** Δ(earned) of the payee's wallet over the download (its standby links included). */
   earnedLamports: number
-  /** earnedLamports / voucherStepLamports. */
+  /** Vouchers the payee accepted over the download (Δ vouchersReceived of its wallet; its standby links included). */
   vouchers: number
   vouchersPerSecond: number
 }
@@ -289,7 +289,7 @@ export async function measurePayments(ctx: BenchContext, setup: PaymentsSetup): 
       `(4 relays at ${PAID_RELAY_PRICES.join('/')} lamports/MiB, an exit in region ${PAID_EXIT_REGION} at ${PAID_EXIT_PRICE}; wallets funded on the local ledger, macro-vpn ledger; ` +
       'free relays have no wallet, so a path to the priced exit is priced end to end). The daemon is restarted with --rpc for this section. ' +
       'curl downloads http://web.test/bytes?n=N through the daemon proxy (CONNECT), one bulk transfer after a fresh connect (3 hops: once the standby circuit is ready), ' +
-      'free and paid alternating. Vouchers per link = Δearned of the payee (macro-vpn wallet --state DIR --json, before/after) / voucher step (256 KiB at the link rate), per curl time_total second. ' +
+      'free and paid alternating. Vouchers per link = Δ vouchersReceived of the payee (macro-vpn wallet --state DIR --json, before/after), per curl time_total second. ' +
       "CPU: utime+stime from /proc per GB of payload (relays: the circuit's relays summed). On chain: SIGTERM to the priced providers (they settle), then getSignaturesForAddress " +
       "over the consumer's and providers' wallets: new transactions since before the first paid download; settlements = durable-nonce transfers into a provider wallet.",
     sizeBytes: options.sizeMB * 1e6,
@@ -377,14 +377,14 @@ async function measureOne(
   }
 
   const payees = c.mode === 'paid' ? hops.map((h) => h.provider) : []
-  const earnedBefore = await Promise.all(payees.map(async (p) => (await c.wallet(p)).earned))
+  const walletsBefore = await Promise.all(payees.map((p) => c.wallet(p)))
   const statusBefore = await ctx.tunnel.status()
   const path: BenchPath = { id: oursPathId(c.hops), label: `${c.mode} ${c.hops} hop(s)`, hops: c.hops }
   const cpuBefore = cpu()
   const { bytes, seconds } = await download(ctx, path, routeOf(path, status.proxy), 'single')
   const cpuAfter = cpu()
   const statusAfter = await ctx.tunnel.status()
-  const earnedAfter = await Promise.all(payees.map(async (p) => (await c.wallet(p)).earned))
+  const walletsAfter = await Promise.all(payees.map((p) => c.wallet(p)))
 
   const cpuSecondsPerGB: Partial<Record<PaymentCostProcess, number>> = {}
   for (const p of COST) if (cpuBefore[p] !== undefined && cpuAfter[p] !== undefined) cpuSecondsPerGB[p] = round((cpuAfter[p]! - cpuBefore[p]!) / (bytes / 1e9))
@@ -398,8 +398,8 @@ async function measureOne(
   const links: PaymentLink[] = payees.map((_, i) => {
     const rate = hops.slice(i).reduce((sum, h) => sum + h.price, 0)
     const step = voucherStep(rate)
-    const earned = earnedAfter[i]! - earnedBefore[i]!
-    const vouchers = earned / step
+    const earned = walletsAfter[i]!.earned - walletsBefore[i]!.earned
+    const vouchers = (walletsAfter[i]!.vouchersReceived ?? 0) - (walletsBefore[i]!.vouchersReceived ?? 0)
     return {
       link: names[i]!,
       rateLamportsPerMiB: rate,

@@ -221,7 +221,10 @@ export const WalletResult = z.object({
   spentSettled: Lamports,
   monthSpent: Lamports,
   monthlyCap: Lamports.nullable(),
-  settlements: z.number().int().nonnegative()
+  settlements: z.number().int().nonnegative(),
+  /** Vouchers accepted from payers (a provider) and signed to payees, in all. Absent from hosts before these counters. */
+  vouchersReceived: z.number().int().nonnegative().optional(),
+  vouchersSigned: z.number().int().nonnegative().optional()
 })
 export type WalletResult = z.infer<typeof WalletResult>
 export const DisconnectRequest = z.object({ ...base, type: z.literal('disconnect') }).strict()

@@ -80,6 +80,7 @@ describe('LedgerClient against the local ledger', () => {
       destination: payee.address,
       amount: 1234n,
       nonceAccount,
+      nonceValue: nonce,
       slot: outcome!.slot
     })
     expect(await ledger.signaturesFor(payee.address)).toContain(signature)

@@ -82,6 +82,8 @@ export interface TransferFacts {
   amount: bigint
   /** The nonce account it advanced (a voucher), or null for a transaction with a blockhash lifetime. */
   nonceAccount: Address | null
+  /** The durable nonce it was signed on (its lifetime), or null for a blockhash lifetime. */
+  nonceValue: string | null
   slot: bigint
 }
 
@@ -236,10 +238,12 @@ export class LedgerClient {
     )
     if (found === null || found.meta === null || found.meta.err !== null) return null
     let instructions: readonly Instruction[]
+    let lifetime: string
     try {
       const compiled = messageDecoder.decode(wireDecoder.decode(base64.encode(found.transaction[0])).messageBytes)
       if ('addressTableLookups' in compiled && (compiled.addressTableLookups?.length ?? 0) > 0) return null
       instructions = decompileTransactionMessage(compiled).instructions
+      lifetime = compiled.lifetimeToken
     } catch (err) {
       throw new CodedError(PaymentsError.RPC_ERROR, `The ledger at ${this.url} returned a transaction that does not decode.`, { cause: err })
     }
@@ -259,6 +263,7 @@ export class LedgerClient {
       destination: parsed.accounts.destination.address,
       amount: parsed.data.amount,
       nonceAccount,
+      nonceValue: nonceAccount === null ? null : lifetime,
       slot: found.slot
     }
   }

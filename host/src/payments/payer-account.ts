@@ -192,7 +192,9 @@ export class PayerAccount {
         transfer.source === this.opts.signer.address &&
         Number(transfer.amount) === m.amount &&
         transfer.nonceAccount === this.record.nonceAccount &&
-        nonce?.nonce === m.nonce
+        // The nonce moved past the voucher's (the payee may have settled again since: then it is newer still).
+        nonce !== null &&
+        nonce.nonce !== transfer.nonceValue
       if (!ok) this.giveUp(PaymentsError.PAYEE_LIED, 'The chain does not show the settlement the payee reported.')
     } catch {
       // The ledger is unreachable now; the next settlement is checked again.

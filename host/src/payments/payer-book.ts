@@ -27,7 +27,9 @@ const PayeeRecord = z.object({
   /** Everything ever signed to this payee (settled or not). */
   signed: Lamports,
   settled: Lamports,
-  settlements: z.number().int().nonnegative()
+  settlements: z.number().int().nonnegative(),
+  /** Vouchers signed to this payee (counted for `macro-vpn wallet`; absent in older books). */
+  vouchers: z.number().int().nonnegative().default(0)
 })
 const SpareNonce = z.object({ address: z.string().max(44), nonce: z.string().max(44) })
 const BookFile = z.object({
@@ -109,7 +111,7 @@ export class PayerBook {
 
   async bind(payee: string, nonce: { address: string; nonce: string }): Promise<PayeeRecord> {
     const previous = this.payees.get(payee)
-    const record: PayeeRecord = { nonceAccount: nonce.address, nonce: nonce.nonce, latest: 0, latestSignature: null, signed: 0, settled: 0, settlements: 0 }
+    const record: PayeeRecord = { nonceAccount: nonce.address, nonce: nonce.nonce, latest: 0, latestSignature: null, signed: 0, settled: 0, settlements: 0, vouchers: 0 }
     this.payees.set(payee, record)
     await this.writer.saveOrUndo(() => {
       if (this.payees.get(payee) !== record) return
@@ -123,12 +125,13 @@ export class PayerBook {
   async signed(payee: string, v: { amount: number; signature: string; increment: number; at?: number }): Promise<void> {
     const record = this.payees.get(payee)
     if (!record) throw new CodedError(PaymentsError.BOOK_UNREADABLE, 'No nonce account is bound to this payee.')
-    const before = { latest: record.latest, latestSignature: record.latestSignature, signed: record.signed }
+    const before = { latest: record.latest, latestSignature: record.latestSignature, signed: record.signed, vouchers: record.vouchers }
     const month = monthOf(v.at ?? Date.now())
     const monthBefore = this.months.get(month)
     record.latest = v.amount
     record.latestSignature = v.signature
     record.signed += v.increment
+    record.vouchers++
     this.months.set(month, (monthBefore ?? 0) + v.increment)
     await this.writer.saveOrUndo(() => {
       if (record.latestSignature !== v.signature) return
@@ -157,16 +160,18 @@ export class PayerBook {
     return this.months.get(monthOf(at)) ?? 0
   }
 
-  totals(): { signed: number; settled: number; pending: number; payees: number } {
+  totals(): { signed: number; settled: number; pending: number; vouchers: number; payees: number } {
     let signed = 0
     let settled = 0
     let pending = 0
+    let vouchers = 0
     for (const r of this.payees.values()) {
       signed += r.signed
       settled += r.settled
       pending += r.latest
+      vouchers += r.vouchers
     }
-    return { signed, settled, pending, payees: this.payees.size }
+    return { signed, settled, pending, vouchers, payees: this.payees.size }
   }
 
   async flush(): Promise<void> {

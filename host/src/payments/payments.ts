@@ -13,7 +13,8 @@
  */
 import path from 'node:path'
 import { readFileIfExists, writeFileAtomic } from '../lib/atomic-file.ts'
-import { errorMessage } from '../lib/coded-error.ts'
+import { CodedError, errorMessage } from '../lib/coded-error.ts'
+import { LibError } from '../lib/lib-errors.ts'
 import { Earnings } from './earnings.ts'
 import { LedgerClient } from './ledger-client.ts'
 import { PaidMeter } from './paid-meter.ts'
@@ -54,6 +55,9 @@ export interface WalletSummary {
   monthSpent: number
   monthlyCap: number | null
   settlements: number
+  /** Vouchers accepted from payers / signed to payees, in all. */
+  vouchersReceived: number
+  vouchersSigned: number
 }
 
 const RPC_FILE = path.join('payments', 'ledger-url')
@@ -114,7 +118,7 @@ export class Payments {
   }
 
   private need<T>(value: T | null): T {
-    if (value === null) throw new Error('Payments are not open.')
+    if (value === null) throw new CodedError(LibError.NOT_OPEN, 'Payments are not open.')
     return value
   }
 
@@ -145,7 +149,9 @@ export class Payments {
       spentSettled: spent.settled,
       monthSpent: this.payerBook!.monthSpent(),
       monthlyCap: this.spending.cap,
-      settlements: earned.settlements
+      settlements: earned.settlements,
+      vouchersReceived: earned.vouchers,
+      vouchersSigned: spent.vouchers
     }
   }
 

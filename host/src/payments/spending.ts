@@ -143,12 +143,18 @@ export class Spending {
     if (!record) {
       const spare = book.takeSpare()
       let nonce: { address: string; nonce: string } | null = null
-      if (spare) {
-        const onChain = await ledger.nonce(spare.address as Address).catch(() => null)
-        if (onChain && onChain.authority === this.address) nonce = { address: spare.address, nonce: onChain.nonce }
+      try {
+        if (spare) {
+          const onChain = await ledger.nonce(spare.address as Address).catch(() => null)
+          if (onChain && onChain.authority === this.address) nonce = { address: spare.address, nonce: onChain.nonce }
+        }
+        nonce ??= await ledger.createNonceAccount(this.opts.signer)
+        await book.bind(payee, nonce)
+      } catch (err) {
+        // The spare was not used up (the ledger or the disk failed): keep it, and its rent, for the next payee.
+        if (spare && (nonce === null || nonce.address === spare.address)) await book.addSpare(spare).catch(() => {})
+        throw err
       }
-      nonce ??= await ledger.createNonceAccount(this.opts.signer)
-      await book.bind(payee, nonce)
       void this.keepSpare()
     }
     const account = new PayerAccount({

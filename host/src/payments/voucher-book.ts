@@ -30,6 +30,8 @@ const AccountRecord = z.object({
   latest: HeldVoucher.nullable(),
   settled: Lamports,
   settlements: z.number().int().nonnegative(),
+  /** Vouchers accepted from this payer (counted for `macro-vpn wallet`; absent in older books). */
+  vouchers: z.number().int().nonnegative().default(0),
   lastSettlement: z.object({ signature: z.string().max(100), amount: Lamports, at: z.number() }).nullable()
 })
 const BookFile = z.object({
@@ -89,7 +91,7 @@ export class VoucherBook {
     const previous = this.accounts.get(key)
     if (previous && previous.nonce === who.nonce) return previous
     // On another nonce than the one recorded: the voucher held (if any) is dead.
-    const record: AccountRecord = { settled: 0, settlements: 0, lastSettlement: null, ...previous, ...who, latest: null }
+    const record: AccountRecord = { settled: 0, settlements: 0, vouchers: 0, lastSettlement: null, ...previous, ...who, latest: null }
     this.accounts.set(key, record)
     await this.writer.saveOrUndo(() => {
       if (this.accounts.get(key) !== record) return
@@ -105,8 +107,11 @@ export class VoucherBook {
     if (!record) throw new CodedError(PaymentsError.BOOK_UNREADABLE, 'No such payer account in the vouchers file.')
     const previous = record.latest
     record.latest = voucher
+    record.vouchers++
     await this.writer.saveOrUndo(() => {
-      if (record.latest === voucher) record.latest = previous
+      if (record.latest !== voucher) return
+      record.latest = previous
+      record.vouchers--
     })
   }
 
@@ -155,16 +160,18 @@ export class VoucherBook {
     return [...this.accounts].filter(([, r]) => r.latest !== null).map(([key, record]) => ({ key, record }))
   }
 
-  totals(): { pending: number; settled: number; settlements: number; payers: number; refused: number } {
+  totals(): { pending: number; settled: number; settlements: number; vouchers: number; payers: number; refused: number } {
     let pending = 0
     let settled = 0
     let settlements = 0
+    let vouchers = 0
     for (const r of this.accounts.values()) {
       pending += r.latest?.amount ?? 0
       settled += r.settled
       settlements += r.settlements
+      vouchers += r.vouchers
     }
-    return { pending, settled, settlements, payers: this.accounts.size, refused: this.refusedPayers.size }
+    return { pending, settled, settlements, vouchers, payers: this.accounts.size, refused: this.refusedPayers.size }
   }
 
   /** Wait for writes under way. */
