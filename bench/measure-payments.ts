@@ -16,7 +16,7 @@
  * Per paid download: what each payee of the circuit earned (`macro-vpn wallet --state DIR
  * --json`, earned = pending + settled, before and after), hence the vouchers per link and per
  * second: Δ`vouchersReceived` of the payee's wallet (its books count every voucher accepted; the
- * payer signs one each time it owes one voucher step more, 256 KiB at the link's rate,
+ * payer signs one each time it owes one voucher step more, 512 KiB at the link's rate,
  * payments/payment-terms.ts). CPU s per GB of the daemon, its wireguard-go, the exit and the
  * circuit's relays, free and paid, from /proc as in the throughput section.
  *

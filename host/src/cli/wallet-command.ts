@@ -114,7 +114,9 @@ function printSummary(s: WalletResult, json: boolean): void {
   if (json) return out(`${JSON.stringify(s)}\n`)
   const balance = s.balance === null ? `unknown (${s.balanceError ?? 'the ledger did not answer'})` : formatSol(s.balance)
   out(`address:  ${s.address}\nledger:   ${s.rpc}\nbalance:  ${balance}\n`)
-  out(`earned:   ${formatSol(s.earned)} (${formatSol(s.settled)} settled in ${s.settlements} settlement(s), ${formatSol(s.pending)} pending; ${s.vouchersReceived ?? 0} voucher(s) received)\n`)
+  out(
+    `earned:   ${formatSol(s.earned)} (${formatSol(s.settled)} settled in ${s.settlements} settlement(s), ${formatSol(s.pending)} pending; ${s.vouchersReceived ?? 0} voucher(s) received)\n`
+  )
   out(`spent:    ${formatSol(s.spent)} (${formatSol(s.spentSettled)} settled by payees; this month ${formatSol(s.monthSpent)}`)
   out(s.monthlyCap === null ? ', no monthly cap)\n' : ` of a ${formatSol(s.monthlyCap)} monthly cap)\n`)
 }

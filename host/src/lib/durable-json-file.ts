@@ -58,7 +58,7 @@ export class DurableJsonFile {
 
   private async write(): Promise<void> {
     try {
-      await writeFileAtomic(this.file, `${JSON.stringify(this.snapshot(), null, 1)}\n`, 0o600)
+      await writeFileAtomic(this.file, `${JSON.stringify(this.snapshot())}\n`, 0o600)
       await syncDirectory(path.dirname(this.file))
     } finally {
       this.writing = null

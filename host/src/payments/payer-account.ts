@@ -41,6 +41,8 @@ export interface PayerAccountOptions {
 }
 
 const MAX_EXTRA_SHARE = 0.02
+/** Vouchers cost both sides a signature and a durable write: at most 20 a second per payee. */
+const MIN_VOUCHER_INTERVAL_MS = 50
 
 export class PayerAccount {
   readonly payee: string
@@ -61,6 +63,7 @@ export class PayerAccount {
   private scheduled = false
   /** A settlement voided what was signed after the voucher it used: sign the rest again on the new nonce. */
   private resign = false
+  private lastSignedAt = 0
   capped = false
   failed: string | null = null
   readonly counts = { vouchers: 0, settlements: 0 }
@@ -109,10 +112,15 @@ export class PayerAccount {
   private schedule(): void {
     if (this.scheduled) return
     this.scheduled = true
-    setImmediate(() => {
+    const run = (): void => {
       this.scheduled = false
       void this.sign()
-    })
+    }
+    // At most one voucher per MIN_VOUCHER_INTERVAL_MS: on a fast link each then covers more than a
+    // step (what it signs is all that is owed, plus the margin).
+    const wait = this.lastSignedAt + MIN_VOUCHER_INTERVAL_MS - Date.now()
+    if (wait > 0) setTimeout(run, wait).unref()
+    else setImmediate(run)
   }
 
   /** Sign (one at a time) a voucher that brings what was paid to `owed` plus the margin. */
@@ -157,6 +165,7 @@ export class PayerAccount {
     // Durable before it leaves: a restart continues from it, never below it.
     await this.opts.book.signed(this.payee, { amount, signature: voucher.signature, increment })
     this.paid += increment
+    this.lastSignedAt = Date.now()
     this.counts.vouchers++
     this.nextAt = this.paid - this.ahead + this.step
     this.send(voucher.wire)

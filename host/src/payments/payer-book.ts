@@ -111,7 +111,16 @@ export class PayerBook {
 
   async bind(payee: string, nonce: { address: string; nonce: string }): Promise<PayeeRecord> {
     const previous = this.payees.get(payee)
-    const record: PayeeRecord = { nonceAccount: nonce.address, nonce: nonce.nonce, latest: 0, latestSignature: null, signed: 0, settled: 0, settlements: 0, vouchers: 0 }
+    const record: PayeeRecord = {
+      nonceAccount: nonce.address,
+      nonce: nonce.nonce,
+      latest: 0,
+      latestSignature: null,
+      signed: 0,
+      settled: 0,
+      settlements: 0,
+      vouchers: 0
+    }
     this.payees.set(payee, record)
     await this.writer.saveOrUndo(() => {
       if (this.payees.get(payee) !== record) return

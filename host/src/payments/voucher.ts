@@ -20,6 +20,7 @@ import {
   AccountRole,
   appendTransactionMessageInstruction,
   compileTransactionMessage,
+  createNoopSigner,
   createTransactionMessage,
   decompileTransactionMessage,
   getBase58Decoder,
@@ -53,6 +54,7 @@ import {
 import { CodedError } from '../lib/coded-error.ts'
 import { LibError } from '../lib/lib-errors.ts'
 import { PaymentsError } from './payments-errors.ts'
+import { VoucherTemplate, VoucherTemplates } from './voucher-template.ts'
 
 /** The largest wire transaction Solana accepts (the IPv6 MTU less headers). */
 export const MAX_TRANSACTION_BYTES = 1232
@@ -115,17 +117,19 @@ export async function signVoucher(terms: VoucherTerms): Promise<SignedVoucher> {
   }
   // kit's signTransactionMessageWithSigners would do the last three steps too, at twice the cost
   // (compileTransaction builds its encoder on every call, and the key-pair signer exports and
-  // base58-encodes its public key again for every signature).
+  // base58-encodes its public key again for every signature). Between settlements only the
+  // amount changes: the message is compiled once per nonce (voucher-template.ts).
   let messageBytes: TransactionMessageBytes
   try {
-    const message = pipe(
-      createTransactionMessage({ version: 0 }),
-      (m) => setTransactionMessageFeePayerSigner(payer, m),
-      (m) =>
-        setTransactionMessageLifetimeUsingDurableNonce({ nonce: nonce as Nonce, nonceAccountAddress: nonceAccount, nonceAuthorityAddress: payer.address }, m),
-      (m) => appendTransactionMessageInstruction(getTransferSolInstruction({ source: payer, destination: payee, amount }), m)
-    )
-    messageBytes = messageEncoder.encode(compileTransactionMessage(message)) as TransactionMessageBytes
+    const key = `${payer.address}|${payee}|${nonceAccount}|${nonce}`
+    let template = signTemplates.get(key)
+    if (template === undefined) {
+      template = VoucherTemplate.derive((a) => compileVoucherMessage(payer.address, payee, nonceAccount, nonce, a))
+      signTemplates.set(key, template)
+    }
+    messageBytes = (template
+      ? template.message(amount)
+      : compileVoucherMessage(payer.address, payee, nonceAccount, nonce, amount)) as unknown as TransactionMessageBytes
   } catch (err) {
     throw new CodedError(LibError.BAD_ARGUMENT, 'The payee, nonce account and nonce of a voucher must each be 32 bytes in base58.', { cause: err })
   }
@@ -133,6 +137,30 @@ export async function signVoucher(terms: VoucherTerms): Promise<SignedVoucher> {
   const wire = new Uint8Array(transactionEncoder.encode(transaction))
   return { wire, signature: getSignatureFromTransaction(transaction), amount, payer: payer.address, payee, nonceAccount, nonce }
 }
+
+/** The message bytes of a voucher (kit compiles it; the signer objects do not enter the bytes). */
+function compileVoucherMessage(payer: Address, payee: Address, nonceAccount: Address, nonce: string, amount: bigint): Uint8Array {
+  const signer = createNoopSigner(payer)
+  const message = pipe(
+    createTransactionMessage({ version: 0 }),
+    (m) => setTransactionMessageFeePayerSigner(signer, m),
+    (m) => setTransactionMessageLifetimeUsingDurableNonce({ nonce: nonce as Nonce, nonceAccountAddress: nonceAccount, nonceAuthorityAddress: payer }, m),
+    (m) => appendTransactionMessageInstruction(getTransferSolInstruction({ source: signer, destination: payee, amount }), m)
+  )
+  return new Uint8Array(messageEncoder.encode(compileTransactionMessage(message)))
+}
+
+const signTemplates = new VoucherTemplates<VoucherTemplate | null>()
+
+/** What a payee checked in full once: the message but for the amount, and what it says. */
+interface KnownVoucher {
+  template: VoucherTemplate
+  payer: Address
+  nonceAccount: Address
+  nonce: string
+}
+const readTemplates = new VoucherTemplates<KnownVoucher[]>()
+const KNOWN_PER_PAYEE = 64
 
 /**
  * Decode and verify a voucher received for `expect.payee`: its exact structure, then its
@@ -142,12 +170,75 @@ export async function signVoucher(terms: VoucherTerms): Promise<SignedVoucher> {
  */
 export async function readVoucher(wire: Uint8Array, expect: VoucherExpectation): Promise<VoucherFacts> {
   try {
-    return await readVoucherUnchecked(wire, expect)
+    const known = knownVoucher(wire, expect.payee)
+    if (known) return await readKnownVoucher(wire, known, expect)
+    const facts = await readVoucherUnchecked(wire, expect)
+    remember(facts, wire)
+    return facts
   } catch (err) {
     if (err instanceof CodedError) throw err
     // A decoder or WebCrypto failing on input the checks above let through.
     throw new CodedError(PaymentsError.VOUCHER_MALFORMED, 'The voucher is not a readable Solana transaction.', { cause: err })
   }
+}
+
+/** One signature (compact-u16 1), then 64 bytes of it, then the message: the shape of every voucher. */
+const SIGNATURE_BYTES = 64
+const MESSAGE_START = 1 + SIGNATURE_BYTES
+
+function knownVoucher(wire: Uint8Array, payee: Address): KnownVoucher | null {
+  if (!(wire instanceof Uint8Array) || wire.byteLength <= MESSAGE_START || wire.byteLength > MAX_TRANSACTION_BYTES || wire[0] !== 1) return null
+  const message = wire.subarray(MESSAGE_START)
+  for (const k of readTemplates.get(payee) ?? []) if (k.template.matches(message)) return k
+  return null
+}
+
+/** A voucher whose message is a fully checked one but for its amount: the amount, the expectations and the signature. */
+async function readKnownVoucher(wire: Uint8Array, known: KnownVoucher, expect: VoucherExpectation): Promise<VoucherFacts> {
+  const bytes = new Uint8Array(wire)
+  const message = bytes.subarray(MESSAGE_START)
+  const amount = known.template.amountOf(message)
+  if (amount <= 0n) notATransfer('its amount is 0')
+  if (expect.payer !== undefined && known.payer !== expect.payer)
+    refuse(PaymentsError.VOUCHER_WRONG_PAYER, "The voucher is paid from another wallet than this link's payer.")
+  if (expect.nonceAccount !== undefined && known.nonceAccount !== expect.nonceAccount) {
+    refuse(PaymentsError.VOUCHER_WRONG_NONCE, "The voucher is bound to another nonce account than this link's.")
+  }
+  if (expect.nonce !== undefined && known.nonce !== expect.nonce)
+    refuse(PaymentsError.VOUCHER_WRONG_NONCE, 'The voucher is bound to another nonce value than the current one.')
+  const signature = bytes.subarray(1, MESSAGE_START)
+  let valid: boolean
+  try {
+    valid = await verifySignature(await publicKeyOf(known.payer), signature as unknown as Parameters<typeof verifySignature>[1], message)
+  } catch (err) {
+    return refuse(PaymentsError.VOUCHER_BAD_SIGNATURE, "The voucher's payer is not a valid public key.", err)
+  }
+  if (!valid) refuse(PaymentsError.VOUCHER_BAD_SIGNATURE, "The voucher's signature does not verify with its payer's key.")
+  return {
+    wire: bytes,
+    signature: base58.decode(signature) as Signature,
+    amount,
+    payer: known.payer,
+    payee: expect.payee,
+    nonceAccount: known.nonceAccount,
+    nonce: known.nonce
+  }
+}
+
+/** After a full check: keep the voucher's message as a template when it is exactly what this program compiles for those parties. */
+function remember(facts: VoucherFacts, wire: Uint8Array): void {
+  if (wire[0] !== 1) return
+  const message = wire.subarray(MESSAGE_START)
+  let template: VoucherTemplate | null
+  try {
+    template = VoucherTemplate.derive((a) => compileVoucherMessage(facts.payer, facts.payee, facts.nonceAccount, facts.nonce, a))
+  } catch {
+    return
+  }
+  if (template === null || !template.matches(message) || template.amountOf(message) !== facts.amount) return
+  const list = (readTemplates.get(facts.payee) ?? []).filter((k) => !(k.payer === facts.payer && k.nonceAccount === facts.nonceAccount))
+  list.unshift({ template, payer: facts.payer, nonceAccount: facts.nonceAccount, nonce: facts.nonce })
+  readTemplates.set(facts.payee, list.slice(0, KNOWN_PER_PAYEE))
 }
 
 const transferDataSize = getTransferSolInstructionDataDecoder().fixedSize
