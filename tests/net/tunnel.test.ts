@@ -36,7 +36,7 @@ describe('single-hop tunnel through an exit found on the DHT', () => {
     const s = await status()
     expect(s.state).toBe('connected')
     expect(s.circuit).toEqual([
-      { role: 'exit', region: 'eu', key: exitKey, rttMs: expect.any(Number), bytes: { rx: expect.any(Number), tx: expect.any(Number) } }
+      { role: 'exit', region: 'eu', key: exitKey, rttMs: expect.any(Number), priceLamportsPerMiB: 0, bytes: { rx: expect.any(Number), tx: expect.any(Number) } }
     ])
     expect(s.circuitInfo).toMatchObject({ hops: 1, rebuilds: 0, standby: false })
     expect(s.proxy?.http).toMatch(/^127\.0\.0\.1:\d+$/)
