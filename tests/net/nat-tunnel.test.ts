@@ -54,7 +54,14 @@ for (const mode of ['masquerade', 'random'] as const satisfies readonly NatMode[
       const s = await status()
       expect(s.state).toBe('connected')
       expect(s.circuit).toEqual([
-        { role: 'exit', region: 'eu', key: exitKey, rttMs: expect.any(Number), priceLamportsPerMiB: 0, bytes: { rx: expect.any(Number), tx: expect.any(Number) } }
+        {
+          role: 'exit',
+          region: 'eu',
+          key: exitKey,
+          rttMs: expect.any(Number),
+          priceLamportsPerMiB: 0,
+          bytes: { rx: expect.any(Number), tx: expect.any(Number) }
+        }
       ])
       const cred = `${s.proxy!.username}:${s.proxy!.password}`
       expect(await curl('-x', `http://${cred}@${s.proxy!.http}`, 'http://web.test/')).toBe(net.addresses.exit)

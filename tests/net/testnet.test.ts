@@ -311,7 +311,14 @@ describe('testnet with an exit behind a port-randomizing NAT', () => {
     const s = await status()
     expect(s.state).toBe('connected')
     expect(s.circuit).toEqual([
-      { role: 'exit', region: 'eu', key: exit.key, rttMs: expect.any(Number), priceLamportsPerMiB: 0, bytes: { rx: expect.any(Number), tx: expect.any(Number) } }
+      {
+        role: 'exit',
+        region: 'eu',
+        key: exit.key,
+        rttMs: expect.any(Number),
+        priceLamportsPerMiB: 0,
+        bytes: { rx: expect.any(Number), tx: expect.any(Number) }
+      }
     ])
     const cred = `${s.proxy!.username}:${s.proxy!.password}`
     expect(await curl('-x', `http://${cred}@${s.proxy!.http}`, 'http://web.test/')).toBe('198.18.0.40')
