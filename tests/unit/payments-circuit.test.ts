@@ -308,6 +308,51 @@ describe('payments hop by hop on a 3-hop circuit (in-process, real ledger)', () 
     await payerAgain.close(1000)
   }, 90_000)
 
+  it('a provider that settles while no link of its payer is open: the payer hears of it on its next circuit and pays on the new nonce', async () => {
+    const rpcUrl = ledgerServer.url
+    const [sEntry, sExit] = await Promise.all([
+      bed.relay('settling-entry', '198.19.0.36', { payments: { rpcUrl, priceLamportsPerMiB: 5000 } }),
+      bed.exit('settling-exit', '198.18.0.16', { payments: { rpcUrl, priceLamportsPerMiB: 0 } })
+    ])
+    const payer = await bed.payments(rpcUrl, false, 2)
+    const earnings = sEntry.payments!.earnings!
+    const carry = async (): Promise<void> => {
+      const { dialer } = bed.consumer()
+      const circuit = new ConsumerCircuit({
+        dialer,
+        path: [sEntry.info, sExit.info],
+        wgPublicKey: crypto.randomBytes(32),
+        resumeToken: null,
+        payer: payer.meter
+      })
+      let n = 0
+      circuit.ondatagram = () => n++
+      await circuit.open()
+      await pump(
+        circuit,
+        () => n,
+        2 * MIB,
+        () => false
+      )
+      await waitFor(() => earnings.stats().pending > 0, 5000, 'a voucher held on this circuit')
+      circuit.destroy()
+      dialer.destroy()
+    }
+    await carry()
+    // The circuit and its connection are gone; the provider settles on demand (wallet settle).
+    await new Promise((r) => setTimeout(r, 1000))
+    await sEntry.payments!.settleAll(15_000)
+    expect(earnings.stats().pending).toBe(0)
+    expect(earnings.stats().settlements).toBe(1)
+    // A new circuit through the same provider: its vouchers are held again (not ignored as crossing the settlement).
+    await carry()
+    expect(earnings.stats().refused).toBe(0)
+    const account = await payer.spending.account(sEntry.payments!.wallet.address)
+    expect(account.counts.settlements).toBe(1)
+    // What the payer counts as settled is what the chain moved.
+    expect((await payer.summary()).spentSettled).toBe(Number((await incomingBySource(ledger, sEntry.payments!.wallet.address)).get(payer.wallet.address) ?? 0n))
+  }, 90_000)
+
   it('a relay with a price but no funds for its next hop refuses the circuit it cannot pay for, with a stable code', async () => {
     const rpcUrl = ledgerServer.url
     const [okEntry, broke, pricedExit] = await Promise.all([

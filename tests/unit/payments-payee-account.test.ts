@@ -621,6 +621,7 @@ describe('PayeeAccount against the local ledger', () => {
   it('restart: the reopened book still holds the latest voucher, which settles once and never twice', async () => {
     const p = await newPayer()
     const first = await newPayee(p)
+    const oldNonce = await nonceOf(p.nonceAccount)
     expect(carry(first.account, 80_000)).toBe(80_000)
     expect(await first.account.offer(await voucher(p, 50_000))).toBeNull()
     const amount = 120_000
@@ -642,9 +643,16 @@ describe('PayeeAccount against the local ledger', () => {
     second.account.close()
     expect((await VoucherBook.open(first.dir)).totals()).toMatchObject({ pending: 0, settled: amount, settlements: 1 })
 
-    // Reopened after the settlement: nothing to settle.
+    // Reopened after the settlement: nothing to settle. A voucher its payer signed on the settled
+    // nonce (it had no link open when the payee settled) is ignored, not refused, and a link that
+    // joins hears of the settlement, with the nonce to go on with.
     const third = attach(first.dir, await VoucherBook.open(first.dir), first.key)
     await third.account.settle()
+    await expectIgnored(third, await voucher(p, amount + 10_000, { nonce: oldNonce }), PaymentsError.VOUCHER_STALE)
+    expect(third.link.settled).toEqual([{ signature: second.link.settled[0]!.signature, amount, nonce: await nonceOf(p.nonceAccount) }])
+    const joined = new FakeLink()
+    third.account.greet(joined)
+    expect(joined.settled).toEqual(third.link.settled)
     third.account.close()
 
     // A crash after the voucher landed but before the book said so: the voucher is submitted

@@ -83,6 +83,7 @@ export class Earnings {
     const account = await pending
     if (account.refused) throw new CodedError(DestroyCode.PAYER_REFUSED, `This provider refuses this wallet (${account.refused}).`)
     account.links.add(link)
+    account.greet(link)
     return account
   }
 

@@ -94,6 +94,7 @@ export class PayeeAccount {
   private throttledSince = 0
   private overdueTimer: NodeJS.Timeout | null = null
   private behindSentAt = 0
+  private staleToldAt = 0
   private retryTimer: NodeJS.Timeout | null = null
 
   constructor(opts: PayeeAccountOptions) {
@@ -102,6 +103,7 @@ export class PayeeAccount {
     this.payer = opts.record.payer
     this.nonceAccount = opts.record.nonceAccount
     this.nonce = opts.record.nonce
+    this.previousNonce = opts.record.lastSettlement?.from ?? null
     this.latest = opts.record.latest?.amount ?? 0
     this.latestSignature = opts.record.latest?.signature ?? null
     this.base = this.latest
@@ -201,8 +203,24 @@ export class PayeeAccount {
       code = errorCode(err) ?? PaymentsError.VOUCHER_MALFORMED
       if (REFUSING.has(code)) this.refuse(DestroyCode.PAYER_REFUSED, `A voucher was refused (${code}): ${errorMessage(err)}`, false)
       else this.counts.ignored++
+      // A voucher on the nonce a settlement used: its payer did not hear of the settlement (no link was open then).
+      if (code === PaymentsError.VOUCHER_STALE && this.settling === null && Date.now() - this.staleToldAt >= BEHIND_EVERY_MS) {
+        this.staleToldAt = Date.now()
+        for (const link of this.links) this.greet(link)
+      }
     }
     return code
+  }
+
+  /**
+   * A link of this payer joined (or it signs on a settled nonce): tell it the latest settlement,
+   * which it may have missed — the payee settles on its own, when no link of the payer may be
+   * open. The payer ignores it when it is on that nonce already.
+   */
+  greet(link: PayeeLinkEnd): void {
+    const last = this.opts.book.account(this.key)?.lastSettlement
+    if (this.settling !== null || !last) return
+    link.sendSettled({ signature: last.signature, amount: last.amount, nonce: this.nonce })
   }
 
   private async accept(wire: Uint8Array): Promise<void> {

@@ -180,9 +180,14 @@ export class PayerAccount {
     }
   }
 
-  /** The payee settled `amount` of the running total on chain; the rest continues on `nonce`. */
+  /**
+   * The payee settled `amount` of the running total on chain; the rest continues on `nonce`. A
+   * payee tells its latest settlement again to each new link (we may have had none open when it
+   * settled): on that nonce already, it is nothing new.
+   */
   async onSettled(m: { signature: string; amount: number; nonce: string }): Promise<void> {
     const record = this.record
+    if (m.nonce === record.nonce) return
     if (m.amount > record.latest) return this.giveUp(PaymentsError.PAYEE_LIED, 'The payee claims to have settled more than this wallet signed.')
     await this.opts.book.settled(this.payee, { amount: m.amount, nonce: m.nonce })
     this.counts.settlements++

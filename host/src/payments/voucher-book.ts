@@ -32,7 +32,8 @@ const AccountRecord = z.object({
   settlements: z.number().int().nonnegative(),
   /** Vouchers accepted from this payer (counted for `macro-vpn wallet`; absent in older books). */
   vouchers: z.number().int().nonnegative().default(0),
-  lastSettlement: z.object({ signature: z.string().max(100), amount: Lamports, at: z.number() }).nullable()
+  /** `from`: the nonce the settled voucher used (absent in older books): a voucher still on it crossed the settlement. */
+  lastSettlement: z.object({ signature: z.string().max(100), amount: Lamports, at: z.number(), from: z.string().max(44).optional() }).nullable()
 })
 const BookFile = z.object({
   v: z.literal(1),
@@ -120,7 +121,7 @@ export class VoucherBook {
     const record = this.accounts.get(key)
     if (!record) return
     const before = { ...record }
-    const lastSettlement = { signature: s.signature, amount: s.amount, at: Date.now() }
+    const lastSettlement = { signature: s.signature, amount: s.amount, at: Date.now(), from: record.nonce }
     record.settled += s.amount
     record.settlements++
     record.lastSettlement = lastSettlement
