@@ -1,8 +1,9 @@
 /**
  * The payment books on disk: the payee's VoucherBook (earned.json) and the payer's PayerBook
  * (spent.json), over DurableJsonFile. Changes are on disk when their promise resolves, in one
- * atomic file (0600, in a 0700 folder, no temporary files left), survive reopening, and a write
- * that fails is taken back in memory too; a damaged file is refused with BOOK_UNREADABLE and a
+ * atomic file (0600, in a 0700 folder, no temporary files left) or, for vouchers, a line of its
+ * journal (a torn last line dropped); they survive reopening, and a write that fails is taken back
+ * in memory too; a damaged file is refused with BOOK_UNREADABLE and a
  * message that names the file and the next step, and is left as it was.
  */
 import fs from 'node:fs/promises'
@@ -10,7 +11,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CodedError } from '../../host/src/lib/coded-error.ts'
-import { DurableJsonFile, readJsonFile } from '../../host/src/lib/durable-json-file.ts'
+import { DurableJsonFile, JOURNAL_MAX_RECORDS, readDurableJson } from '../../host/src/lib/durable-json-file.ts'
 import { PayerBook } from '../../host/src/payments/payer-book.ts'
 import { PaymentsError } from '../../host/src/payments/payments-errors.ts'
 import { accountKey, VoucherBook, type HeldVoucher } from '../../host/src/payments/voucher-book.ts'
@@ -94,9 +95,14 @@ describe('VoucherBook on disk', () => {
     expect(record).toMatchObject({ payer: PAYER, nonceAccount: NONCE_ACCOUNT, nonce: NONCE, latest: null, settled: 0, settlements: 0, lastSettlement: null })
     expect((await fs.stat(book.file)).mode & 0o777).toBe(0o600)
     await book.hold(KEY, heldVoucher(1000))
-    // On disk as soon as hold resolved: no flush needed.
-    expect(await onDisk(book.file)).toMatchObject({ v: 1, accounts: { [KEY]: { latest: heldVoucher(1000) } }, refused: {} })
-    expect(await leftovers(book.file)).toEqual([])
+    // On disk as soon as hold resolved, no flush needed: a line in the journal next to the file (0600 too).
+    expect((await VoucherBook.open(dir)).account(KEY)?.latest).toEqual(heldVoucher(1000))
+    expect(await leftovers(book.file)).toEqual(['earned.json.journal'])
+    expect((await fs.stat(`${book.file}.journal`)).mode & 0o777).toBe(0o600)
+    // A save (here a settlement) takes the journal's lines into the file and empties it.
+    await book.settled(KEY, { signature: 'sig1000', amount: 1000, nonce: NEXT_NONCE })
+    expect(await fs.readFile(`${book.file}.journal`, 'utf8')).toBe('')
+    expect(await onDisk(book.file)).toMatchObject({ v: 1, accounts: { [KEY]: { latest: null, settled: 1000 } }, refused: {} })
   })
 
   it('survives reopening: held voucher, settlements, dropped vouchers and refusals', async () => {
@@ -158,13 +164,13 @@ describe('VoucherBook on disk', () => {
     })()
     for (let round = 1; round <= 10; round++) {
       await Promise.all(keys.map((key, i) => book.hold(key, heldVoucher(round * 100 + i))))
-      const file = (await onDisk(book.file)) as { accounts: Record<string, { latest: HeldVoucher }> }
-      keys.forEach((key, i) => expect(file.accounts[key]?.latest.amount).toBe(round * 100 + i))
+      const reopened = await VoucherBook.open(dir)
+      keys.forEach((key, i) => expect(reopened.account(key)?.latest?.amount).toBe(round * 100 + i))
     }
     reading = false
     await reader
     expect(reads).toBeGreaterThan(0)
-    expect(await leftovers(book.file)).toEqual([])
+    expect(await leftovers(book.file)).toEqual(['earned.json.journal'])
     expect((await VoucherBook.open(dir)).totals().pending).toBe(keys.reduce((sum, _, i) => sum + 1000 + i, 0))
   })
 
@@ -175,6 +181,8 @@ describe('VoucherBook on disk', () => {
     await book.hold(KEY, heldVoucher(1000))
     const before = structuredClone(book.account(KEY))
     const other = accountKey(PAYEE, NONCE_ACCOUNT)
+    // (An open journal keeps writing into a folder moved away: let go of it, so that the next write must open it again.)
+    await book.close()
     await withUnwritableFolder(book.file, async () => {
       await expect(book.hold(KEY, heldVoucher(2000))).rejects.toThrow()
       await expect(book.settled(KEY, { signature: 'sig1000', amount: 1000, nonce: NEXT_NONCE })).rejects.toThrow()
@@ -186,7 +194,6 @@ describe('VoucherBook on disk', () => {
     // A later write does not carry the changes that failed.
     await book.flush()
     expect((await VoucherBook.open(dir)).account(KEY)).toEqual(before)
-    expect((await onDisk(book.file)) as object).toEqual({ v: 1, accounts: { [KEY]: before }, refused: {} })
     await book.hold(KEY, heldVoucher(2000))
     expect((await VoucherBook.open(dir)).account(KEY)?.latest).toEqual(heldVoucher(2000))
   })
@@ -207,6 +214,8 @@ describe('VoucherBook on disk', () => {
       const book = await VoucherBook.open(dir)
       await book.begin(KEY, { payer: PAYER, nonceAccount: NONCE_ACCOUNT, nonce: NONCE })
       await book.hold(KEY, heldVoucher(1000))
+      // A refusal saves the whole book: the held voucher is in the file itself, not only in its journal.
+      await book.refuse('someone else', 'PAYER_REFUSED')
       if (content !== null) await fs.writeFile(book.file, content)
       return { dir, file: book.file }
     }
@@ -236,6 +245,35 @@ describe('VoucherBook on disk', () => {
       }
     })
 
+    it('a journal line torn by a crash is dropped; a garbled or foreign one refuses the book', async () => {
+      const { dir, file } = await damagedBook(null)
+      const book = await VoucherBook.open(dir)
+      await book.hold(KEY, heldVoucher(2000))
+      await book.hold(KEY, heldVoucher(3000))
+      await book.close()
+      const journal = await fs.readFile(`${file}.journal`, 'utf8')
+      const [first, second] = journal.split('\n')
+      // The last line without its newline: the write never finished, so nothing relied on it.
+      await fs.writeFile(`${file}.journal`, `${first}\n${second!.slice(0, 30)}`)
+      expect((await VoucherBook.open(dir)).account(KEY)?.latest).toEqual(heldVoucher(2000))
+      for (const [content, why] of [
+        [`garbage\n${second}\n`, /its journal has a line that is not JSON/],
+        [
+          `${JSON.stringify({ seq: 99, record: { key: KEY, latest: { amount: -1 }, vouchers: 1 } })}\n`,
+          /its journal has a record that is not what this version writes/
+        ],
+        [
+          `${JSON.stringify({ seq: 99, record: { key: 'nobody', latest: heldVoucher(5), vouchers: 1 } })}\n`,
+          /its journal names a payer account it does not hold/
+        ],
+        [`${second}\n${first}\n`, /out of order/]
+      ] as const) {
+        await fs.writeFile(`${file}.journal`, content)
+        expect((await expectUnreadable(VoucherBook.open(dir), file)).message).toMatch(why)
+        expect(await fs.readFile(`${file}.journal`, 'utf8')).toBe(content)
+      }
+    })
+
     it('a folder where the file should be', async () => {
       const dir = await stateDir()
       const file = path.join(dir, 'payments', 'earned.json')
@@ -255,8 +293,10 @@ describe('PayerBook on disk', () => {
     await book.bind(PAYEE, { address: NONCE_ACCOUNT, nonce: NONCE })
     const at = Date.UTC(2025, 4, 17)
     await book.signed(PAYEE, { amount: 3000, signature: 'sig3000', increment: 3000, at })
-    // Durable on return.
-    expect(await onDisk(book.file)).toMatchObject({ payees: { [PAYEE]: { latest: 3000, latestSignature: 'sig3000' } }, months: { '2025-05': 3000 } })
+    // Durable on return (a line in the journal).
+    const early = await PayerBook.open(dir)
+    expect(early.payee(PAYEE)).toMatchObject({ latest: 3000, latestSignature: 'sig3000', signed: 3000, vouchers: 1 })
+    expect(early.monthSpent(at)).toBe(3000)
     await book.signed(PAYEE, { amount: 4500, signature: 'sig4500', increment: 1500, at })
     await book.settled(PAYEE, { amount: 3000, nonce: NEXT_NONCE })
 
@@ -275,7 +315,7 @@ describe('PayerBook on disk', () => {
     expect(reopened.boundNonceAccounts()).toEqual([NONCE_ACCOUNT])
     expect(reopened.totals()).toMatchObject({ signed: 4500, settled: 3000, pending: 1500, payees: 1 })
     expect((await fs.stat(book.file)).mode & 0o777).toBe(0o600)
-    expect(await leftovers(book.file)).toEqual([])
+    expect(await leftovers(book.file)).toEqual(['spent.json.journal'])
   })
 
   it('a voucher whose write fails counts as never signed (in memory as on disk, this month included)', async () => {
@@ -284,6 +324,7 @@ describe('PayerBook on disk', () => {
     await book.bind(PAYEE, { address: NONCE_ACCOUNT, nonce: NONCE })
     await book.signed(PAYEE, { amount: 1000, signature: 'sig1000', increment: 1000 })
     const before = structuredClone(book.payee(PAYEE))
+    await book.close() // an open journal would keep writing into the folder moved away
     await withUnwritableFolder(book.file, async () => {
       await expect(book.signed(PAYEE, { amount: 2000, signature: 'sig2000', increment: 1000 })).rejects.toThrow()
       await expect(book.settled(PAYEE, { amount: 1000, nonce: NEXT_NONCE })).rejects.toThrow()
@@ -328,11 +369,12 @@ describe('DurableJsonFile', () => {
       saves.push(durable.save().then(async () => expect(((await onDisk(file)) as { state: number }).state).toBeGreaterThanOrEqual(i)))
     }
     await Promise.all(saves)
-    expect(writes).toBe(2)
+    expect(writes).toBeGreaterThanOrEqual(1)
+    expect(writes).toBeLessThanOrEqual(2)
     expect(await onDisk(file)).toEqual({ state: 50 })
   })
 
-  it('saveOrUndo takes a change back when the write fails; readJsonFile reads what was saved', async () => {
+  it('saveOrUndo takes a change back when the write fails; readDurableJson reads what was saved', async () => {
     const file = path.join(await stateDir(), 'sub', 'state.json')
     const state = { n: 1 }
     const durable = new DurableJsonFile(file, () => state)
@@ -345,7 +387,85 @@ describe('DurableJsonFile', () => {
     await fs.rm(path.dirname(file))
     await durable.save()
     const damaged = (why: string): Error => new Error(why)
-    expect(await readJsonFile(file, (v) => v, damaged)).toEqual({ n: 1 })
-    expect(await readJsonFile(`${file}.missing`, (v) => v, damaged)).toBeNull()
+    const read = (f: string) =>
+      readDurableJson(
+        f,
+        (v) => v,
+        (v) => v,
+        damaged
+      )
+    expect(await read(file)).toEqual({ state: { n: 1 }, records: [], lastSeq: 0 })
+    expect(await read(`${file}.missing`)).toEqual({ state: null, records: [], lastSeq: 0 })
+  })
+
+  it('appends: each record durable when it resolves, those queued meanwhile written together; a save empties the journal; reading gives the records after the state', async () => {
+    const file = path.join(await stateDir(), 'state.json')
+    const state = { n: 0 }
+    const durable = new DurableJsonFile(file, () => state)
+    await durable.save()
+    const read = () =>
+      readDurableJson(
+        file,
+        (v) => v as { n: number },
+        (v) => v as { n: number },
+        (why) => new Error(why)
+      )
+    // The first append of a process saves the state first (a journal an earlier process left was replayed into it).
+    state.n = 1
+    await durable.append({ n: 1 })
+    expect(await read()).toEqual({ state: { n: 1, journalSeq: 1 }, records: [], lastSeq: 1 })
+    // Fifty appends at once: each resolves with its line on disk, in order.
+    const appends = Array.from({ length: 50 }, (_, i) =>
+      durable.append({ n: i + 2 }).then(async () => {
+        const { records } = await read()
+        expect(records.length).toBeGreaterThanOrEqual(i + 1)
+        expect(records[i]).toEqual({ n: i + 2 })
+      })
+    )
+    await Promise.all(appends)
+    expect(await read()).toEqual({ state: { n: 1, journalSeq: 1 }, records: Array.from({ length: 50 }, (_, i) => ({ n: i + 2 })), lastSeq: 51 })
+    // A save holds them all: the journal is empty, and the state says up to where.
+    state.n = 51
+    await durable.save()
+    expect(await fs.readFile(`${file}.journal`, 'utf8')).toBe('')
+    expect(await onDisk(file)).toEqual({ n: 51, journalSeq: 51 })
+    await durable.append({ n: 52 })
+    expect(await read()).toEqual({ state: { n: 51, journalSeq: 51 }, records: [{ n: 52 }], lastSeq: 52 })
+    // A new process on the same file (the owner applies a change in memory, then appends it): its first append saves
+    // the state it replayed with that change, then the journal starts again.
+    await durable.close()
+    const replayed = await read()
+    let n = replayed.records.at(-1)!.n
+    const again = new DurableJsonFile(file, () => ({ n }))
+    again.resume(replayed.lastSeq)
+    n = 53
+    await again.append({ n })
+    expect(await read()).toEqual({ state: { n: 53, journalSeq: 53 }, records: [], lastSeq: 53 })
+    n = 54
+    await again.append({ n })
+    expect(await read()).toEqual({ state: { n: 53, journalSeq: 53 }, records: [{ n: 54 }], lastSeq: 54 })
+    await again.close()
+  })
+
+  it(`after ${JOURNAL_MAX_RECORDS} records the state is saved whole and the journal starts again`, async () => {
+    const file = path.join(await stateDir(), 'state.json')
+    let n = 0
+    const durable = new DurableJsonFile(file, () => ({ n }))
+    await durable.save()
+    for (let i = 0; i < JOURNAL_MAX_RECORDS + 3; i++) {
+      n++
+      await durable.append({ n })
+    }
+    await durable.idle()
+    const { state, records } = await readDurableJson(
+      file,
+      (v) => v as { n: number },
+      (v) => v as { n: number },
+      (why) => new Error(why)
+    )
+    expect(state!.n).toBeGreaterThanOrEqual(JOURNAL_MAX_RECORDS)
+    expect(records.length).toBeLessThan(10)
+    expect(records.at(-1) ?? state).toMatchObject({ n: JOURNAL_MAX_RECORDS + 3 })
+    await durable.close()
   })
 })

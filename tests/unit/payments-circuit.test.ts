@@ -139,7 +139,9 @@ describe('payments hop by hop on a 3-hop circuit (in-process, real ledger)', () 
     } finally {
       circuit.destroy()
     }
-    // The providers settle what they hold (as at SIGTERM).
+    // The providers settle what they hold (as at SIGTERM), once the last vouchers landed: a payer signs at most
+    // every 50 ms, so the one for the last cells may still be on its way (settled then, it would come in after).
+    await new Promise((r) => setTimeout(r, 300))
     for (const p of [entry, middle, exit]) await p.payments!.settleAll(20_000)
     const spentByConsumer = consumer.spending.stats().sessionSpent
     const entrySpent = entry.payments!.spending.stats().sessionSpent

@@ -168,9 +168,23 @@ describe('PayeeAccount against the local ledger', () => {
   }
 
   async function held(p: Payee): Promise<Held> {
-    const file = JSON.parse(await fs.readFile(p.book.file, 'utf8')) as { accounts: Record<string, unknown> }
+    // As a process reading the book from disk finds it (the file and its journal).
+    const onDisk = (await VoucherBook.open(p.dir)).account(p.key)
     const { owed, limit, counts, pendingLamports, covered } = p.account
-    return { onDisk: file.accounts[p.key], owed, limit, accepted: counts.accepted, pending: pendingLamports, covered }
+    return { onDisk, owed, limit, accepted: counts.accepted, pending: pendingLamports, covered }
+  }
+
+  /** The book's file and its journal as they are now, to put back as a crash would have left them. */
+  async function diskCopy(book: VoucherBook): Promise<() => Promise<void>> {
+    await book.close()
+    const file = await fs.readFile(book.file)
+    const journal = await fs.readFile(`${book.file}.journal`).catch(() => null)
+    return async () => {
+      await book.close()
+      await fs.writeFile(book.file, file)
+      if (journal === null) await fs.rm(`${book.file}.journal`, { force: true })
+      else await fs.writeFile(`${book.file}.journal`, journal)
+    }
   }
 
   /** A payee of `p` that carried 60 000 lamports and holds a voucher of 100 000. */
@@ -528,6 +542,7 @@ describe('PayeeAccount against the local ledger', () => {
       const payee = await payeeHolding(payer)
       const before = await held(payee)
       const folder = path.dirname(payee.book.file)
+      await payee.book.close() // an open journal would keep writing into the folder moved away
       await fs.rename(folder, `${folder}.away`)
       await fs.writeFile(folder, 'not a folder')
       try {
@@ -548,12 +563,12 @@ describe('PayeeAccount against the local ledger', () => {
       const p = await newPayer()
       const first = await newPayee(p)
       expect(await first.account.offer(await voucher(p, 90_000))).toBeNull()
-      const beforeSettling = await fs.readFile(first.book.file)
+      const putBack = await diskCopy(first.book)
       await first.account.settle()
       expect(first.account.counts.settlements).toBe(1)
       first.account.close()
       // As after a crash before the book said so; and the ledger fails the look-up once.
-      await fs.writeFile(first.book.file, beforeSettling)
+      await putBack()
       const flaky = new LedgerClient({ url: server.url })
       const confirm = vi.spyOn(flaky, 'confirm')
       confirm.mockRejectedValueOnce(Object.assign(new Error('down'), { code: PaymentsError.RPC_UNREACHABLE }))
@@ -628,7 +643,7 @@ describe('PayeeAccount against the local ledger', () => {
     expect(await first.account.offer(await voucher(p, amount))).toBeNull()
     first.account.close()
     // What the file said before any settlement (a crash right after the voucher landed leaves this).
-    const beforeSettling = await fs.readFile(first.book.file)
+    const putBack = await diskCopy(first.book)
 
     const book = await VoucherBook.open(first.dir)
     expect(book.pending().map(({ key, record }) => ({ key, amount: record.latest?.amount }))).toEqual([{ key: first.key, amount }])
@@ -657,7 +672,7 @@ describe('PayeeAccount against the local ledger', () => {
 
     // A crash after the voucher landed but before the book said so: the voucher is submitted
     // again, the ledger refuses it (it landed), and the book counts the settlement once.
-    await fs.writeFile(first.book.file, beforeSettling)
+    await putBack()
     const crashed = await VoucherBook.open(first.dir)
     expect(crashed.pending()).toHaveLength(1)
     const fourth = attach(first.dir, crashed, first.key)

@@ -112,9 +112,13 @@ export class PayerAccount {
   private schedule(): void {
     if (this.scheduled) return
     this.scheduled = true
+    // Scheduled until the voucher is signed (the bytes carried meanwhile do not schedule another at
+    // once); then again if the bytes went past the next step while it was signed.
     const run = (): void => {
-      this.scheduled = false
-      void this.sign()
+      void this.sign().finally(() => {
+        this.scheduled = false
+        if (this.owed >= this.nextAt) this.schedule()
+      })
     }
     // At most one voucher per MIN_VOUCHER_INTERVAL_MS: on a fast link each then covers more than a
     // step (what it signs is all that is owed, plus the margin).
@@ -144,7 +148,10 @@ export class PayerAccount {
   private async signOnce(): Promise<void> {
     if (this.failed || this.capped) return
     const target = Math.ceil(this.owed + this.ahead + this.extra)
-    const increment = Math.max(0, target - this.paid)
+    let increment = Math.max(0, target - this.paid)
+    // A voucher after a settlement carries the rest over to the new nonce; it tops the margin up
+    // only when a step is due (else the payee, just settled, would hold a prepayment at once).
+    if (this.resign && this.owed < this.nextAt) increment = 0
     const record = this.record
     if (increment === 0 && !(this.resign && record.latest > 0)) return
     if (increment > 0 && !this.opts.allow(increment)) {

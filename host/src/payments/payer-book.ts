@@ -1,6 +1,6 @@
 /**
- * What a payer has promised, durably (`<state>/payments/spent.json`, written atomically before a
- * voucher leaves): per payee the nonce account bound to it (one per payee: a settlement by one
+ * What a payer has promised, durably (`<state>/payments/spent.json`, written atomically, and each
+ * voucher a line in its journal, spent.json.journal, on disk before the voucher leaves): per payee the nonce account bound to it (one per payee: a settlement by one
  * payee must not void another's vouchers), the nonce its vouchers use now and the running total
  * since the last settlement; nonce accounts not bound yet (spares, so a new payee costs no wait);
  * and what was signed per calendar month (UTC), for the spending cap.
@@ -14,7 +14,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { z } from 'zod'
 import { CodedError } from '../lib/coded-error.ts'
-import { DurableJsonFile, readJsonFile } from '../lib/durable-json-file.ts'
+import { DurableJsonFile, readDurableJson } from '../lib/durable-json-file.ts'
 import { PaymentsError } from './payments-errors.ts'
 
 const Lamports = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
@@ -39,6 +39,17 @@ const BookFile = z.object({
   months: z.record(z.string().regex(/^\d{4}-\d{2}$/), Lamports)
 })
 export type PayeeRecord = z.infer<typeof PayeeRecord>
+/** A voucher signed, as the journal keeps it (payments happen many times a second): the payee's new totals and the month's. */
+const SignedRecord = z.object({
+  payee: z.string().max(44),
+  latest: Lamports,
+  latestSignature: z.string().max(100),
+  signed: Lamports,
+  vouchers: z.number().int().nonnegative(),
+  month: z.string().regex(/^\d{4}-\d{2}$/),
+  monthSigned: Lamports
+})
+type SignedRecord = z.infer<typeof SignedRecord>
 
 export function monthOf(at: number): string {
   return new Date(at).toISOString().slice(0, 7)
@@ -66,20 +77,28 @@ export class PayerBook {
     const dir = path.join(stateDir, 'payments')
     await fs.mkdir(dir, { recursive: true, mode: 0o700 })
     const book = new PayerBook(path.join(dir, 'spent.json'))
-    const parsed = await readJsonFile(
+    const damaged = (why: string): CodedError =>
+      new CodedError(
+        PaymentsError.BOOK_UNREADABLE,
+        `The spending file ${book.file} is damaged: ${why}. It holds what this wallet promised to whom: restore it from a backup, or move it away to start with none.`
+      )
+    const { state, records, lastSeq } = await readDurableJson(
       book.file,
       (value) => BookFile.parse(value),
-      (why) =>
-        new CodedError(
-          PaymentsError.BOOK_UNREADABLE,
-          `The spending file ${book.file} is damaged: ${why}. It holds what this wallet promised to whom: restore it from a backup, or move it away to start with none.`
-        )
+      (value) => SignedRecord.parse(value),
+      damaged
     )
-    if (parsed !== null) {
-      for (const [payee, record] of Object.entries(parsed.payees)) book.payees.set(payee, record)
-      book.spares = parsed.spares
-      for (const [month, n] of Object.entries(parsed.months)) book.months.set(month, n)
+    if (state !== null) {
+      for (const [payee, record] of Object.entries(state.payees)) book.payees.set(payee, record)
+      book.spares = state.spares
+      for (const [month, n] of Object.entries(state.months)) book.months.set(month, n)
     }
+    for (const r of records) {
+      const record = book.payees.get(r.payee)
+      if (!record) throw damaged('its journal names a payee it has no nonce account for')
+      book.applySigned(record, r)
+    }
+    book.writer.resume(lastSeq)
     return book
   }
 
@@ -137,17 +156,31 @@ export class PayerBook {
     const before = { latest: record.latest, latestSignature: record.latestSignature, signed: record.signed, vouchers: record.vouchers }
     const month = monthOf(v.at ?? Date.now())
     const monthBefore = this.months.get(month)
-    record.latest = v.amount
-    record.latestSignature = v.signature
-    record.signed += v.increment
-    record.vouchers++
-    this.months.set(month, (monthBefore ?? 0) + v.increment)
-    await this.writer.saveOrUndo(() => {
+    const entry: SignedRecord = {
+      payee,
+      latest: v.amount,
+      latestSignature: v.signature,
+      signed: record.signed + v.increment,
+      vouchers: record.vouchers + 1,
+      month,
+      monthSigned: (monthBefore ?? 0) + v.increment
+    }
+    this.applySigned(record, entry)
+    // One journal line (not the whole book): vouchers are signed many times a second.
+    await this.writer.appendOrUndo(entry, () => {
       if (record.latestSignature !== v.signature) return
       Object.assign(record, before)
       if (monthBefore === undefined) this.months.delete(month)
       else this.months.set(month, monthBefore)
     })
+  }
+
+  private applySigned(record: PayeeRecord, entry: SignedRecord): void {
+    record.latest = entry.latest
+    record.latestSignature = entry.latestSignature
+    record.signed = entry.signed
+    record.vouchers = entry.vouchers
+    this.months.set(entry.month, entry.monthSigned)
   }
 
   /** The payee settled `amount` of the running total; the rest carries on, on nonce `nonce`. */
@@ -185,5 +218,10 @@ export class PayerBook {
 
   async flush(): Promise<void> {
     await this.writer.idle()
+  }
+
+  /** Wait for writes under way and let go of the journal. */
+  async close(): Promise<void> {
+    await this.writer.close()
   }
 }

@@ -162,7 +162,7 @@ export class Payments {
 
   async close(timeoutMs = 10_000): Promise<void> {
     await this.earningsValue?.close(timeoutMs)
-    await this.vouchers?.flush()
-    await this.payerBook?.flush()
+    await this.vouchers?.close()
+    await this.payerBook?.close()
   }
 }

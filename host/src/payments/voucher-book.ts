@@ -1,6 +1,6 @@
 /**
- * What a payee holds, durably (`<state>/payments/earned.json`, written atomically before the
- * bytes a voucher covers are carried): per payer account (the payer's wallet and the nonce
+ * What a payee holds, durably (`<state>/payments/earned.json`, written atomically, and each
+ * voucher a line in its journal, earned.json.journal, on disk before the bytes it covers are carried): per payer account (the payer's wallet and the nonce
  * account its vouchers to us use) the latest voucher not yet settled, the nonce it must use, and
  * what was settled; and the payers refused from now on. Only the latest voucher of an account
  * is kept: it is cumulative.
@@ -18,7 +18,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { z } from 'zod'
 import { CodedError } from '../lib/coded-error.ts'
-import { DurableJsonFile, readJsonFile } from '../lib/durable-json-file.ts'
+import { DurableJsonFile, readDurableJson } from '../lib/durable-json-file.ts'
 import { PaymentsError } from './payments-errors.ts'
 
 const Lamports = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
@@ -41,6 +41,8 @@ const BookFile = z.object({
   refused: z.record(z.string(), z.object({ code: z.string().max(40), at: z.number() }))
 })
 export type AccountRecord = z.infer<typeof AccountRecord>
+/** A voucher held, as the journal keeps it (vouchers come many times a second): the account's new latest and count. */
+const HeldRecord = z.object({ key: z.string().max(100), latest: HeldVoucher, vouchers: z.number().int().nonnegative() })
 export type HeldVoucher = z.infer<typeof HeldVoucher>
 
 export function accountKey(payer: string, nonceAccount: string): string {
@@ -67,19 +69,28 @@ export class VoucherBook {
     const dir = path.join(stateDir, 'payments')
     await fs.mkdir(dir, { recursive: true, mode: 0o700 })
     const book = new VoucherBook(path.join(dir, 'earned.json'))
-    const parsed = await readJsonFile(
+    const damaged = (why: string): CodedError =>
+      new CodedError(
+        PaymentsError.BOOK_UNREADABLE,
+        `The vouchers file ${book.file} is damaged: ${why}. It holds what payers owe this provider: restore it from a backup, or move it away to start with none.`
+      )
+    const { state, records, lastSeq } = await readDurableJson(
       book.file,
       (value) => BookFile.parse(value),
-      (why) =>
-        new CodedError(
-          PaymentsError.BOOK_UNREADABLE,
-          `The vouchers file ${book.file} is damaged: ${why}. It holds what payers owe this provider: restore it from a backup, or move it away to start with none.`
-        )
+      (value) => HeldRecord.parse(value),
+      damaged
     )
-    if (parsed !== null) {
-      for (const [key, record] of Object.entries(parsed.accounts)) book.accounts.set(key, record)
-      for (const [payer, refusal] of Object.entries(parsed.refused)) book.refusedPayers.set(payer, refusal)
+    if (state !== null) {
+      for (const [key, record] of Object.entries(state.accounts)) book.accounts.set(key, record)
+      for (const [payer, refusal] of Object.entries(state.refused)) book.refusedPayers.set(payer, refusal)
     }
+    for (const r of records) {
+      const record = book.accounts.get(r.key)
+      if (!record) throw damaged('its journal names a payer account it does not hold')
+      record.latest = r.latest
+      record.vouchers = r.vouchers
+    }
+    book.writer.resume(lastSeq)
     return book
   }
 
@@ -109,7 +120,8 @@ export class VoucherBook {
     const previous = record.latest
     record.latest = voucher
     record.vouchers++
-    await this.writer.saveOrUndo(() => {
+    // One journal line (not the whole book): vouchers come many times a second.
+    await this.writer.appendOrUndo({ key, latest: voucher, vouchers: record.vouchers }, () => {
       if (record.latest !== voucher) return
       record.latest = previous
       record.vouchers--
@@ -178,5 +190,10 @@ export class VoucherBook {
   /** Wait for writes under way. */
   async flush(): Promise<void> {
     await this.writer.idle()
+  }
+
+  /** Wait for writes under way and let go of the journal. */
+  async close(): Promise<void> {
+    await this.writer.close()
   }
 }
